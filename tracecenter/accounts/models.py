@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tracecenter.accounts.roles import CAPABILITIES, SCOPES, Capability, Role, Scope
+
+
+class Jurisdiction(models.Model):
+    """A node of the jurisdiction tree (state > county > ...).
+
+    `path` is the materialized path of ids ("/1/4/"), so "this jurisdiction and all
+    below it" is one indexed prefix match instead of a recursive query.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="America/New_York")
+
+    class Meta:
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is None:
+            super().save(*args, **kwargs)  # type: ignore[arg-type]
+            kwargs = {}
+        parent_path = self.parent.path if self.parent_id else "/"
+        if self.parent_id and f"/{self.pk}/" in parent_path:
+            raise ValueError("A jurisdiction cannot be placed below itself.")
+        self.path = f"{parent_path}{self.pk}/"
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def ancestors_and_self(self) -> list[int]:
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="teams")
+
+    class Meta:
+        ordering = ["jurisdiction__path", "name"]
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "name"], name="team_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CONTACT_TRACER)
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="users", verbose_name=_("jurisdiction")
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    languages = models.CharField(_("languages spoken"), max_length=100, blank=True, default="en")
+
+    def has_capability(self, capability: Capability) -> bool:
+        return self.is_active and capability in CAPABILITIES.get(self.role, frozenset())
+
+    @property
+    def scope(self) -> Scope:
+        return SCOPES.get(self.role, Scope.NONE)
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username

@@ -1,0 +1,50 @@
+"""The one place where role, jurisdiction, team and assignment decide access.
+
+Every page, API endpoint and export asks here: `require` for what the role may do,
+`scope` for which rows of a record type the user may see. Record types pass in
+how their rows relate to a user (who they are assigned to); the rules themselves
+stay here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q, QuerySet
+
+from tracecenter.accounts.roles import Capability, Scope
+
+M = TypeVar("M", bound=Model)
+
+
+def require(user: Any, capability: Capability) -> None:
+    if not getattr(user, "is_authenticated", False) or not user.has_capability(capability):
+        raise PermissionDenied
+
+
+def jurisdiction_q(user: Any, field: str = "jurisdiction") -> Q:
+    """This user's jurisdiction and everything below it; nothing for a user without one."""
+    if user.jurisdiction_id is None:
+        return Q(pk__in=[])
+    return Q(**{f"{field}__path__startswith": user.jurisdiction.path})
+
+
+def scope(qs: QuerySet[M], user: Any, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction") -> QuerySet[M]:
+    """Narrow `qs` to what `user` may see.
+
+    `assigned` is the condition "this row is assigned to the user" for the record
+    type (a contact is also visible to whoever holds its case).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return qs.none()
+    role_scope = user.scope
+    if role_scope == Scope.NONE:
+        return qs.none()
+    within = jurisdiction_q(user, jurisdiction_field)
+    if role_scope == Scope.ASSIGNED:
+        return qs.filter(within & assigned).distinct()
+    if role_scope == Scope.TEAM and user.team_id is not None and team_field is not None:
+        # A team's supervisor sees the team's records and the ones not yet routed to a team.
+        return qs.filter(within & (Q(**{team_field: user.team_id}) | Q(**{f"{team_field}__isnull": True})))
+    return qs.filter(within)

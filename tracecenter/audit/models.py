@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    READ = "read", _("read")
+    CREATE = "create", _("create")
+    UPDATE = "update", _("update")
+    DELETE = "delete", _("delete")
+    EXPORT = "export", _("export")
+    ASSIGN = "assign", _("assign")
+    TRANSFER = "transfer", _("transfer")
+    SEARCH = "search", _("search")
+    DENIED = "denied", _("denied")
+    LOGIN = "login", _("sign in")
+    LOGIN_FAILED = "login_failed", _("failed sign in")
+    LOGOUT = "logout", _("sign out")
+
+
+class AuditEntry(models.Model):
+    """One thing someone did, append-only.
+
+    Entries are inserted by requests without any shared lock; a sealer later gives
+    them a place in the chain (`seq`) and an HMAC linking each to the one before.
+    Values of identifying fields are never stored here, only field names.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True)  # no FK: deleting a user must not touch the trail
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=32, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    jurisdiction_id = models.BigIntegerField(null=True)
+    ip_address = models.CharField(max_length=45, blank=True)
+    channel = models.CharField(max_length=16, blank=True)
+    fields = models.JSONField(default=list)
+    detail = models.CharField(max_length=200, blank=True)
+    entry_hash = models.CharField(max_length=64)
+    seq = models.BigIntegerField(null=True, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    chain_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"], name="audit_object_idx"),
+            models.Index(fields=["actor_id", "at"], name="audit_actor_idx"),
+            models.Index(fields=["seq"], condition=models.Q(seq__isnull=True), name="audit_unsealed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise RuntimeError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("Audit entries are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The end of the sealed chain; its row lock is taken only by the sealer."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tracecenter.accounts.models import Jurisdiction, Team
+from tracecenter.cases import engine
+from tracecenter.core.fields import EncryptedTextField
+from tracecenter.intake.models import LabResult
+from tracecenter.people.models import Person
+
+
+class RuleSet(models.Model):
+    """One dated version of a jurisdiction's isolation and quarantine rules.
+
+    A jurisdiction without versions of its own inherits its parent's; the built-in
+    default applies where nobody above has configured anything.
+    """
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="rule_sets")
+    effective_from = models.DateField(_("in force from"))
+    days_before_onset = models.PositiveSmallIntegerField(_("infectious days before onset"), default=2)
+    days_before_specimen = models.PositiveSmallIntegerField(_("infectious days before specimen (asymptomatic)"), default=2)
+    isolation_days = models.PositiveSmallIntegerField(_("isolation days"), default=10)
+    quarantine_days = models.PositiveSmallIntegerField(_("quarantine days"), default=14)
+    test_based_release = models.BooleanField(_("test-based release"), default=False)
+    note = models.CharField(_("guidance it follows"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "effective_from"], name="ruleset_one_per_date")]
+
+    def __str__(self) -> str:
+        return f"Rules of {self.jurisdiction_id} from {self.effective_from}"
+
+    def as_rules(self) -> engine.Rules:
+        return engine.Rules(
+            effective_from=self.effective_from,
+            days_before_onset=self.days_before_onset,
+            days_before_specimen=self.days_before_specimen,
+            isolation_days=self.isolation_days,
+            quarantine_days=self.quarantine_days,
+            test_based_release=self.test_based_release,
+        )
+
+
+class CaseStatus(models.TextChoices):
+    NEW = "new", _("New")
+    ASSIGNED = "assigned", _("Assigned")
+    ATTEMPTING = "attempting", _("Attempting contact")
+    INTERVIEWED = "interviewed", _("Interviewed")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    REFUSED = "refused", _("Refused")
+    IN_ISOLATION = "in_isolation", _("In isolation")
+    RELEASED = "released", _("Released")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = [s for s in CaseStatus.values if s != CaseStatus.CLOSED]
+
+
+class Symptom(models.TextChoices):
+    FEVER = "fever", _("Fever or chills")
+    COUGH = "cough", _("Cough")
+    SHORT_BREATH = "short_breath", _("Shortness of breath")
+    FATIGUE = "fatigue", _("Fatigue")
+    ACHES = "aches", _("Muscle or body aches")
+    HEADACHE = "headache", _("Headache")
+    TASTE_SMELL = "taste_smell", _("New loss of taste or smell")
+    SORE_THROAT = "sore_throat", _("Sore throat")
+    CONGESTION = "congestion", _("Congestion or runny nose")
+    NAUSEA = "nausea", _("Nausea or vomiting")
+    DIARRHEA = "diarrhea", _("Diarrhea")
+
+
+class Case(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="cases")
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="cases")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.NEW)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=3)
+    lab_results = models.ManyToManyField(LabResult, related_name="cases", blank=True)
+    specimen_collection_date = models.DateField(_("specimen collection date"), null=True, blank=True)
+    symptom_onset = models.DateField(_("symptom onset"), null=True, blank=True)
+    asymptomatic = models.BooleanField(_("no symptoms"), default=False)
+    symptoms = models.JSONField(_("symptoms"), default=list, blank=True)
+    hospitalized = models.BooleanField(_("hospitalized"), default=False)
+    congregate_setting = models.BooleanField(_("lives or works in a congregate setting"), default=False)
+    infectious_start = models.DateField(_("infectious from"), null=True, blank=True)
+    infectious_end = models.DateField(_("infectious until"), null=True, blank=True)
+    isolation_end = models.DateField(_("isolation ends"), null=True, blank=True)
+    released_on = models.DateField(_("released on"), null=True, blank=True)
+    rules = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    interview_notes = EncryptedTextField(_("interview notes"), blank=True, default="")
+    interviewed_at = models.DateTimeField(null=True, blank=True)
+    # The exposure that made this person a case: an edge of the transmission chain.
+    source_exposure = models.ForeignKey(
+        "contacts.Exposure", null=True, blank=True, on_delete=models.SET_NULL, related_name="resulting_cases"
+    )
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assigned_to", "status", "priority"], name="case_worklist_idx"),
+            models.Index(fields=["jurisdiction", "status", "priority"], name="case_jurisdiction_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != CaseStatus.CLOSED
+
+
+class CaseStatusChange(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=CaseStatus.choices)
+    to_status = models.CharField(max_length=16, choices=CaseStatus.choices)
+    reason = models.CharField(_("reason"), max_length=300)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"
+
+
+class CaseActivity(models.Model):
+    """The case's timeline. `summary` names records and dates, never personal details."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("Case opened")
+        LAB_RESULT = "lab_result", _("Lab result")
+        STATUS = "status", _("Status changed")
+        ASSIGNED = "assigned", _("Assigned")
+        INTERVIEW = "interview", _("Interview recorded")
+        CONTACT = "contact", _("Contact added")
+        PLACE = "place", _("Place visited")
+        TRANSFER = "transfer", _("Transferred")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="activities")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    summary = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on case {self.case_id}"

@@ -1,0 +1,46 @@
+"""Reads of cases, always through the access policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tracecenter.accounts import policy
+from tracecenter.accounts.models import Jurisdiction
+from tracecenter.cases import engine
+from tracecenter.cases.models import OPEN_STATUSES, Case, RuleSet
+
+
+def cases_visible_to(user: Any) -> QuerySet[Case]:
+    assigned = Q()
+    if getattr(user, "is_authenticated", False):
+        # An investigator sees the cases assigned to them, and a tracer the cases whose contacts they follow.
+        assigned = Q(assigned_to=user.pk) | Q(exposures__assigned_to=user.pk)
+    return policy.scope(Case.objects.all(), user, assigned=assigned)
+
+
+def my_open_cases(user: Any) -> QuerySet[Case]:
+    return (
+        Case.objects.filter(assigned_to=user.pk, status__in=OPEN_STATUSES)
+        .filter(policy.jurisdiction_q(user))
+        .select_related("person")
+        .order_by("priority", "opened_at")
+    )
+
+
+def rule_set_in_force(jurisdiction: Jurisdiction, on: dt.date) -> RuleSet | None:
+    """The nearest jurisdiction (itself, then up the tree) with a version in force on `on`."""
+    chain = list(reversed(jurisdiction.ancestors_and_self()))
+    rows = list(RuleSet.objects.filter(jurisdiction_id__in=chain, effective_from__lte=on).order_by("-effective_from"))
+    for j_id in chain:
+        for rule_set in rows:
+            if rule_set.jurisdiction_id == j_id:
+                return rule_set
+    return None
+
+
+def rules_for(jurisdiction: Jurisdiction, on: dt.date) -> tuple[engine.Rules, RuleSet | None]:
+    rule_set = rule_set_in_force(jurisdiction, on)
+    return (rule_set.as_rules() if rule_set else engine.DEFAULT_RULES), rule_set

@@ -1,0 +1,249 @@
+"""Writes to cases: open, change status, assign, transfer, record the interview's case facts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from tracecenter.accounts.models import Jurisdiction, Team, User
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
+from tracecenter.cases import engine
+from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, Symptom
+from tracecenter.cases.selectors import rules_for
+from tracecenter.core import clock, events
+from tracecenter.core.errors import DomainError
+from tracecenter.intake.models import LabResult, ResultClass
+from tracecenter.people.models import Person
+
+# A positive within this many days of an open case's specimen belongs to that case, not a new one.
+SAME_EPISODE_DAYS = 90
+
+
+def _activity(case: Case, actor: Any, kind: str, summary: str = "") -> None:
+    CaseActivity.objects.create(
+        case=case, at=clock.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
+        kind=kind, summary=summary[:300],
+    )
+
+
+def _age(person: Person, today: dt.date) -> int | None:
+    dob = person.date_of_birth
+    if dob is None:
+        return None
+    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+
+def _recompute(case: Case) -> None:
+    """Derive infectious period, isolation end and priority from the case's facts and rules."""
+    today = clock.today()
+    onset = None if case.asymptomatic else case.symptom_onset
+    try:
+        ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
+    except engine.RuleViolation:
+        case.infectious_start = case.infectious_end = case.isolation_end = None
+        case.rules = None
+        return
+    rules, rule_set = rules_for(case.jurisdiction, ref)
+    try:
+        dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=today)
+    except engine.RuleViolation as exc:
+        raise DomainError(str(exc), field=exc.field) from None
+    case.infectious_start, case.infectious_end, case.isolation_end = dates.infectious_start, dates.infectious_end, dates.isolation_end
+    case.rules = rule_set
+    case.priority = engine.priority(
+        specimen_collection=case.specimen_collection_date, today=today, age_years=_age(case.person, today),
+        hospitalized=case.hospitalized, congregate_setting=case.congregate_setting,
+    )
+
+
+@transaction.atomic
+def case_open(
+    *, actor: Any, person: Person, lab_result: LabResult | None = None, specimen_collection_date: dt.date | None = None,
+    source_exposure_id: int | None = None,
+) -> Case:
+    specimen = lab_result.specimen_collection_date if lab_result else specimen_collection_date
+    case = Case(person=person, jurisdiction_id=person.jurisdiction_id, specimen_collection_date=specimen,
+                source_exposure_id=source_exposure_id)
+    case.jurisdiction = person.jurisdiction
+    _recompute(case)
+    case.save()
+    if lab_result is not None:
+        case.lab_results.add(lab_result)
+    _activity(case, actor, CaseActivity.Kind.OPENED, _("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else "")
+    audit_record(actor=actor, action=Action.CREATE, object_type="case", object_id=case.pk,
+                 jurisdiction_id=case.jurisdiction_id, fields=["person", "specimen_collection_date"])
+    events.publish(events.CaseOpened(case_id=case.pk, person_id=person.pk, jurisdiction_id=case.jurisdiction_id))
+    return case
+
+
+@transaction.atomic
+def case_open_for_positive(*, lab_result_id: int) -> Case | None:
+    """Open a case for a positive result, or attach it to the person's current case.
+
+    Idempotent: delivering the same LabResultReceived twice opens one case.
+    """
+    lab = LabResult.objects.select_related("person__jurisdiction").get(pk=lab_result_id)
+    if lab.result != ResultClass.POSITIVE or lab.cases.exists():
+        return None
+    window_start = lab.specimen_collection_date - dt.timedelta(days=SAME_EPISODE_DAYS)
+    current = (
+        Case.objects.select_for_update()
+        .filter(person=lab.person, status__in=OPEN_STATUSES, specimen_collection_date__gte=window_start)
+        .order_by("-opened_at")
+        .first()
+    )
+    if current is not None:
+        current.lab_results.add(lab)
+        if current.specimen_collection_date is None or lab.specimen_collection_date < current.specimen_collection_date:
+            current.specimen_collection_date = lab.specimen_collection_date
+            _recompute(current)
+            current.save()
+        _activity(current, None, CaseActivity.Kind.LAB_RESULT, _("Lab result %(id)s added") % {"id": lab.pk})
+        return current
+    return case_open(actor=None, person=lab.person, lab_result=lab)
+
+
+@transaction.atomic
+def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, on: dt.date | None = None) -> Case:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DomainError(_("Give the reason for the change."), field="reason")
+    if len(reason) > 300:
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 300}, field="reason")
+    if to_status == CaseStatus.ASSIGNED and case.status == CaseStatus.CLOSED and not actor.has_capability(Capability.ASSIGN):
+        raise PermissionDenied
+    try:
+        engine.check_transition(case.status, to_status)
+    except engine.RuleViolation as exc:
+        raise DomainError(str(exc), field="status") from None
+    from_status = case.status
+    case.status = to_status
+    if to_status == CaseStatus.RELEASED:
+        released = on or clock.today()
+        try:
+            engine.check_onset_against_release(symptom_onset=case.symptom_onset, released_on=released)
+        except engine.RuleViolation as exc:
+            raise DomainError(str(exc), field="status") from None
+        case.released_on = released
+    case.save(update_fields=["status", "released_on", "updated_at"])
+    CaseStatusChange.objects.create(case=case, from_status=from_status, to_status=to_status, reason=reason,
+                                    changed_by=actor, changed_at=clock.now())
+    _activity(case, actor, CaseActivity.Kind.STATUS, f"{CaseStatus(from_status).label} → {CaseStatus(to_status).label}")
+    audit_record(actor=actor, action=Action.UPDATE, object_type="case", object_id=case.pk,
+                 jurisdiction_id=case.jurisdiction_id, fields=["status"])
+    events.publish(events.CaseStatusChanged(case_id=case.pk, from_status=from_status, to_status=to_status))
+    return case
+
+
+@transaction.atomic
+def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | None = None) -> Case:
+    """Give a case to a worker (or take it back); only someone who may assign can."""
+    if not actor.has_capability(Capability.ASSIGN):
+        raise PermissionDenied
+    if assignee is not None:
+        if assignee.role not in ASSIGNABLE_ROLES or not assignee.is_active:
+            raise DomainError(_("This user cannot be given cases."), field="assignee")
+        if assignee.jurisdiction is None or not case.jurisdiction.path.startswith(assignee.jurisdiction.path):
+            raise DomainError(_("This user works in another jurisdiction."), field="assignee")
+    if team is not None and not case.jurisdiction.path.startswith(team.jurisdiction.path):
+        raise DomainError(_("This team works in another jurisdiction."), field="team")
+    case.assigned_to = assignee
+    case.team = team if team is not None else (assignee.team if assignee is not None else case.team)
+    case.save(update_fields=["assigned_to", "team", "updated_at"])
+    if assignee is not None and case.status == CaseStatus.NEW:
+        case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
+    _activity(case, actor, CaseActivity.Kind.ASSIGNED, assignee.display_name if assignee else _("Unassigned"))
+    audit_record(actor=actor, action=Action.ASSIGN, object_type="case", object_id=case.pk,
+                 jurisdiction_id=case.jurisdiction_id, fields=["assigned_to", "team"])
+    return case
+
+
+@transaction.atomic
+def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> Case:
+    """Move a case (and its person) to another jurisdiction; the timeline keeps where it was."""
+    if not actor.has_capability(Capability.ASSIGN):
+        raise PermissionDenied
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DomainError(_("Give the reason for the change."), field="reason")
+    if to.pk == case.jurisdiction_id:
+        raise DomainError(_("The case is already in this jurisdiction."), field="jurisdiction")
+    origin = case.jurisdiction
+    case.jurisdiction = to
+    case.assigned_to = None
+    case.team = None
+    case.save(update_fields=["jurisdiction", "assigned_to", "team", "updated_at"])
+    case.person.jurisdiction = to
+    case.person.save(update_fields=["jurisdiction", "updated_at"])
+    _activity(case, actor, CaseActivity.Kind.TRANSFER, f"{origin.name} → {to.name}: {reason[:200]}")
+    audit_record(actor=actor, action=Action.TRANSFER, object_type="case", object_id=case.pk, jurisdiction_id=to.pk,
+                 fields=["jurisdiction"], detail=f"from jurisdiction {origin.pk} to {to.pk}")
+    return case
+
+
+@dataclasses.dataclass
+class CaseFacts:
+    """What the interview establishes about the case itself."""
+
+    symptom_onset: dt.date | None
+    asymptomatic: bool
+    symptoms: list[str]
+    hospitalized: bool
+    congregate_setting: bool
+    notes: str = ""
+
+
+def clean_case_facts(case: Case, facts: CaseFacts) -> None:
+    today = clock.today()
+    if facts.asymptomatic and (facts.symptom_onset or facts.symptoms):
+        raise DomainError(_("A case without symptoms has no onset date or symptoms."), field="asymptomatic")
+    if not facts.asymptomatic and facts.symptom_onset is None:
+        raise DomainError(_("Give the symptom onset date, or tick 'no symptoms'."), field="symptom_onset")
+    if facts.symptom_onset is not None:
+        if facts.symptom_onset > today:
+            raise DomainError(_("Symptom onset cannot be in the future."), field="symptom_onset")
+        if case.person.date_of_birth and facts.symptom_onset < case.person.date_of_birth:
+            raise DomainError(_("Symptom onset is before the date of birth."), field="symptom_onset")
+        if case.specimen_collection_date and facts.symptom_onset < case.specimen_collection_date - dt.timedelta(days=60):
+            raise DomainError(_("Symptom onset is more than 60 days before the specimen: check the date."), field="symptom_onset")
+        if case.released_on and facts.symptom_onset > case.released_on:
+            raise DomainError(_("Symptom onset cannot be after the case was released from isolation."), field="symptom_onset")
+    unknown = [s for s in facts.symptoms if s not in Symptom.values]
+    if unknown:
+        raise DomainError(_("Unknown symptom: %(name)s") % {"name": unknown[0][:40]}, field="symptoms")
+    if len(facts.notes) > 20_000:
+        raise DomainError(_("Notes are limited to %(n)d characters.") % {"n": 20_000}, field="notes")
+
+
+@transaction.atomic
+def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
+    clean_case_facts(case, facts)
+    before = {f: getattr(case, f) for f in ("symptom_onset", "asymptomatic", "symptoms", "hospitalized", "congregate_setting", "interview_notes")}
+    case.symptom_onset = None if facts.asymptomatic else facts.symptom_onset
+    case.asymptomatic = facts.asymptomatic
+    case.symptoms = sorted(set(facts.symptoms))
+    case.hospitalized = facts.hospitalized
+    case.congregate_setting = facts.congregate_setting
+    case.interview_notes = facts.notes
+    _recompute(case)
+    case.save()
+    changed = [f for f, v in before.items() if getattr(case, f) != v]
+    if changed:
+        audit_record(actor=actor, action=Action.UPDATE, object_type="case", object_id=case.pk,
+                     jurisdiction_id=case.jurisdiction_id, fields=changed)
+    return case
+
+
+def case_preview_dates(*, case: Case, symptom_onset: dt.date | None, asymptomatic: bool) -> engine.CaseDates:
+    """The dates the interview would give, without saving: shown while the tracer types."""
+    onset = None if asymptomatic else symptom_onset
+    ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
+    rules, _rule_set = rules_for(case.jurisdiction, ref)
+    return engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=clock.today())

@@ -1,0 +1,34 @@
+"""Reads of contacts and places, always through the access policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tracecenter.accounts import policy
+from tracecenter.contacts.models import Exposure, ExposureStatus, Place
+
+
+def exposures_visible_to(user: Any) -> QuerySet[Exposure]:
+    assigned = Q()
+    if getattr(user, "is_authenticated", False):
+        # The tracer following the contact, and the investigator who holds the source case.
+        assigned = Q(assigned_to=user.pk) | Q(case__assigned_to=user.pk) | Q(parent_exposure__assigned_to=user.pk)
+    return policy.scope(Exposure.objects.all(), user, assigned=assigned)
+
+
+def my_open_exposures(user: Any) -> QuerySet[Exposure]:
+    return (
+        Exposure.objects.filter(assigned_to=user.pk)
+        .exclude(status__in=[ExposureStatus.BECAME_CASE, ExposureStatus.RELEASED])
+        .filter(policy.jurisdiction_q(user))
+        .select_related("person")
+        .order_by("quarantine_end", "pk")
+    )
+
+
+def places_visible_to(user: Any) -> QuerySet[Place]:
+    if not getattr(user, "is_authenticated", False) or user.scope == "none":
+        return Place.objects.none()
+    return Place.objects.filter(policy.jurisdiction_q(user))

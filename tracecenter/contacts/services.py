@@ -1,0 +1,277 @@
+"""Writes to contacts, places, events and attendance."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracecenter.accounts.models import User
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
+from tracecenter.cases import engine
+from tracecenter.cases.models import Case, CaseActivity
+from tracecenter.cases.selectors import rules_for
+from tracecenter.contacts.models import (
+    Attendance,
+    Event,
+    Exposure,
+    ExposureStatus,
+    Place,
+    PlaceKind,
+    Proximity,
+    Relationship,
+    Setting,
+)
+from tracecenter.core import clock, events
+from tracecenter.core.errors import DomainError
+from tracecenter.people.models import Person
+from tracecenter.people.services import PersonInput, person_create, person_find_exact
+
+MAX_DURATION_MINUTES = 60 * 24 * 30
+
+
+@dataclasses.dataclass
+class ExposureInput:
+    last_exposure_date: dt.date
+    first_exposure_date: dt.date | None = None
+    setting: str = Setting.OTHER
+    proximity: str = Proximity.UNKNOWN
+    duration_minutes: int | None = None
+    relationship: str = Relationship.OTHER
+    notes: str = ""
+
+
+def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, infectious_end: dt.date | None) -> None:
+    try:
+        engine.check_exposure(
+            last_exposure=data.last_exposure_date, first_exposure=data.first_exposure_date,
+            infectious_start=infectious_start, infectious_end=infectious_end, today=clock.today(),
+        )
+    except engine.RuleViolation as exc:
+        raise DomainError(_translate_rule(exc), field=exc.field) from None
+    for field, choices in (("setting", Setting), ("proximity", Proximity), ("relationship", Relationship)):
+        if getattr(data, field) not in choices.values:
+            raise DomainError(_("Choose one of the listed values."), field=field)
+    if data.duration_minutes is not None and not 0 <= data.duration_minutes <= MAX_DURATION_MINUTES:
+        raise DomainError(_("Give the time together in minutes, at most 30 days."), field="duration_minutes")
+    if len(data.notes) > 5000:
+        raise DomainError(_("Notes are limited to %(n)d characters.") % {"n": 5000}, field="notes")
+
+
+def _translate_rule(exc: engine.RuleViolation) -> str:
+    # The engine speaks plain English; the user reads their own language.
+    message = str(exc)
+    if "before the case's infectious period" in message:
+        return _("The last exposure is before the case's infectious period (which starts %(date)s).") % {"date": message.rsplit(" ", 1)[-1].rstrip(").")}
+    if "after the case's infectious period" in message:
+        return _("The last exposure is after the case's infectious period (which ends %(date)s).") % {"date": message.rsplit(" ", 1)[-1].rstrip(").")}
+    if "future" in message:
+        return _("The last exposure cannot be in the future.")
+    if "first exposure" in message:
+        return _("The first exposure is after the last exposure.")
+    return message
+
+
+def _resolve_person(actor: Any, jurisdiction: Any, person: Person | PersonInput) -> Person:
+    if isinstance(person, Person):
+        return person
+    # Someone already known (same name and birth date, or name and phone) is linked, not created twice.
+    return person_find_exact(jurisdiction=jurisdiction, data=person) or person_create(
+        actor=actor, jurisdiction=jurisdiction, data=person
+    )
+
+
+def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any]:
+    rules, rule_set = rules_for(jurisdiction, last_exposure)
+    return engine.quarantine_end(rules, last_exposure=last_exposure), rule_set
+
+
+@transaction.atomic
+def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
+    """Record a contact of `case`; the exposure must fall in the case's infectious period."""
+    _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
+    contact = _resolve_person(actor, case.jurisdiction, person)
+    if contact.pk == case.person_id:
+        raise DomainError(_("A case cannot be their own contact."), field="last_name")
+    if Exposure.objects.filter(case=case, person=contact).exists():
+        raise DomainError(_("This person is already a contact of this case."), field="last_name")
+    quarantine_end, rule_set = _quarantine(case.jurisdiction, data.last_exposure_date)
+    try:
+        with transaction.atomic():
+            exposure = Exposure.objects.create(
+                case=case, person=contact, jurisdiction=case.jurisdiction, team=case.team, assigned_to=case.assigned_to,
+                quarantine_end=quarantine_end, rules=rule_set, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                **dataclasses.asdict(data),
+            )
+    except IntegrityError:
+        raise DomainError(_("This person is already a contact of this case."), field="last_name") from None
+    CaseActivity.objects.create(case=case, at=clock.now(), actor=exposure.created_by, kind=CaseActivity.Kind.CONTACT,
+                                summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()})
+    audit_record(actor=actor, action=Action.CREATE, object_type="contact", object_id=exposure.pk,
+                 jurisdiction_id=exposure.jurisdiction_id, fields=["person", "last_exposure_date", "setting"])
+    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=case.pk, person_id=contact.pk))
+    return exposure
+
+
+@transaction.atomic
+def exposure_add_secondary(*, actor: Any, parent: Exposure, person: Person | PersonInput, data: ExposureInput) -> Exposure:
+    """A contact of a contact: exposed to someone who may be infectious but is not yet a case."""
+    # Counted from when the contact could first be infectious: the day of their own last exposure.
+    _clean_exposure(data, infectious_start=parent.last_exposure_date, infectious_end=parent.quarantine_end)
+    contact = _resolve_person(actor, parent.jurisdiction, person)
+    if contact.pk == parent.person_id:
+        raise DomainError(_("A contact cannot be their own contact."), field="last_name")
+    if Exposure.objects.filter(parent_exposure=parent, person=contact).exists():
+        raise DomainError(_("This person is already a contact of this contact."), field="last_name")
+    quarantine_end, rule_set = _quarantine(parent.jurisdiction, data.last_exposure_date)
+    exposure = Exposure.objects.create(
+        parent_exposure=parent, person=contact, jurisdiction=parent.jurisdiction, team=parent.team,
+        assigned_to=parent.assigned_to, quarantine_end=quarantine_end, rules=rule_set,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None, **dataclasses.asdict(data),
+    )
+    audit_record(actor=actor, action=Action.CREATE, object_type="contact", object_id=exposure.pk,
+                 jurisdiction_id=exposure.jurisdiction_id, fields=["person", "last_exposure_date", "setting"])
+    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=None, person_id=contact.pk))
+    return exposure
+
+
+_EXPOSURE_TRANSITIONS: dict[str, frozenset[str]] = {
+    ExposureStatus.NEW: frozenset({ExposureStatus.NOTIFIED, ExposureStatus.UNREACHABLE, ExposureStatus.MONITORING}),
+    ExposureStatus.NOTIFIED: frozenset({ExposureStatus.MONITORING, ExposureStatus.RELEASED, ExposureStatus.UNREACHABLE}),
+    ExposureStatus.MONITORING: frozenset({ExposureStatus.RELEASED, ExposureStatus.UNREACHABLE}),
+    ExposureStatus.UNREACHABLE: frozenset({ExposureStatus.NOTIFIED, ExposureStatus.MONITORING, ExposureStatus.RELEASED}),
+    ExposureStatus.RELEASED: frozenset(),
+    ExposureStatus.BECAME_CASE: frozenset(),
+}
+
+
+@transaction.atomic
+def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) -> Exposure:
+    if to_status not in _EXPOSURE_TRANSITIONS.get(exposure.status, frozenset()):
+        raise DomainError(_("A contact cannot go from this status to that one."), field="status")
+    if to_status == ExposureStatus.RELEASED and clock.today() < exposure.quarantine_end:
+        raise DomainError(_("Quarantine ends %(date)s; the contact cannot be released before.") % {"date": exposure.quarantine_end.isoformat()}, field="status")
+    exposure.status = to_status
+    exposure.save(update_fields=["status", "updated_at"])
+    audit_record(actor=actor, action=Action.UPDATE, object_type="contact", object_id=exposure.pk,
+                 jurisdiction_id=exposure.jurisdiction_id, fields=["status"])
+    return exposure
+
+
+@transaction.atomic
+def exposure_assign(*, actor: Any, exposure: Exposure, assignee: User | None) -> Exposure:
+    if not actor.has_capability(Capability.ASSIGN):
+        raise PermissionDenied
+    if assignee is not None and (
+        assignee.role not in ASSIGNABLE_ROLES or assignee.jurisdiction is None
+        or not exposure.jurisdiction.path.startswith(assignee.jurisdiction.path)
+    ):
+        raise DomainError(_("This user cannot be given this contact."), field="assignee")
+    exposure.assigned_to = assignee
+    exposure.save(update_fields=["assigned_to", "updated_at"])
+    audit_record(actor=actor, action=Action.ASSIGN, object_type="contact", object_id=exposure.pk,
+                 jurisdiction_id=exposure.jurisdiction_id, fields=["assigned_to"])
+    return exposure
+
+
+@transaction.atomic
+def link_new_case_to_exposures(*, case_id: int) -> list[int]:
+    """A contact who became a case keeps the link: the exposure is an edge of the transmission chain.
+
+    Idempotent: called again for the same case it changes nothing.
+    """
+    case = Case.objects.select_related("person").get(pk=case_id)
+    reference = case.symptom_onset or case.specimen_collection_date or clock.today()
+    candidates = (
+        Exposure.objects.select_for_update()
+        .filter(person_id=case.person_id, last_exposure_date__lte=reference)
+        .exclude(status=ExposureStatus.BECAME_CASE)
+        .order_by("-last_exposure_date")
+    )
+    linked: list[int] = []
+    for exposure in candidates:
+        # Only an exposure recent enough to explain this infection counts: within the quarantine window.
+        if exposure.quarantine_end < reference:
+            continue
+        exposure.status = ExposureStatus.BECAME_CASE
+        exposure.save(update_fields=["status", "updated_at"])
+        linked.append(exposure.pk)
+        events.publish(events.ContactBecameCase(exposure_id=exposure.pk, case_id=case.pk))
+    if linked and case.source_exposure_id is None:
+        case.source_exposure_id = linked[0]
+        case.save(update_fields=["source_exposure", "updated_at"])
+    return linked
+
+
+@dataclasses.dataclass
+class PlaceInput:
+    name: str
+    kind: str = PlaceKind.OTHER
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+
+
+def place_find_or_create(*, actor: Any, jurisdiction: Any, data: PlaceInput) -> Place:
+    name = " ".join(data.name.split())
+    if not name:
+        raise DomainError(_("Name the place."), field="place_name")
+    if len(name) > 200:
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 200}, field="place_name")
+    if data.kind not in PlaceKind.values:
+        raise DomainError(_("Choose one of the listed values."), field="place_kind")
+    street = " ".join(data.street.split())[:200]
+    existing = Place.objects.filter(jurisdiction=jurisdiction, name__iexact=name, street__iexact=street).first()
+    if existing:
+        return existing
+    place = Place.objects.create(jurisdiction=jurisdiction, name=name, kind=data.kind, street=street,
+                                 city=" ".join(data.city.split())[:100], postal_code=data.postal_code.strip()[:10])
+    audit_record(actor=actor, action=Action.CREATE, object_type="place", object_id=place.pk, jurisdiction_id=jurisdiction.pk,
+                 fields=["name", "kind"])
+    return place
+
+
+def event_find_or_create(*, place: Place, name: str, starts_at: dt.datetime, ends_at: dt.datetime) -> Event:
+    name = " ".join(name.split())[:200]
+    if ends_at < starts_at:
+        raise DomainError(_("The event ends before it starts."), field="ends_at")
+    event, _created = Event.objects.get_or_create(place=place, name=name, starts_at=starts_at, defaults={"ends_at": ends_at})
+    return event
+
+
+@transaction.atomic
+def attendance_record(
+    *, actor: Any, case: Case, place: Place, arrived_at: dt.datetime, left_at: dt.datetime, event: Event | None = None
+) -> Attendance:
+    """The case was at `place` (or `event`) from arrival to departure, inside its infectious period."""
+    if left_at < arrived_at:
+        raise DomainError(_("The time of leaving is before the time of arriving."), field="left_at")
+    if left_at - arrived_at > dt.timedelta(days=14):
+        raise DomainError(_("A visit longer than 14 days: record it as separate visits."), field="left_at")
+    if arrived_at > clock.now():
+        raise DomainError(_("The visit cannot be in the future."), field="arrived_at")
+    local_day = timezone.localdate(arrived_at)
+    if case.infectious_start and case.infectious_end and not (
+        case.infectious_start - dt.timedelta(days=1) <= local_day <= case.infectious_end
+    ):
+        raise DomainError(
+            _("This visit is outside the case's infectious period (%(start)s to %(end)s).")
+            % {"start": case.infectious_start.isoformat(), "end": case.infectious_end.isoformat()},
+            field="arrived_at",
+        )
+    attendance = Attendance.objects.create(
+        person=case.person, case=case, place=place, event=event, arrived_at=arrived_at, left_at=left_at,
+        jurisdiction=case.jurisdiction, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    CaseActivity.objects.create(case=case, at=clock.now(), actor=attendance.created_by, kind=CaseActivity.Kind.PLACE,
+                                summary=f"{place.name} {arrived_at:%Y-%m-%d}")
+    audit_record(actor=actor, action=Action.CREATE, object_type="attendance", object_id=attendance.pk,
+                 jurisdiction_id=case.jurisdiction_id, fields=["place", "arrived_at", "left_at"])
+    return attendance

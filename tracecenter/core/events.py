@@ -1,0 +1,139 @@
+"""Domain events: the seams between apps.
+
+A service publishes an event inside its transaction; the event is written to the
+outbox table in that same transaction, so it cannot be lost when the process dies
+right after the commit. After the commit it is handed to the subscribers (which are
+registered by the higher apps in their AppConfig.ready, so lower apps never import
+higher ones). A subscriber that fails leaves the event pending; `manage.py
+dispatch_events` delivers pending events again, so subscribers must be idempotent.
+
+Events carry ids and facts, never personal data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainEvent:
+    name: ClassVar[str] = "DomainEvent"
+
+
+@dataclasses.dataclass(frozen=True)
+class LabResultReceived(DomainEvent):
+    name: ClassVar[str] = "LabResultReceived"
+    lab_result_id: int
+    person_id: int
+    jurisdiction_id: int
+    classification: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseOpened(DomainEvent):
+    name: ClassVar[str] = "CaseOpened"
+    case_id: int
+    person_id: int
+    jurisdiction_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseStatusChanged(DomainEvent):
+    name: ClassVar[str] = "CaseStatusChanged"
+    case_id: int
+    from_status: str
+    to_status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InterviewCompleted(DomainEvent):
+    name: ClassVar[str] = "InterviewCompleted"
+    case_id: int
+    contacts_elicited: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactElicited(DomainEvent):
+    name: ClassVar[str] = "ContactElicited"
+    exposure_id: int
+    case_id: int | None
+    person_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactBecameCase(DomainEvent):
+    name: ClassVar[str] = "ContactBecameCase"
+    exposure_id: int
+    case_id: int
+
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.name: cls
+    for cls in (LabResultReceived, CaseOpened, CaseStatusChanged, InterviewCompleted, ContactElicited, ContactBecameCase)
+}
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[Any], None]
+_subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+
+def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+    if handler not in _subscribers[event_type.name]:
+        _subscribers[event_type.name].append(handler)
+
+
+def _to_payload(event: DomainEvent) -> dict[str, Any]:
+    payload = dataclasses.asdict(event)
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in payload.items()}
+
+
+def publish(event: DomainEvent) -> None:
+    """Record `event` in the outbox; deliver it to subscribers once the transaction commits."""
+    from tracecenter.core.models import OutboxEvent
+
+    row = OutboxEvent.objects.create(name=event.name, payload=_to_payload(event))
+    transaction.on_commit(lambda: deliver(row.pk), robust=True)
+
+
+def deliver(outbox_id: int) -> bool:
+    """Deliver one outbox event to its subscribers; True when all of them succeeded."""
+    from tracecenter.core import clock
+    from tracecenter.core.models import OutboxEvent
+
+    with transaction.atomic():
+        row = OutboxEvent.objects.select_for_update().filter(pk=outbox_id, dispatched_at__isnull=True).first()
+        if row is None:
+            return True  # already delivered by another process
+        event = EVENT_TYPES[row.name](**row.payload)
+        try:
+            with transaction.atomic():
+                for handler in _subscribers.get(row.name, []):
+                    handler(event)
+        except Exception as exc:  # a failing subscriber must not lose the event
+            logger.exception("event %s #%s failed", row.name, row.pk)
+            row.attempts += 1
+            row.last_error = type(exc).__name__
+            row.save(update_fields=["attempts", "last_error"])
+            return False
+        row.attempts += 1
+        row.dispatched_at = clock.now()
+        row.save(update_fields=["attempts", "dispatched_at"])
+        return True
+
+
+def deliver_pending(limit: int = 1000) -> tuple[int, int]:
+    """Deliver events left pending (a crash, a failed subscriber); returns (delivered, failed)."""
+    from tracecenter.core.models import OutboxEvent
+
+    ids = list(OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:limit])
+    delivered = sum(1 for pk in ids if deliver(pk))
+    return delivered, len(ids) - delivered

@@ -1,0 +1,55 @@
+"""Model fields whose values are encrypted in the database (see core.crypto)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import models
+
+from tracecenter.core import crypto
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """Text stored as AES-GCM ciphertext bound to its model and field.
+
+    Encrypted values cannot be searched or compared in SQL: a lookup goes through a
+    blind index column kept beside the field.
+    """
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only)
+        self.crypto_context = f"{cls._meta.label_lower}.{name}"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        if value is None or value == "":
+            return self.to_python(value)
+        return self.to_python(crypto.decrypt(value, context=self.crypto_context))
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = self._to_text(value)
+        if value is None or value == "":
+            return value
+        return crypto.encrypt(str(value), context=self.crypto_context)
+
+    def _to_text(self, value: Any) -> Any:
+        return value
+
+
+class EncryptedDateField(EncryptedTextField):
+    """A date (such as a date of birth) stored encrypted, read back as a `date`."""
+
+    def to_python(self, value: Any) -> Any:
+        if value is None or value == "" or isinstance(value, dt.date):
+            return value or None
+        return dt.date.fromisoformat(str(value))
+
+    def _to_text(self, value: Any) -> Any:
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value
+
+    def formfield(self, **kwargs: Any) -> Any:
+        from django import forms
+
+        return forms.DateField(**{"required": not self.blank, **kwargs})

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from tracecenter.core import request_context
+
+
+class RequestContextMiddleware:
+    """Records the client address and channel of each request for the audit trail."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # REMOTE_ADDR is the peer; behind a proxy the deployment's proxy sets it right
+        # (trusting X-Forwarded-For blindly would let anyone forge the audit address).
+        channel = "api" if request.path.startswith("/api/") else "web"
+        token = request_context.set_current(
+            request_context.RequestContext(ip_address=request.META.get("REMOTE_ADDR"), channel=channel)
+        )
+        try:
+            return self.get_response(request)
+        finally:
+            request_context.reset(token)

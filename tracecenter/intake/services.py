@@ -1,0 +1,99 @@
+"""Recording lab results. Feeds (HL7, CSV, FHIR) will call the same service."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
+from tracecenter.core import clock, events
+from tracecenter.core.errors import DomainError
+from tracecenter.intake.models import LabResult, ResultClass
+from tracecenter.people.models import Person
+
+_LOINC = re.compile(r"^\d{1,7}-\d$")
+
+
+def loinc_is_valid(code: str) -> bool:
+    """LOINC codes carry a mod-10 check digit after the dash."""
+    if not _LOINC.match(code):
+        return False
+    body, check = code.split("-")
+    digits = [int(ch) for ch in body]
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 0:
+            doubled = digit * 2
+            total += doubled // 10 + doubled % 10
+        else:
+            total += digit
+    return (10 - total % 10) % 10 == int(check)
+
+
+@dataclasses.dataclass
+class LabResultInput:
+    specimen_collection_date: dt.date
+    test_loinc: str
+    result: str
+    test_name: str = ""
+    result_date: dt.date | None = None
+    performing_lab: str = ""
+    ordering_provider: str = ""
+    ordering_facility: str = ""
+
+
+def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, Any]:
+    today = clock.today()
+    if data.specimen_collection_date > today:
+        raise DomainError(_("The specimen collection date cannot be in the future."), field="specimen_collection_date")
+    if person.date_of_birth and data.specimen_collection_date < person.date_of_birth:
+        raise DomainError(_("The specimen was collected before the person was born."), field="specimen_collection_date")
+    if data.result_date is not None:
+        if data.result_date > today:
+            raise DomainError(_("The result date cannot be in the future."), field="result_date")
+        if data.result_date < data.specimen_collection_date:
+            raise DomainError(_("The result date is before the specimen was collected."), field="result_date")
+    code = data.test_loinc.strip()
+    if not loinc_is_valid(code):
+        raise DomainError(_("%(code)s is not a valid LOINC code (digits, a dash, a check digit).") % {"code": code[:20]}, field="test_loinc")
+    if data.result not in ResultClass.values:
+        raise DomainError(_("Choose one of the listed results."), field="result")
+    values: dict[str, Any] = {
+        "specimen_collection_date": data.specimen_collection_date,
+        "result_date": data.result_date,
+        "test_loinc": code,
+        "result": data.result,
+    }
+    for field in ("test_name", "performing_lab", "ordering_provider", "ordering_facility"):
+        text = " ".join((getattr(data, field) or "").split())
+        if len(text) > 200:
+            raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 200}, field=field)
+        values[field] = text
+    return values
+
+
+@transaction.atomic
+def lab_result_record(
+    *, actor: Any, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL
+) -> LabResult:
+    """Store a result and announce it; cases listens and opens a case for a positive."""
+    values = clean_lab_result_input(person, data)
+    lab = LabResult.objects.create(
+        person=person,
+        jurisdiction_id=person.jurisdiction_id,
+        source=source,
+        entered_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **values,
+    )
+    audit_record(actor=actor, action=Action.CREATE, object_type="lab_result", object_id=lab.pk,
+                 jurisdiction_id=person.jurisdiction_id, fields=sorted(values))
+    events.publish(events.LabResultReceived(
+        lab_result_id=lab.pk, person_id=person.pk, jurisdiction_id=person.jurisdiction_id, classification=lab.result
+    ))
+    return lab

@@ -1,0 +1,62 @@
+"""Normalization of identifying values, pure Python (no Django).
+
+Blind indexes hash the normalized form, so "José  García" and "jose garcia" find
+each other, and so do "(617) 555-0100" and "+16175550100".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_NOT_LETTER = re.compile(r"[^a-z]")
+
+
+class InvalidValue(ValueError):
+    pass
+
+
+def name_key(value: str) -> str:
+    """Lower case, accents removed, letters only: the form names are indexed under."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NOT_LETTER.sub("", stripped.replace("ß", "ss"))
+
+
+def clean_name(value: str) -> str:
+    """Collapse white space; reject names with control characters or no letter at all."""
+    cleaned = " ".join(value.split())
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise InvalidValue("A name cannot contain control characters.")
+    if cleaned and not name_key(cleaned) and not any(ch.isalpha() for ch in cleaned):
+        raise InvalidValue("A name must contain at least one letter.")
+    return cleaned
+
+
+def phone_e164(value: str, default_region: str = "US") -> str:
+    """The E.164 form of a phone number, or InvalidValue saying why it is not one."""
+    raw = value.strip()
+    if not raw:
+        raise InvalidValue("The phone number is empty.")
+    if len(raw) > 40:
+        raise InvalidValue("The phone number is too long.")
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidValue(f"{raw!r} is not a phone number.") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidValue(f"{raw!r} is not a valid phone number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def email_key(value: str) -> str:
+    """Trimmed and lower-cased: how e-mail addresses are compared and indexed."""
+    cleaned = value.strip().lower()
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+        raise InvalidValue(f"{value.strip()!r} is not an e-mail address.")
+    return cleaned
