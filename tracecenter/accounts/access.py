@@ -1,0 +1,46 @@
+"""Fetching one record for a user: capability, scope, and the audit entry, in one call.
+
+Views, the API and exports all fetch records through `get_for`, so a record that
+the policy hides cannot be reached by any door, and every read is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from tracecenter.accounts import policy
+from tracecenter.accounts.roles import Capability
+
+M = TypeVar("M", bound=Model)
+
+
+def get_for(
+    user: Any, visible: QuerySet[M], pk: object, *, object_type: str, capability: Capability = Capability.VIEW_RECORDS,
+    audit: bool = True,
+) -> M:
+    """The row `pk` of `visible` (already scoped to `user`), or 404 / 403, audited either way."""
+    from tracecenter.audit.models import Action
+    from tracecenter.audit.services import audit_record
+
+    base = visible.model._default_manager
+    try:
+        policy.require(user, capability)
+    except PermissionDenied:
+        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
+        raise
+    try:
+        obj = visible.get(pk=pk)
+    except (visible.model.DoesNotExist, ValueError, TypeError):
+        if not (str(pk).isdigit() and base.filter(pk=pk).exists()):
+            raise Http404 from None
+        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
+        raise PermissionDenied from None
+    # Reads are audited here; writes are audited by the service that makes them, with the fields changed.
+    if audit and capability == Capability.VIEW_RECORDS:
+        audit_record(actor=user, action=Action.READ, object_type=object_type, object_id=obj.pk,
+                     jurisdiction_id=getattr(obj, "jurisdiction_id", None))
+    return obj
