@@ -1,4 +1,4 @@
-"""Fetching one record for a user: capability, scope, and the audit entry, in one call.
+"""Fetching one record for a user (it lives here because every fetch is audited): capability, scope, and the audit entry, in one call.
 
 Views, the API and exports all fetch records through `get_for`, so a record that
 the policy hides cannot be reached by any door, and every read is audited.
@@ -14,6 +14,8 @@ from django.http import Http404
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.roles import Capability
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
 
 M = TypeVar("M", bound=Model)
 
@@ -23,9 +25,6 @@ def get_for(
     audit: bool = True,
 ) -> M:
     """The row `pk` of `visible` (already scoped to `user`), or 404 / 403, audited either way."""
-    from tracecenter.audit.models import Action
-    from tracecenter.audit.services import audit_record
-
     base = visible.model._default_manager
     try:
         policy.require(user, capability)
