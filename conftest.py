@@ -19,6 +19,12 @@ from tracecenter.people.services import PersonInput, person_create
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Argon2 is deliberately slow; tests create dozens of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def state(db: Any) -> Jurisdiction:
     return Jurisdiction.objects.create(name="Example State", code="xs")

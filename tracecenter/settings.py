@@ -121,7 +121,7 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "cases:my_work"
+LOGIN_REDIRECT_URL = "workspace:my_work"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 PASSWORD_HASHERS = [
@@ -174,6 +174,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "tracecenter" / "static"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -123,15 +123,17 @@ def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, o
         engine.check_transition(case.status, to_status)
     except engine.RuleViolation as exc:
         raise DomainError(str(exc), field="status") from None
-    from_status = case.status
-    case.status = to_status
+    released = case.released_on
     if to_status == CaseStatus.RELEASED:
         released = on or clock.today()
         try:
             engine.check_onset_against_release(symptom_onset=case.symptom_onset, released_on=released)
         except engine.RuleViolation as exc:
             raise DomainError(str(exc), field="status") from None
-        case.released_on = released
+    # Checked before anything changes: a refused change leaves the caller's object as it was.
+    from_status = case.status
+    case.status = to_status
+    case.released_on = released
     case.save(update_fields=["status", "released_on", "updated_at"])
     CaseStatusChange.objects.create(case=case, from_status=from_status, to_status=to_status, reason=reason,
                                     changed_by=actor, changed_at=clock.now())

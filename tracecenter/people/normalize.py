@@ -11,7 +11,8 @@ import unicodedata
 
 import phonenumbers
 
-_NOT_LETTER = re.compile(r"[^a-z]")
+# Latin letters that carry no decomposable accent, folded like the accented ones.
+_FOLD = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"})
 
 
 class InvalidValue(ValueError):
@@ -19,10 +20,14 @@ class InvalidValue(ValueError):
 
 
 def name_key(value: str) -> str:
-    """Lower case, accents removed, letters only: the form names are indexed under."""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    """Lower case, accents removed, letters only: the form names are indexed under.
+
+    Letters of every script are kept: "李" and "王" (or "Иван" and "Пётр") must not
+    share the empty key, or everyone named in that script would match everyone else.
+    """
+    decomposed = unicodedata.normalize("NFKD", value.casefold().translate(_FOLD))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NOT_LETTER.sub("", stripped.replace("ß", "ss"))
+    return "".join(ch for ch in stripped if unicodedata.category(ch)[0] in "LM")
 
 
 def clean_name(value: str) -> str:

@@ -1,0 +1,55 @@
+# TraceCenter: `make run` serves the app with demo data; `make test` runs the whole suite.
+# Both need only Python 3.12+ and make.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum requirements.lock 2>/dev/null | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_CASES ?= 40
+
+# The first Python 3.12+ found: python3.13, python3.12, then python3 (which a .python-version file may select).
+FIND_PYTHON := for p in python3.13 python3.12 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+	echo $$p; break; fi; done
+
+.PHONY: run test test-postgres lint check messages clean
+
+$(STAMP): requirements.lock
+	@PYTHON="$$($(FIND_PYTHON))"; \
+	if [ -z "$$PYTHON" ]; then \
+		echo "TraceCenter needs Python 3.12 or newer: install python3.12 (or 3.13) and put it on the PATH." >&2; exit 1; fi; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
+		echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py demo_data --cases $(DEMO_CASES)
+	@echo "TraceCenter is at http://$(HOST):$(PORT)/ (stop with Ctrl-C)"
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (DATABASE_URL defaults to the local server).
+test-postgres: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tracecenter} $(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy tracecenter
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Rebuild the translation catalogues after changing user-facing strings (needs GNU gettext).
+messages: $(STAMP)
+	cd tracecenter && ../$(PY) ../manage.py makemessages -l es --no-obsolete --add-location file
+	cd tracecenter && ../$(PY) ../manage.py compilemessages -l es
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

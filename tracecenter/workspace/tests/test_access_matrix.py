@@ -1,0 +1,127 @@
+"""Walks every page of the site with every role and asserts allow or deny.
+
+A new URL fails this test until someone states who may open it: access is a
+decision, not an accident.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tracecenter.accounts.roles import Role
+from tracecenter.audit.models import AuditEntry
+
+ALL = set(Role.values)
+WORKERS = {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR}
+VIEWERS = WORKERS | {Role.EPIDEMIOLOGIST}
+
+# url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
+MATRIX: dict[str, tuple[str, set[str]]] = {
+    "workspace:my_work": ("get", ALL),
+    "workspace:case_detail": ("get", VIEWERS),
+    "workspace:interview": ("get", WORKERS),
+    "workspace:derived_dates": ("post", WORKERS),
+    "workspace:case_status": ("post", WORKERS),
+    "workspace:case_assign": ("post", {Role.SUPERVISOR}),
+    "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
+    "workspace:contact_detail": ("get", VIEWERS),
+    "workspace:audit_log": ("get", {Role.AUDITOR}),
+}
+PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
+
+
+def _names(resolver: URLResolver, namespace: str = "") -> list[tuple[str, URLPattern]]:
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            found += _names(entry, ns)
+        elif entry.name:
+            found.append((namespace + entry.name, entry))
+    return found
+
+
+def test_every_page_has_a_stated_access_rule():
+    names = {name for name, _ in _names(get_resolver()) if not name.startswith("api")}
+    assert names - set(MATRIX) - PUBLIC == set(), "state who may open these pages in MATRIX"
+
+
+@pytest.fixture
+def world(users, make_case, county, other_county, make_user):
+    from django.urls import reverse
+
+    from tracecenter.contacts.services import ExposureInput, exposure_add
+    from tracecenter.people.services import PersonInput
+
+    investigator = users[Role.CASE_INVESTIGATOR]
+    tracer = users[Role.CONTACT_TRACER]
+    case = make_case(county, assigned_to=investigator)
+    exposure = exposure_add(actor=investigator, case=case, person=PersonInput(first_name="Luis", last_name="Pérez"),
+                            data=ExposureInput(last_exposure_date=case.specimen_collection_date))
+    exposure.assigned_to = tracer
+    exposure.save()
+    # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
+    args = {"workspace:contact_detail": exposure.pk}
+    urls = {name: reverse(name, args=[args.get(name, case.pk)]) if "detail" in name or name.split(":")[1] in
+            {"interview", "derived_dates", "case_status", "case_assign", "case_transfer"} else reverse(name) for name in MATRIX}
+    return {"case": case, "exposure": exposure, "urls": urls, "outsider": make_user(Role.CASE_INVESTIGATOR, other_county)}
+
+
+# Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
+def _allowed(role: str, name: str) -> bool:
+    _, roles = MATRIX[name]
+    return role in roles
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users, role):
+    user = users[role]
+    client.force_login(user)
+    for name, (method, _roles) in MATRIX.items():
+        url = world["urls"][name]
+        data = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on"} if method == "post" else None
+        response = getattr(client, method)(url, data=data) if data else getattr(client, method)(url)
+        allowed = _allowed(role, name)
+        if allowed:
+            assert response.status_code < 400, f"{role} should open {name}, got {response.status_code}"
+        else:
+            assert response.status_code == 403, f"{role} must be refused {name}, got {response.status_code}"
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_a_worker_of_another_county_is_refused_every_record_page(client: Client, world, name):
+    client.force_login(world["outsider"])
+    method, roles = MATRIX[name]
+    if name in {"workspace:my_work", "workspace:audit_log"}:
+        return
+    before = AuditEntry.objects.filter(action="denied").count()
+    response = getattr(client, method)(world["urls"][name])
+    assert response.status_code == 403
+    assert AuditEntry.objects.filter(action="denied").count() == before + 1
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_signed_out_visitors_are_sent_to_sign_in(client: Client, world, name):
+    method, _ = MATRIX[name]
+    response = getattr(client, method)(world["urls"][name])
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(client: Client, world, users):
+    client.force_login(users[Role.CONTACT_TRACER])
+    assert client.get(world["urls"]["workspace:contact_detail"]).status_code == 200
+    # The tracer follows a contact of this case, so the case is visible to them read-only ...
+    assert client.get(world["urls"]["workspace:case_detail"]).status_code == 200
+
+
+def test_reading_a_case_is_audited_without_personal_values(client: Client, world, users):
+    client.force_login(users[Role.CASE_INVESTIGATOR])
+    client.get(world["urls"]["workspace:case_detail"])
+    entry = AuditEntry.objects.filter(action="read", object_type="case").latest("pk")
+    assert entry.object_id == str(world["case"].pk)
+    assert entry.actor_username == users[Role.CASE_INVESTIGATOR].username
+    assert entry.ip_address == "127.0.0.1"
+    assert "García" not in str(entry.__dict__) and "Ana" not in entry.detail

@@ -1,0 +1,278 @@
+"""The tracer's screens. Thin: fetch through the access policy, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tracecenter.accounts import policy
+from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
+from tracecenter.audit.access import get_for
+from tracecenter.audit.models import Action, AuditEntry
+from tracecenter.audit.services import audit_record
+from tracecenter.cases import engine
+from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity
+from tracecenter.cases.selectors import cases_visible_to, my_open_cases
+from tracecenter.cases.services import CaseFacts, case_assign, case_change_status, case_preview_dates, case_transfer
+from tracecenter.contacts.interview import ContactInput, InterviewError, VisitInput, interview_record
+from tracecenter.contacts.models import Exposure
+from tracecenter.contacts.selectors import exposures_visible_to, my_open_exposures
+from tracecenter.contacts.services import ExposureInput, PlaceInput
+from tracecenter.core.errors import DomainError
+from tracecenter.people.models import ContactPoint
+from tracecenter.people.services import PersonInput
+from tracecenter.workspace import forms
+
+PAGE_SIZE = 50
+
+
+def _case_queryset(user: Any) -> QuerySet[Case]:
+    return cases_visible_to(user).select_related("person", "jurisdiction", "assigned_to", "team", "rules")
+
+
+def _audit_list(user: Any, object_type: str, ids: list[int]) -> None:
+    if ids:
+        audit_record(actor=user, action=Action.READ, object_type=object_type,
+                     detail=("ids " + ",".join(map(str, ids)))[:200], jurisdiction_id=user.jurisdiction_id)
+
+
+@login_required
+def my_work(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    context: dict[str, Any] = {"scope": user.scope}
+    if user.scope == Scope.ASSIGNED:
+        cases = list(my_open_cases(user)[:200])
+        exposures = list(my_open_exposures(user)[:200])
+        _audit_list(user, "case_list", [c.pk for c in cases])
+        _audit_list(user, "contact_list", [e.pk for e in exposures])
+        context.update(cases=cases, exposures=exposures)
+    elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
+        queue = _case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "assigned_to", "opened_at")
+        page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+        _audit_list(user, "case_list", [c.pk for c in page.object_list])
+        context.update(page=page, can_assign=user.has_capability(Capability.ASSIGN))
+    return render(request, "workspace/my_work.html", context)
+
+
+def _timeline(case: Case) -> list[CaseActivity]:
+    return list(case.activities.select_related("actor").order_by("-at", "-pk")[:200])
+
+
+@login_required
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    case = get_for(user, _case_queryset(user).prefetch_related(
+        Prefetch("person__contact_points", queryset=ContactPoint.objects.order_by("kind", "rank")),
+        "lab_results",
+    ), pk, object_type="case")
+    exposures = list(exposures_visible_to(user).filter(case=case).select_related("person").order_by("-last_exposure_date", "pk"))
+    attendances = list(case.attendances.select_related("place", "event").order_by("arrived_at"))
+    can_assign = user.has_capability(Capability.ASSIGN)
+    context = {
+        "case": case,
+        "person": case.person,
+        "phones": [cp for cp in case.person.contact_points.all() if cp.kind == ContactPoint.Kind.PHONE],
+        "emails": [cp for cp in case.person.contact_points.all() if cp.kind == ContactPoint.Kind.EMAIL],
+        "lab_results": list(case.lab_results.all()),
+        "timeline": _timeline(case),
+        "exposures": exposures,
+        "attendances": attendances,
+        "can_edit": user.has_capability(Capability.EDIT_RECORDS),
+        "can_assign": can_assign,
+        "status_form": forms.StatusForm(initial={"status": case.status}),
+        "assign_form": forms.AssignForm(assignees=_assignees(case), initial={"assignee": case.assigned_to_id}) if can_assign else None,
+        "transfer_form": forms.TransferForm(jurisdictions=_transfer_targets(user, case)) if can_assign else None,
+    }
+    return render(request, "workspace/case_detail.html", context)
+
+
+def _assignees(case: Case) -> QuerySet[User]:
+    ancestors = case.jurisdiction.ancestors_and_self()
+    return User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=ancestors).order_by("last_name", "first_name")
+
+
+def _transfer_targets(user: User, case: Case) -> QuerySet[Jurisdiction]:
+    # A supervisor hands a case to any jurisdiction of the same state: that is where residents move.
+    root = case.jurisdiction.ancestors_and_self()[0]
+    return Jurisdiction.objects.filter(path__startswith=f"/{root}/").exclude(pk=case.jurisdiction_id)
+
+
+def _edit_case(request: HttpRequest, pk: int, capability: Capability = Capability.EDIT_RECORDS) -> Case:
+    return get_for(request.user, _case_queryset(request.user), pk, object_type="case", capability=capability)
+
+
+@login_required
+@require_POST
+def case_status(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _edit_case(request, pk)
+    form = forms.StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            case_change_status(actor=request.user, case=case, to_status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
+            messages.success(request, _("Status changed."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, _("Choose a status and give the reason."))
+    return redirect("workspace:case_detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _edit_case(request, pk, Capability.ASSIGN)
+    form = forms.AssignForm(request.POST, assignees=_assignees(case))
+    if form.is_valid():
+        try:
+            case_assign(actor=request.user, case=case, assignee=form.cleaned_data["assignee"])
+            messages.success(request, _("Assignment saved."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, _("Choose someone from the list."))
+    return redirect("workspace:case_detail", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _edit_case(request, pk, Capability.ASSIGN)
+    form = forms.TransferForm(request.POST, jurisdictions=_transfer_targets(request.user, case))  # type: ignore[arg-type]
+    if form.is_valid():
+        try:
+            case_transfer(actor=request.user, case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"])
+            messages.success(request, _("Case transferred."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("workspace:case_detail", pk=case.pk)
+        # The case may now be outside this supervisor's jurisdiction.
+        return redirect("workspace:my_work")
+    messages.error(request, _("Choose a jurisdiction and give the reason."))
+    return redirect("workspace:case_detail", pk=case.pk)
+
+
+def _facts(form: forms.CaseFactsForm) -> CaseFacts:
+    data = form.cleaned_data
+    return CaseFacts(symptom_onset=data["symptom_onset"], asymptomatic=data["asymptomatic"], symptoms=list(data["symptoms"]),
+                     hospitalized=data["hospitalized"], congregate_setting=data["congregate_setting"], notes=data["notes"])
+
+
+def _visits(formset: Any) -> list[VisitInput]:
+    visits = []
+    for form in formset:
+        if not form.has_changed():
+            continue
+        d = form.cleaned_data
+        visits.append(VisitInput(place=PlaceInput(name=d["place_name"], kind=d["place_kind"], street=d["street"]),
+                                 day=d["day"], arrived=d["arrived"], left=d["left"], event_name=d["event_name"]))
+    return visits
+
+
+def _contacts(formset: Any) -> list[ContactInput]:
+    contacts = []
+    for form in formset:
+        if not form.has_changed():
+            continue
+        d = form.cleaned_data
+        person = PersonInput(first_name=d["first_name"], last_name=d["last_name"], date_of_birth=d["date_of_birth"],
+                             phones=[d["phone"]] if d["phone"] else [], preferred_language=d["preferred_language"])
+        exposure = ExposureInput(last_exposure_date=d["last_exposure_date"], setting=d["setting"], proximity=d["proximity"],
+                                 duration_minutes=d["duration_minutes"], relationship=d["relationship"])
+        contacts.append(ContactInput(person=person, exposure=exposure))
+    return contacts
+
+
+def _attach_error(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -> None:
+    target = {"visits": visits, "contacts": contacts}.get(exc.section or "")
+    form = target.forms[exc.row] if target is not None and exc.row is not None and exc.row < len(target.forms) else facts
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+
+
+@login_required
+def interview(request: HttpRequest, pk: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    case = get_for(user, _case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS)
+    if request.method == "POST":
+        facts_form = forms.CaseFactsForm(request.POST, prefix="case")
+        visit_formset = forms.VisitFormSet(request.POST, prefix="visits")
+        contact_formset = forms.ContactFormSet(request.POST, prefix="contacts")
+        if facts_form.is_valid() and visit_formset.is_valid() and contact_formset.is_valid():
+            try:
+                interview_record(actor=user, case=case, facts=_facts(facts_form), visits=_visits(visit_formset),
+                                 contacts=_contacts(contact_formset))
+            except InterviewError as exc:
+                _attach_error(exc, facts_form, visit_formset, contact_formset)
+            else:
+                messages.success(request, _("Interview saved."))
+                return redirect("workspace:case_detail", pk=case.pk)
+        status = 422
+    else:
+        facts_form = forms.CaseFactsForm(prefix="case", initial={
+            "asymptomatic": case.asymptomatic, "symptom_onset": case.symptom_onset, "symptoms": case.symptoms,
+            "hospitalized": case.hospitalized, "congregate_setting": case.congregate_setting, "notes": case.interview_notes,
+        })
+        visit_formset = forms.VisitFormSet(prefix="visits")
+        contact_formset = forms.ContactFormSet(prefix="contacts")
+        audit_record(actor=user, action=Action.READ, object_type="case", object_id=case.pk, jurisdiction_id=case.jurisdiction_id,
+                     detail="interview form")
+        status = 200
+    return render(request, "workspace/interview.html", {
+        "case": case, "person": case.person, "facts_form": facts_form, "visit_formset": visit_formset,
+        "contact_formset": contact_formset,
+    }, status=status)
+
+
+@login_required
+@require_POST
+def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
+    """The infectious period and isolation end the typed onset would give, before saving."""
+    user: User = request.user  # type: ignore[assignment]
+    case = get_for(user, _case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS, audit=False)
+    form = forms.CaseFactsForm(request.POST, prefix="case")
+    form.is_valid()
+    onset = form.cleaned_data.get("symptom_onset")
+    try:
+        dates = case_preview_dates(case=case, symptom_onset=onset, asymptomatic=bool(form.cleaned_data.get("asymptomatic")))
+    except engine.RuleViolation as exc:
+        return JsonResponse({"error": str(exc), "field": exc.field}, status=422)
+    return JsonResponse({
+        "infectious_start": dates.infectious_start.isoformat(), "infectious_end": dates.infectious_end.isoformat(),
+        "isolation_end": dates.isolation_end.isoformat(),
+    })
+
+
+@login_required
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    visible = exposures_visible_to(user).select_related("person", "case", "parent_exposure", "assigned_to", "rules", "jurisdiction")
+    exposure: Exposure = get_for(user, visible, pk, object_type="contact")
+    case_visible = exposure.case_id is not None and cases_visible_to(user).filter(pk=exposure.case_id).exists()
+    secondary = list(exposures_visible_to(user).filter(parent_exposure=exposure).select_related("person"))
+    phones = [cp for cp in exposure.person.contact_points.all() if cp.kind == ContactPoint.Kind.PHONE]
+    return render(request, "workspace/contact_detail.html", {
+        "exposure": exposure, "person": exposure.person, "case_visible": case_visible, "secondary": secondary, "phones": phones,
+    })
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    policy.require(user, Capability.VIEW_AUDIT)
+    if user.jurisdiction is None:
+        raise PermissionDenied
+    subtree = list(Jurisdiction.objects.filter(path__startswith=user.jurisdiction.path).values_list("pk", flat=True))
+    entries = AuditEntry.objects.filter(jurisdiction_id__in=subtree).order_by("-at", "-pk")
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_record(actor=user, action=Action.READ, object_type="audit_log", detail=f"page {page.number}", jurisdiction_id=user.jurisdiction_id)
+    return render(request, "workspace/audit_log.html", {"page": page})
