@@ -51,8 +51,14 @@ def make_user(db: Any) -> Callable[..., User]:
 
     def make(role: str, jurisdiction: Jurisdiction, team: Team | None = None, username: str | None = None) -> User:
         counter["n"] += 1
-        user = User(username=username or f"{role}-{counter['n']}", role=role, jurisdiction=jurisdiction, team=team,
-                    first_name=role.replace("_", " ").title(), last_name=str(counter["n"]))
+        user = User(
+            username=username or f"{role}-{counter['n']}",
+            role=role,
+            jurisdiction=jurisdiction,
+            team=team,
+            first_name=role.replace("_", " ").title(),
+            last_name=str(counter["n"]),
+        )
         user.set_password(PASSWORD)
         user.save()
         return user
@@ -63,15 +69,25 @@ def make_user(db: Any) -> Callable[..., User]:
 @pytest.fixture
 def users(make_user: Callable[..., User], county: Jurisdiction, team: Team) -> dict[str, User]:
     """One user of each role in North County (the workers and the supervisor in Team A)."""
-    return {role: make_user(role, county, team if role in {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR} else None)
-            for role in Role.values}
+    return {
+        role: make_user(role, county, team if role in {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR} else None)
+        for role in Role.values
+    }
 
 
 @pytest.fixture
 def make_person(db: Any) -> Callable[..., Person]:
     def make(jurisdiction: Jurisdiction, **overrides: Any) -> Person:
-        data = PersonInput(**{"first_name": "Ana", "last_name": "García", "date_of_birth": dt.date(1985, 3, 14),
-                              "phones": ["(617) 555-0134"], "emails": ["ana@example.org"], **overrides})
+        data = PersonInput(
+            **{
+                "first_name": "Ana",
+                "last_name": "García",
+                "date_of_birth": dt.date(1985, 3, 14),
+                "phones": ["(617) 555-0134"],
+                "emails": ["ana@example.org"],
+                **overrides,
+            }
+        )
         return person_create(actor=None, jurisdiction=jurisdiction, data=data)
 
     return make
@@ -84,9 +100,16 @@ def make_case(make_person: Callable[..., Person], django_capture_on_commit_callb
     def make(jurisdiction: Jurisdiction, *, assigned_to: User | None = None, days_ago: int = 2, **person: Any) -> Case:
         p = make_person(jurisdiction, **person)
         with django_capture_on_commit_callbacks(execute=True):
-            lab = lab_result_record(actor=None, person=p, data=LabResultInput(
-                specimen_collection_date=clock.today() - dt.timedelta(days=days_ago), test_loinc="94500-6", result="positive",
-                test_name="SARS-CoV-2 RNA NAA"))
+            lab = lab_result_record(
+                actor=None,
+                person=p,
+                data=LabResultInput(
+                    specimen_collection_date=clock.today() - dt.timedelta(days=days_ago),
+                    test_loinc="94500-6",
+                    result="positive",
+                    test_name="SARS-CoV-2 RNA NAA",
+                ),
+            )
         case = Case.objects.get(lab_results=lab)
         if assigned_to is not None:
             case.assigned_to = assigned_to

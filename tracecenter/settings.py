@@ -109,7 +109,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "tracecenter.sqlite3",
+            "NAME": str(VAR_DIR / "tracecenter.sqlite3"),
             # WAL and a busy timeout let the web server and a worker share the file.
             "OPTIONS": {
                 "timeout": 20,

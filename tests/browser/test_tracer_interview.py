@@ -22,8 +22,9 @@ def sign_in(page, live_server, username: str) -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(page, live_server, state, county, other_county,
-                                                                      team, make_user, make_case):
+def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(
+    page, live_server, state, county, other_county, team, make_user, make_case
+):
     # The state's guidance in force: 10 days of quarantine (not the built-in 14), so the dates prove the rule was used.
     RuleSet.objects.create(jurisdiction=state, effective_from=dt.date(2020, 1, 1), quarantine_days=10, isolation_days=10)
     tracer = make_user(Role.CONTACT_TRACER, county, team, username="tracer.north")
@@ -51,9 +52,11 @@ def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(page, liv
     page.locator("[name='visits-0-arrived']").fill("18:00")
     page.locator("[name='visits-0-left']").fill("20:00")
 
-    contacts = [("Marta", "Reyes", "household_member", "household", 1),
-                ("John", "Okafor", "coworker", "work", 3),
-                ("Lena", "Schmidt", "friend", "social", 5)]
+    contacts = [
+        ("Marta", "Reyes", "household_member", "household", 1),
+        ("John", "Okafor", "coworker", "work", 3),
+        ("Lena", "Schmidt", "friend", "social", 5),
+    ]
     for index, (first, last, relationship, setting, days_ago) in enumerate(contacts):
         if index > 0:
             page.get_by_role("button", name="Add a contact").click()

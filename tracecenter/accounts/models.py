@@ -30,7 +30,7 @@ class Jurisdiction(models.Model):
         if self.pk is None:
             super().save(*args, **kwargs)  # type: ignore[arg-type]
             kwargs = {}
-        parent_path = self.parent.path if self.parent_id else "/"
+        parent_path = self.parent.path if self.parent is not None else "/"
         if self.parent_id and f"/{self.pk}/" in parent_path:
             raise ValueError("A jurisdiction cannot be placed below itself.")
         self.path = f"{parent_path}{self.pk}/"

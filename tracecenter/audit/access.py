@@ -1,4 +1,6 @@
-"""Fetching one record for a user (it lives here because every fetch is audited): capability, scope, and the audit entry, in one call.
+"""Fetching one record for a user: capability, scope, and the audit entry, in one call.
+
+It lives beside the audit trail because every fetch is audited.
 
 Views, the API and exports all fetch records through `get_for`, so a record that
 the policy hides cannot be reached by any door, and every read is audited.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -20,8 +22,13 @@ from tracecenter.audit.services import audit_record
 M = TypeVar("M", bound=Model)
 
 
-def get_for(
-    user: Any, visible: QuerySet[M], pk: object, *, object_type: str, capability: Capability = Capability.VIEW_RECORDS,
+def get_for[M: Model](
+    user: Any,
+    visible: QuerySet[M],
+    pk: object,
+    *,
+    object_type: str,
+    capability: Capability = Capability.VIEW_RECORDS,
     audit: bool = True,
 ) -> M:
     """The row `pk` of `visible` (already scoped to `user`), or 404 / 403, audited either way."""
@@ -33,13 +40,18 @@ def get_for(
         raise
     try:
         obj = visible.get(pk=pk)
-    except (visible.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         if not (str(pk).isdigit() and base.filter(pk=pk).exists()):
             raise Http404 from None
         audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
         raise PermissionDenied from None
     # Reads are audited here; writes are audited by the service that makes them, with the fields changed.
     if audit and capability == Capability.VIEW_RECORDS:
-        audit_record(actor=user, action=Action.READ, object_type=object_type, object_id=obj.pk,
-                     jurisdiction_id=getattr(obj, "jurisdiction_id", None))
+        audit_record(
+            actor=user,
+            action=Action.READ,
+            object_type=object_type,
+            object_id=obj.pk,
+            jurisdiction_id=getattr(obj, "jurisdiction_id", None),
+        )
     return obj

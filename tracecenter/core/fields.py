@@ -39,6 +39,10 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 class EncryptedDateField(EncryptedTextField):
     """A date (such as a date of birth) stored encrypted, read back as a `date`."""
 
+    # What type checkers (django-stubs) see on model instances.
+    _pyi_private_set_type: dt.date | str | None  # type: ignore[assignment]
+    _pyi_private_get_type: dt.date | None  # type: ignore[assignment]
+
     def to_python(self, value: Any) -> Any:
         if value is None or value == "" or isinstance(value, dt.date):
             return value or None

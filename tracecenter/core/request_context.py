@@ -12,8 +12,10 @@ class RequestContext:
     channel: str  # "web", "api", "command"
 
 
+# RequestContext is frozen, so sharing the default instance is safe.
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "tracecenter_request_context", default=RequestContext(ip_address=None, channel="command")
+    "tracecenter_request_context",
+    default=RequestContext(ip_address=None, channel="command"),  # noqa: B039
 )
 
 

@@ -41,7 +41,9 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        audit_record(actor=self.request.user, action=Action.LOGIN, jurisdiction_id=getattr(self.request.user, "jurisdiction_id", None))
+        audit_record(
+            actor=self.request.user, action=Action.LOGIN, jurisdiction_id=getattr(self.request.user, "jurisdiction_id", None)
+        )
         return response
 
 

@@ -8,24 +8,34 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.cases.models import CaseStatus, Symptom
 from tracecenter.contacts.models import PlaceKind, Proximity, Relationship, Setting
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("zh", _("Chinese")), ("vi", _("Vietnamese")),
-             ("ht", _("Haitian Creole")), ("pt", _("Portuguese")), ("other", _("Other"))]
+LANGUAGES = [
+    ("en", _("English")),
+    ("es", _("Spanish")),
+    ("zh", _("Chinese")),
+    ("vi", _("Vietnamese")),
+    ("ht", _("Haitian Creole")),
+    ("pt", _("Portuguese")),
+    ("other", _("Other")),
+]
 
 
 class CaseFactsForm(forms.Form):
     asymptomatic = forms.BooleanField(label=_("No symptoms"), required=False)
     symptom_onset = forms.DateField(label=_("Symptom onset"), required=False, widget=DATE)
-    symptoms = forms.MultipleChoiceField(label=_("Symptoms"), choices=Symptom.choices, required=False,
-                                         widget=forms.CheckboxSelectMultiple)
+    symptoms = forms.MultipleChoiceField(
+        label=_("Symptoms"), choices=Symptom.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
     hospitalized = forms.BooleanField(label=_("Hospitalized"), required=False)
     congregate_setting = forms.BooleanField(label=_("Lives or works in a congregate setting"), required=False)
-    notes = forms.CharField(label=_("Interview notes"), required=False, max_length=20_000,
-                            widget=forms.Textarea(attrs={"rows": 4}))
+    notes = forms.CharField(
+        label=_("Interview notes"), required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class VisitForm(forms.Form):
@@ -61,7 +71,7 @@ class StatusForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None, required=False, empty_label=_("Nobody"))
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=User.objects.none(), required=False, empty_label=_("Nobody"))
 
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,7 +80,7 @@ class AssignForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    jurisdiction = forms.ModelChoiceField(label=_("Transfer to"), queryset=None)
+    jurisdiction = forms.ModelChoiceField(label=_("Transfer to"), queryset=Jurisdiction.objects.none())
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
     def __init__(self, *args: Any, jurisdictions: Any, **kwargs: Any) -> None:

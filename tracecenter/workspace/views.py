@@ -42,8 +42,13 @@ def _case_queryset(user: Any) -> QuerySet[Case]:
 
 def _audit_list(user: Any, object_type: str, ids: list[int]) -> None:
     if ids:
-        audit_record(actor=user, action=Action.READ, object_type=object_type,
-                     detail=("ids " + ",".join(map(str, ids)))[:200], jurisdiction_id=user.jurisdiction_id)
+        audit_record(
+            actor=user,
+            action=Action.READ,
+            object_type=object_type,
+            detail=("ids " + ",".join(map(str, ids)))[:200],
+            jurisdiction_id=user.jurisdiction_id,
+        )
 
 
 @login_required
@@ -71,10 +76,15 @@ def _timeline(case: Case) -> list[CaseActivity]:
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    case = get_for(user, _case_queryset(user).prefetch_related(
-        Prefetch("person__contact_points", queryset=ContactPoint.objects.order_by("kind", "rank")),
-        "lab_results",
-    ), pk, object_type="case")
+    case = get_for(
+        user,
+        _case_queryset(user).prefetch_related(
+            Prefetch("person__contact_points", queryset=ContactPoint.objects.order_by("kind", "rank")),
+            "lab_results",
+        ),
+        pk,
+        object_type="case",
+    )
     exposures = list(exposures_visible_to(user).filter(case=case).select_related("person").order_by("-last_exposure_date", "pk"))
     attendances = list(case.attendances.select_related("place", "event").order_by("arrived_at"))
     can_assign = user.has_capability(Capability.ASSIGN)
@@ -90,7 +100,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": user.has_capability(Capability.EDIT_RECORDS),
         "can_assign": can_assign,
         "status_form": forms.StatusForm(initial={"status": case.status}),
-        "assign_form": forms.AssignForm(assignees=_assignees(case), initial={"assignee": case.assigned_to_id}) if can_assign else None,
+        "assign_form": forms.AssignForm(assignees=_assignees(case), initial={"assignee": case.assigned_to_id})
+        if can_assign
+        else None,
         "transfer_form": forms.TransferForm(jurisdictions=_transfer_targets(user, case)) if can_assign else None,
     }
     return render(request, "workspace/case_detail.html", context)
@@ -98,7 +110,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _assignees(case: Case) -> QuerySet[User]:
     ancestors = case.jurisdiction.ancestors_and_self()
-    return User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=ancestors).order_by("last_name", "first_name")
+    return User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=ancestors).order_by(
+        "last_name", "first_name"
+    )
 
 
 def _transfer_targets(user: User, case: Case) -> QuerySet[Jurisdiction]:
@@ -118,7 +132,9 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.StatusForm(request.POST)
     if form.is_valid():
         try:
-            case_change_status(actor=request.user, case=case, to_status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
+            case_change_status(
+                actor=request.user, case=case, to_status=form.cleaned_data["status"], reason=form.cleaned_data["reason"]
+            )
             messages.success(request, _("Status changed."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -163,8 +179,14 @@ def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _facts(form: forms.CaseFactsForm) -> CaseFacts:
     data = form.cleaned_data
-    return CaseFacts(symptom_onset=data["symptom_onset"], asymptomatic=data["asymptomatic"], symptoms=list(data["symptoms"]),
-                     hospitalized=data["hospitalized"], congregate_setting=data["congregate_setting"], notes=data["notes"])
+    return CaseFacts(
+        symptom_onset=data["symptom_onset"],
+        asymptomatic=data["asymptomatic"],
+        symptoms=list(data["symptoms"]),
+        hospitalized=data["hospitalized"],
+        congregate_setting=data["congregate_setting"],
+        notes=data["notes"],
+    )
 
 
 def _visits(formset: Any) -> list[VisitInput]:
@@ -173,8 +195,15 @@ def _visits(formset: Any) -> list[VisitInput]:
         if not form.has_changed():
             continue
         d = form.cleaned_data
-        visits.append(VisitInput(place=PlaceInput(name=d["place_name"], kind=d["place_kind"], street=d["street"]),
-                                 day=d["day"], arrived=d["arrived"], left=d["left"], event_name=d["event_name"]))
+        visits.append(
+            VisitInput(
+                place=PlaceInput(name=d["place_name"], kind=d["place_kind"], street=d["street"]),
+                day=d["day"],
+                arrived=d["arrived"],
+                left=d["left"],
+                event_name=d["event_name"],
+            )
+        )
     return visits
 
 
@@ -184,10 +213,20 @@ def _contacts(formset: Any) -> list[ContactInput]:
         if not form.has_changed():
             continue
         d = form.cleaned_data
-        person = PersonInput(first_name=d["first_name"], last_name=d["last_name"], date_of_birth=d["date_of_birth"],
-                             phones=[d["phone"]] if d["phone"] else [], preferred_language=d["preferred_language"])
-        exposure = ExposureInput(last_exposure_date=d["last_exposure_date"], setting=d["setting"], proximity=d["proximity"],
-                                 duration_minutes=d["duration_minutes"], relationship=d["relationship"])
+        person = PersonInput(
+            first_name=d["first_name"],
+            last_name=d["last_name"],
+            date_of_birth=d["date_of_birth"],
+            phones=[d["phone"]] if d["phone"] else [],
+            preferred_language=d["preferred_language"],
+        )
+        exposure = ExposureInput(
+            last_exposure_date=d["last_exposure_date"],
+            setting=d["setting"],
+            proximity=d["proximity"],
+            duration_minutes=d["duration_minutes"],
+            relationship=d["relationship"],
+        )
         contacts.append(ContactInput(person=person, exposure=exposure))
     return contacts
 
@@ -209,8 +248,13 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
         contact_formset = forms.ContactFormSet(request.POST, prefix="contacts")
         if facts_form.is_valid() and visit_formset.is_valid() and contact_formset.is_valid():
             try:
-                interview_record(actor=user, case=case, facts=_facts(facts_form), visits=_visits(visit_formset),
-                                 contacts=_contacts(contact_formset))
+                interview_record(
+                    actor=user,
+                    case=case,
+                    facts=_facts(facts_form),
+                    visits=_visits(visit_formset),
+                    contacts=_contacts(contact_formset),
+                )
             except InterviewError as exc:
                 _attach_error(exc, facts_form, visit_formset, contact_formset)
             else:
@@ -218,19 +262,40 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("workspace:case_detail", pk=case.pk)
         status = 422
     else:
-        facts_form = forms.CaseFactsForm(prefix="case", initial={
-            "asymptomatic": case.asymptomatic, "symptom_onset": case.symptom_onset, "symptoms": case.symptoms,
-            "hospitalized": case.hospitalized, "congregate_setting": case.congregate_setting, "notes": case.interview_notes,
-        })
+        facts_form = forms.CaseFactsForm(
+            prefix="case",
+            initial={
+                "asymptomatic": case.asymptomatic,
+                "symptom_onset": case.symptom_onset,
+                "symptoms": case.symptoms,
+                "hospitalized": case.hospitalized,
+                "congregate_setting": case.congregate_setting,
+                "notes": case.interview_notes,
+            },
+        )
         visit_formset = forms.VisitFormSet(prefix="visits")
         contact_formset = forms.ContactFormSet(prefix="contacts")
-        audit_record(actor=user, action=Action.READ, object_type="case", object_id=case.pk, jurisdiction_id=case.jurisdiction_id,
-                     detail="interview form")
+        audit_record(
+            actor=user,
+            action=Action.READ,
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_id=case.jurisdiction_id,
+            detail="interview form",
+        )
         status = 200
-    return render(request, "workspace/interview.html", {
-        "case": case, "person": case.person, "facts_form": facts_form, "visit_formset": visit_formset,
-        "contact_formset": contact_formset,
-    }, status=status)
+    return render(
+        request,
+        "workspace/interview.html",
+        {
+            "case": case,
+            "person": case.person,
+            "facts_form": facts_form,
+            "visit_formset": visit_formset,
+            "contact_formset": contact_formset,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -246,23 +311,36 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
         dates = case_preview_dates(case=case, symptom_onset=onset, asymptomatic=bool(form.cleaned_data.get("asymptomatic")))
     except engine.RuleViolation as exc:
         return JsonResponse({"error": str(exc), "field": exc.field}, status=422)
-    return JsonResponse({
-        "infectious_start": dates.infectious_start.isoformat(), "infectious_end": dates.infectious_end.isoformat(),
-        "isolation_end": dates.isolation_end.isoformat(),
-    })
+    return JsonResponse(
+        {
+            "infectious_start": dates.infectious_start.isoformat(),
+            "infectious_end": dates.infectious_end.isoformat(),
+            "isolation_end": dates.isolation_end.isoformat(),
+        }
+    )
 
 
 @login_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    visible = exposures_visible_to(user).select_related("person", "case", "parent_exposure", "assigned_to", "rules", "jurisdiction")
+    visible = exposures_visible_to(user).select_related(
+        "person", "case", "parent_exposure", "assigned_to", "rules", "jurisdiction"
+    )
     exposure: Exposure = get_for(user, visible, pk, object_type="contact")
     case_visible = exposure.case_id is not None and cases_visible_to(user).filter(pk=exposure.case_id).exists()
     secondary = list(exposures_visible_to(user).filter(parent_exposure=exposure).select_related("person"))
     phones = [cp for cp in exposure.person.contact_points.all() if cp.kind == ContactPoint.Kind.PHONE]
-    return render(request, "workspace/contact_detail.html", {
-        "exposure": exposure, "person": exposure.person, "case_visible": case_visible, "secondary": secondary, "phones": phones,
-    })
+    return render(
+        request,
+        "workspace/contact_detail.html",
+        {
+            "exposure": exposure,
+            "person": exposure.person,
+            "case_visible": case_visible,
+            "secondary": secondary,
+            "phones": phones,
+        },
+    )
 
 
 @login_required
@@ -274,5 +352,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     subtree = list(Jurisdiction.objects.filter(path__startswith=user.jurisdiction.path).values_list("pk", flat=True))
     entries = AuditEntry.objects.filter(jurisdiction_id__in=subtree).order_by("-at", "-pk")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    audit_record(actor=user, action=Action.READ, object_type="audit_log", detail=f"page {page.number}", jurisdiction_id=user.jurisdiction_id)
+    audit_record(
+        actor=user,
+        action=Action.READ,
+        object_type="audit_log",
+        detail=f"page {page.number}",
+        jurisdiction_id=user.jurisdiction_id,
+    )
     return render(request, "workspace/audit_log.html", {"page": page})

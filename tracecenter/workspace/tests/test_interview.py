@@ -17,7 +17,9 @@ from tracecenter.core import clock
 from tracecenter.people.models import Person
 
 
-def form_data(case: Case, contacts: list[dict[str, str]], visits: list[dict[str, str]] | None = None, **facts: str) -> dict[str, str]:
+def form_data(
+    case: Case, contacts: list[dict[str, str]], visits: list[dict[str, str]] | None = None, **facts: str
+) -> dict[str, str]:
     today = clock.today()
     data = {"case-symptom_onset": (today - dt.timedelta(days=3)).isoformat(), "case-symptoms": "cough", **facts}
     visits = visits or []
@@ -26,8 +28,14 @@ def form_data(case: Case, contacts: list[dict[str, str]], visits: list[dict[str,
         data.update({f"visits-{i}-{k}": v for k, v in visit.items()})
     data.update({"contacts-TOTAL_FORMS": str(len(contacts)), "contacts-INITIAL_FORMS": "0"})
     for i, contact in enumerate(contacts):
-        row = {"preferred_language": "en", "relationship": "friend", "setting": "social", "proximity": "within_6ft",
-               "last_exposure_date": (today - dt.timedelta(days=1)).isoformat(), **contact}
+        row = {
+            "preferred_language": "en",
+            "relationship": "friend",
+            "setting": "social",
+            "proximity": "within_6ft",
+            "last_exposure_date": (today - dt.timedelta(days=1)).isoformat(),
+            **contact,
+        }
         data.update({f"contacts-{i}-{k}": v for k, v in row.items()})
     return data
 
@@ -45,10 +53,18 @@ def tracer_client(client: Client, users) -> Client:
 
 def test_an_interview_saves_the_facts_contacts_and_places(tracer_client, tracer_case):
     today = clock.today()
-    visit = {"place_name": "Corner Market", "place_kind": "store", "day": (today - dt.timedelta(days=2)).isoformat(),
-             "arrived": "10:00", "left": "10:30"}
-    data = form_data(tracer_case, [{"first_name": "Marta", "last_name": "Reyes", "phone": "617-253-0199"},
-                                   {"first_name": "John", "last_name": "Okafor"}], [visit])
+    visit = {
+        "place_name": "Corner Market",
+        "place_kind": "store",
+        "day": (today - dt.timedelta(days=2)).isoformat(),
+        "arrived": "10:00",
+        "left": "10:30",
+    }
+    data = form_data(
+        tracer_case,
+        [{"first_name": "Marta", "last_name": "Reyes", "phone": "617-253-0199"}, {"first_name": "John", "last_name": "Okafor"}],
+        [visit],
+    )
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)
     assert response.status_code == 302
     tracer_case.refresh_from_db()
@@ -62,8 +78,13 @@ def test_an_interview_saves_the_facts_contacts_and_places(tracer_client, tracer_
 def test_one_bad_contact_saves_nothing_and_points_at_its_row(tracer_client, tracer_case):
     persons_before, status_before = Person.objects.count(), tracer_case.status
     long_ago = (clock.today() - dt.timedelta(days=40)).isoformat()
-    data = form_data(tracer_case, [{"first_name": "Marta", "last_name": "Reyes"},
-                                   {"first_name": "John", "last_name": "Okafor", "last_exposure_date": long_ago}])
+    data = form_data(
+        tracer_case,
+        [
+            {"first_name": "Marta", "last_name": "Reyes"},
+            {"first_name": "John", "last_name": "Okafor", "last_exposure_date": long_ago},
+        ],
+    )
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)
     assert response.status_code == 422
     formset = response.context["contact_formset"]
@@ -74,13 +95,16 @@ def test_one_bad_contact_saves_nothing_and_points_at_its_row(tracer_client, trac
     assert Exposure.objects.count() == 0 and Person.objects.count() == persons_before
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("phone", "not a phone", "is not a valid phone number"),
-    ("last_exposure_date", "2999-01-01", "cannot be in the future"),
-    ("last_exposure_date", "31/31/2020", "Enter a valid date"),
-    ("first_name", "Ma\x07\x08", "control characters"),
-    ("first_name", "x" * 300, "at most 200 characters"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone", "not a phone", "is not a valid phone number"),
+        ("last_exposure_date", "2999-01-01", "cannot be in the future"),
+        ("last_exposure_date", "31/31/2020", "Enter a valid date"),
+        ("first_name", "Ma\x07\x08", "control characters"),
+        ("first_name", "x" * 300, "at most 200 characters"),
+    ],
+)
 def test_a_bad_contact_field_gets_a_clear_message_on_that_field(tracer_client, tracer_case, field, value, message):
     data = form_data(tracer_case, [{"first_name": "Marta", "last_name": "Reyes", field: value}])
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)
@@ -93,7 +117,9 @@ def test_a_bad_contact_field_gets_a_clear_message_on_that_field(tracer_client, t
 
 def test_a_duplicate_contact_is_refused(tracer_client, tracer_case):
     contact = {"first_name": "Marta", "last_name": "Reyes", "date_of_birth": "1990-05-01"}
-    response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), form_data(tracer_case, [contact, contact]))
+    response = tracer_client.post(
+        reverse("workspace:interview", args=[tracer_case.pk]), form_data(tracer_case, [contact, contact])
+    )
     assert response.status_code == 422
     assert "already a contact" in str(response.context["contact_formset"].forms[1].errors)
     assert Exposure.objects.count() == 0
@@ -116,7 +142,9 @@ def test_a_forged_row_count_beyond_the_limit_is_refused(tracer_client, tracer_ca
 
 def test_derived_dates_follow_the_typed_onset(tracer_client, tracer_case):
     onset = clock.today() - dt.timedelta(days=6)
-    response = tracer_client.post(reverse("workspace:derived_dates", args=[tracer_case.pk]), {"case-symptom_onset": onset.isoformat()})
+    response = tracer_client.post(
+        reverse("workspace:derived_dates", args=[tracer_case.pk]), {"case-symptom_onset": onset.isoformat()}
+    )
     assert response.json() == {
         "infectious_start": (onset - dt.timedelta(days=2)).isoformat(),
         "infectious_end": (onset + dt.timedelta(days=10)).isoformat(),
@@ -125,10 +153,26 @@ def test_derived_dates_follow_the_typed_onset(tracer_client, tracer_case):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.dictionaries(
-    st.sampled_from(["first_name", "last_name", "phone", "date_of_birth", "last_exposure_date", "relationship", "setting",
-                     "proximity", "duration_minutes", "preferred_language"]),
-    st.text(max_size=60), min_size=1))
+@given(
+    values=st.dictionaries(
+        st.sampled_from(
+            [
+                "first_name",
+                "last_name",
+                "phone",
+                "date_of_birth",
+                "last_exposure_date",
+                "relationship",
+                "setting",
+                "proximity",
+                "duration_minutes",
+                "preferred_language",
+            ]
+        ),
+        st.text(max_size=60),
+        min_size=1,
+    )
+)
 def test_hostile_contact_rows_never_crash_the_form(tracer_client, tracer_case, values):
     data = form_data(tracer_case, [{k: v.replace("\x00", "") for k, v in values.items()}])
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)

@@ -35,13 +35,21 @@ def test_the_case_page_costs_the_same_queries_for_1_contact_as_for_8(client, use
     tracer = users[Role.CONTACT_TRACER]
     case = make_case(county, assigned_to=tracer)
     client.force_login(tracer)
-    exposure_add(actor=tracer, case=case, person=PersonInput(first_name="C", last_name="Zero"),
-                 data=ExposureInput(last_exposure_date=case.specimen_collection_date))
+    exposure_add(
+        actor=tracer,
+        case=case,
+        person=PersonInput(first_name="C", last_name="Zero"),
+        data=ExposureInput(last_exposure_date=case.specimen_collection_date),
+    )
     url = reverse("workspace:case_detail", args=[case.pk])
     one = _queries(client, url)
     for i in range(7):
-        exposure_add(actor=tracer, case=case, person=PersonInput(first_name="C", last_name=f"Number{i}x"),
-                     data=ExposureInput(last_exposure_date=case.specimen_collection_date))
+        exposure_add(
+            actor=tracer,
+            case=case,
+            person=PersonInput(first_name="C", last_name=f"Number{i}x"),
+            data=ExposureInput(last_exposure_date=case.specimen_collection_date),
+        )
     assert _queries(client, url) == one
 
 
