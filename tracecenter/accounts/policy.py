@@ -30,7 +30,9 @@ def jurisdiction_q(user: Any, field: str = "jurisdiction") -> Q:
     return Q(**{f"{field}__path__startswith": user.jurisdiction.path})
 
 
-def scope(qs: QuerySet[M], user: Any, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction") -> QuerySet[M]:
+def scope[M: Model](
+    qs: QuerySet[M], user: Any, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction"
+) -> QuerySet[M]:
     """Narrow `qs` to what `user` may see.
 
     `assigned` is the condition "this row is assigned to the user" for the record

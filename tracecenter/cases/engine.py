@@ -63,9 +63,7 @@ def reference_date(*, symptom_onset: dt.date | None, specimen_collection: dt.dat
     raise RuleViolation("A case needs a symptom onset date or a specimen collection date.", "symptom_onset")
 
 
-def case_dates(
-    rules: Rules, *, symptom_onset: dt.date | None, specimen_collection: dt.date | None, today: dt.date
-) -> CaseDates:
+def case_dates(rules: Rules, *, symptom_onset: dt.date | None, specimen_collection: dt.date | None, today: dt.date) -> CaseDates:
     """Infectious period and isolation end of a case.
 
     With symptoms, counted from onset; without, from specimen collection. The
@@ -96,8 +94,12 @@ def quarantine_end(rules: Rules, *, last_exposure: dt.date) -> dt.date:
 
 
 def check_exposure(
-    *, last_exposure: dt.date, first_exposure: dt.date | None, infectious_start: dt.date | None,
-    infectious_end: dt.date | None, today: dt.date,
+    *,
+    last_exposure: dt.date,
+    first_exposure: dt.date | None,
+    infectious_start: dt.date | None,
+    infectious_end: dt.date | None,
+    today: dt.date,
 ) -> None:
     """An exposure to a case must be a real date inside the case's infectious period."""
     if last_exposure > today:
@@ -118,7 +120,15 @@ def check_exposure(
 
 # The case lifecycle. A transition not listed is refused, with the reason recorded for every one that is.
 STATUSES = (
-    "new", "assigned", "attempting", "interviewed", "unreachable", "refused", "in_isolation", "released", "closed",
+    "new",
+    "assigned",
+    "attempting",
+    "interviewed",
+    "unreachable",
+    "refused",
+    "in_isolation",
+    "released",
+    "closed",
 )
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"assigned", "attempting", "interviewed", "closed"}),
@@ -141,7 +151,11 @@ def check_transition(from_status: str, to_status: str) -> None:
 
 
 def priority(
-    *, specimen_collection: dt.date | None, today: dt.date, age_years: int | None, hospitalized: bool,
+    *,
+    specimen_collection: dt.date | None,
+    today: dt.date,
+    age_years: int | None,
+    hospitalized: bool,
     congregate_setting: bool = False,
 ) -> int:
     """1 (most urgent) to 4. Fresh cases first: a case reached late has already exposed others.

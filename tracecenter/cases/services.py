@@ -28,8 +28,11 @@ SAME_EPISODE_DAYS = 90
 
 def _activity(case: Case, actor: Any, kind: str, summary: str = "") -> None:
     CaseActivity.objects.create(
-        case=case, at=clock.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
-        kind=kind, summary=summary[:300],
+        case=case,
+        at=clock.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        kind=kind,
+        summary=summary[:300],
     )
 
 
@@ -55,30 +58,53 @@ def _recompute(case: Case) -> None:
         dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=today)
     except engine.RuleViolation as exc:
         raise DomainError(str(exc), field=exc.field) from None
-    case.infectious_start, case.infectious_end, case.isolation_end = dates.infectious_start, dates.infectious_end, dates.isolation_end
+    case.infectious_start, case.infectious_end, case.isolation_end = (
+        dates.infectious_start,
+        dates.infectious_end,
+        dates.isolation_end,
+    )
     case.rules = rule_set
     case.priority = engine.priority(
-        specimen_collection=case.specimen_collection_date, today=today, age_years=_age(case.person, today),
-        hospitalized=case.hospitalized, congregate_setting=case.congregate_setting,
+        specimen_collection=case.specimen_collection_date,
+        today=today,
+        age_years=_age(case.person, today),
+        hospitalized=case.hospitalized,
+        congregate_setting=case.congregate_setting,
     )
 
 
 @transaction.atomic
 def case_open(
-    *, actor: Any, person: Person, lab_result: LabResult | None = None, specimen_collection_date: dt.date | None = None,
+    *,
+    actor: Any,
+    person: Person,
+    lab_result: LabResult | None = None,
+    specimen_collection_date: dt.date | None = None,
     source_exposure_id: int | None = None,
 ) -> Case:
     specimen = lab_result.specimen_collection_date if lab_result else specimen_collection_date
-    case = Case(person=person, jurisdiction_id=person.jurisdiction_id, specimen_collection_date=specimen,
-                source_exposure_id=source_exposure_id)
+    case = Case(
+        person=person,
+        jurisdiction_id=person.jurisdiction_id,
+        specimen_collection_date=specimen,
+        source_exposure_id=source_exposure_id,
+    )
     case.jurisdiction = person.jurisdiction
     _recompute(case)
     case.save()
     if lab_result is not None:
         case.lab_results.add(lab_result)
-    _activity(case, actor, CaseActivity.Kind.OPENED, _("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else "")
-    audit_record(actor=actor, action=Action.CREATE, object_type="case", object_id=case.pk,
-                 jurisdiction_id=case.jurisdiction_id, fields=["person", "specimen_collection_date"])
+    _activity(
+        case, actor, CaseActivity.Kind.OPENED, _("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else ""
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_id=case.jurisdiction_id,
+        fields=["person", "specimen_collection_date"],
+    )
     events.publish(events.CaseOpened(case_id=case.pk, person_id=person.pk, jurisdiction_id=case.jurisdiction_id))
     return case
 
@@ -92,10 +118,17 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
     lab = LabResult.objects.select_related("person__jurisdiction").get(pk=lab_result_id)
     if lab.result != ResultClass.POSITIVE or lab.cases.exists():
         return None
+    # Within 90 days either way: a late-reported result from an earlier episode must not rewrite the current case's dates.
     window_start = lab.specimen_collection_date - dt.timedelta(days=SAME_EPISODE_DAYS)
+    window_end = lab.specimen_collection_date + dt.timedelta(days=SAME_EPISODE_DAYS)
     current = (
         Case.objects.select_for_update()
-        .filter(person=lab.person, status__in=OPEN_STATUSES, specimen_collection_date__gte=window_start)
+        .filter(
+            person=lab.person,
+            status__in=OPEN_STATUSES,
+            specimen_collection_date__gte=window_start,
+            specimen_collection_date__lte=window_end,
+        )
         .order_by("-opened_at")
         .first()
     )
@@ -135,11 +168,18 @@ def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, o
     case.status = to_status
     case.released_on = released
     case.save(update_fields=["status", "released_on", "updated_at"])
-    CaseStatusChange.objects.create(case=case, from_status=from_status, to_status=to_status, reason=reason,
-                                    changed_by=actor, changed_at=clock.now())
+    CaseStatusChange.objects.create(
+        case=case, from_status=from_status, to_status=to_status, reason=reason, changed_by=actor, changed_at=clock.now()
+    )
     _activity(case, actor, CaseActivity.Kind.STATUS, f"{CaseStatus(from_status).label} → {CaseStatus(to_status).label}")
-    audit_record(actor=actor, action=Action.UPDATE, object_type="case", object_id=case.pk,
-                 jurisdiction_id=case.jurisdiction_id, fields=["status"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_id=case.jurisdiction_id,
+        fields=["status"],
+    )
     events.publish(events.CaseStatusChanged(case_id=case.pk, from_status=from_status, to_status=to_status))
     return case
 
@@ -162,8 +202,14 @@ def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | N
     if assignee is not None and case.status == CaseStatus.NEW:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
     _activity(case, actor, CaseActivity.Kind.ASSIGNED, assignee.display_name if assignee else _("Unassigned"))
-    audit_record(actor=actor, action=Action.ASSIGN, object_type="case", object_id=case.pk,
-                 jurisdiction_id=case.jurisdiction_id, fields=["assigned_to", "team"])
+    audit_record(
+        actor=actor,
+        action=Action.ASSIGN,
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_id=case.jurisdiction_id,
+        fields=["assigned_to", "team"],
+    )
     return case
 
 
@@ -185,8 +231,15 @@ def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> C
     case.person.jurisdiction = to
     case.person.save(update_fields=["jurisdiction", "updated_at"])
     _activity(case, actor, CaseActivity.Kind.TRANSFER, f"{origin.name} → {to.name}: {reason[:200]}")
-    audit_record(actor=actor, action=Action.TRANSFER, object_type="case", object_id=case.pk, jurisdiction_id=to.pk,
-                 fields=["jurisdiction"], detail=f"from jurisdiction {origin.pk} to {to.pk}")
+    audit_record(
+        actor=actor,
+        action=Action.TRANSFER,
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_id=to.pk,
+        fields=["jurisdiction"],
+        detail=f"from jurisdiction {origin.pk} to {to.pk}",
+    )
     return case
 
 
@@ -227,7 +280,10 @@ def clean_case_facts(case: Case, facts: CaseFacts) -> None:
 @transaction.atomic
 def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
     clean_case_facts(case, facts)
-    before = {f: getattr(case, f) for f in ("symptom_onset", "asymptomatic", "symptoms", "hospitalized", "congregate_setting", "interview_notes")}
+    before = {
+        f: getattr(case, f)
+        for f in ("symptom_onset", "asymptomatic", "symptoms", "hospitalized", "congregate_setting", "interview_notes")
+    }
     case.symptom_onset = None if facts.asymptomatic else facts.symptom_onset
     case.asymptomatic = facts.asymptomatic
     case.symptoms = sorted(set(facts.symptoms))
@@ -238,8 +294,14 @@ def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
     case.save()
     changed = [f for f, v in before.items() if getattr(case, f) != v]
     if changed:
-        audit_record(actor=actor, action=Action.UPDATE, object_type="case", object_id=case.pk,
-                     jurisdiction_id=case.jurisdiction_id, fields=changed)
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_id=case.jurisdiction_id,
+            fields=changed,
+        )
     return case
 
 

@@ -61,9 +61,7 @@ def _local(day: dt.date, at: dt.time) -> dt.datetime:
 
 
 @transaction.atomic
-def interview_record(
-    *, actor: Any, case: Case, facts: CaseFacts, visits: list[VisitInput], contacts: list[ContactInput]
-) -> Case:
+def interview_record(*, actor: Any, case: Case, facts: CaseFacts, visits: list[VisitInput], contacts: list[ContactInput]) -> Case:
     if len(visits) > MAX_ROWS or len(contacts) > MAX_ROWS:
         raise InterviewError(_("At most %(n)d rows per section.") % {"n": MAX_ROWS}, section=None, row=None, field=None)
     try:
@@ -76,7 +74,8 @@ def interview_record(
             arrived, left = _local(visit.day, visit.arrived), _local(visit.day, visit.left)
             event = (
                 event_find_or_create(place=place, name=visit.event_name, starts_at=arrived, ends_at=left)
-                if visit.event_name.strip() else None
+                if visit.event_name.strip()
+                else None
             )
             attendance_record(actor=actor, case=case, place=place, event=event, arrived_at=arrived, left_at=left)
         except DomainError as exc:
@@ -90,11 +89,21 @@ def interview_record(
     first_interview = case.interviewed_at is None
     case.interviewed_at = clock.now()
     case.save(update_fields=["interviewed_at", "updated_at"])
-    if first_interview and case.status in {CaseStatus.NEW, CaseStatus.ASSIGNED, CaseStatus.ATTEMPTING,
-                                           CaseStatus.UNREACHABLE, CaseStatus.REFUSED}:
+    if first_interview and case.status in {
+        CaseStatus.NEW,
+        CaseStatus.ASSIGNED,
+        CaseStatus.ATTEMPTING,
+        CaseStatus.UNREACHABLE,
+        CaseStatus.REFUSED,
+    }:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.INTERVIEWED, reason=_("Interview recorded"))
-    CaseActivity.objects.create(case=case, at=clock.now(), actor=actor, kind=CaseActivity.Kind.INTERVIEW,
-                                summary=f"{len(contacts)} contacts, {len(visits)} places")
+    CaseActivity.objects.create(
+        case=case,
+        at=clock.now(),
+        actor=actor,
+        kind=CaseActivity.Kind.INTERVIEW,
+        summary=f"{len(contacts)} contacts, {len(visits)} places",
+    )
     events.publish(events.InterviewCompleted(case_id=case.pk, contacts_elicited=len(contacts)))
     return case
 

@@ -81,7 +81,8 @@ class Exposure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "person"], condition=Q(case__isnull=False), name="exposure_once_per_case"),
             models.UniqueConstraint(
-                fields=["parent_exposure", "person"], condition=Q(parent_exposure__isnull=False),
+                fields=["parent_exposure", "person"],
+                condition=Q(parent_exposure__isnull=False),
                 name="exposure_once_per_parent",
             ),
             models.CheckConstraint(
@@ -159,7 +160,9 @@ class Attendance(models.Model):
     class Meta:
         ordering = ["arrived_at"]
         indexes = [models.Index(fields=["place", "arrived_at"], name="attendance_place_time_idx")]
-        constraints = [models.CheckConstraint(condition=Q(left_at__gte=models.F("arrived_at")), name="attendance_leaves_after_arrival")]
+        constraints = [
+            models.CheckConstraint(condition=Q(left_at__gte=models.F("arrived_at")), name="attendance_leaves_after_arrival")
+        ]
 
     def __str__(self) -> str:
         return f"Attendance {self.pk}"

@@ -51,8 +51,11 @@ class ExposureInput:
 def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, infectious_end: dt.date | None) -> None:
     try:
         engine.check_exposure(
-            last_exposure=data.last_exposure_date, first_exposure=data.first_exposure_date,
-            infectious_start=infectious_start, infectious_end=infectious_end, today=clock.today(),
+            last_exposure=data.last_exposure_date,
+            first_exposure=data.first_exposure_date,
+            infectious_start=infectious_start,
+            infectious_end=infectious_end,
+            today=clock.today(),
         )
     except engine.RuleViolation as exc:
         raise DomainError(_translate_rule(exc), field=exc.field) from None
@@ -69,9 +72,13 @@ def _translate_rule(exc: engine.RuleViolation) -> str:
     # The engine speaks plain English; the user reads their own language.
     message = str(exc)
     if "before the case's infectious period" in message:
-        return _("The last exposure is before the case's infectious period (which starts %(date)s).") % {"date": message.rsplit(" ", 1)[-1].rstrip(").")}
+        return _("The last exposure is before the case's infectious period (which starts %(date)s).") % {
+            "date": message.rsplit(" ", 1)[-1].rstrip(").")
+        }
     if "after the case's infectious period" in message:
-        return _("The last exposure is after the case's infectious period (which ends %(date)s).") % {"date": message.rsplit(" ", 1)[-1].rstrip(").")}
+        return _("The last exposure is after the case's infectious period (which ends %(date)s).") % {
+            "date": message.rsplit(" ", 1)[-1].rstrip(").")
+        }
     if "future" in message:
         return _("The last exposure cannot be in the future.")
     if "first exposure" in message:
@@ -106,16 +113,33 @@ def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: 
     try:
         with transaction.atomic():
             exposure = Exposure.objects.create(
-                case=case, person=contact, jurisdiction=case.jurisdiction, team=case.team, assigned_to=case.assigned_to,
-                quarantine_end=quarantine_end, rules=rule_set, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                case=case,
+                person=contact,
+                jurisdiction=case.jurisdiction,
+                team=case.team,
+                assigned_to=case.assigned_to,
+                quarantine_end=quarantine_end,
+                rules=rule_set,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
                 **dataclasses.asdict(data),
             )
     except IntegrityError:
         raise DomainError(_("This person is already a contact of this case."), field="last_name") from None
-    CaseActivity.objects.create(case=case, at=clock.now(), actor=exposure.created_by, kind=CaseActivity.Kind.CONTACT,
-                                summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()})
-    audit_record(actor=actor, action=Action.CREATE, object_type="contact", object_id=exposure.pk,
-                 jurisdiction_id=exposure.jurisdiction_id, fields=["person", "last_exposure_date", "setting"])
+    CaseActivity.objects.create(
+        case=case,
+        at=clock.now(),
+        actor=exposure.created_by,
+        kind=CaseActivity.Kind.CONTACT,
+        summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()},
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["person", "last_exposure_date", "setting"],
+    )
     events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=case.pk, person_id=contact.pk))
     return exposure
 
@@ -132,12 +156,24 @@ def exposure_add_secondary(*, actor: Any, parent: Exposure, person: Person | Per
         raise DomainError(_("This person is already a contact of this contact."), field="last_name")
     quarantine_end, rule_set = _quarantine(parent.jurisdiction, data.last_exposure_date)
     exposure = Exposure.objects.create(
-        parent_exposure=parent, person=contact, jurisdiction=parent.jurisdiction, team=parent.team,
-        assigned_to=parent.assigned_to, quarantine_end=quarantine_end, rules=rule_set,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None, **dataclasses.asdict(data),
+        parent_exposure=parent,
+        person=contact,
+        jurisdiction=parent.jurisdiction,
+        team=parent.team,
+        assigned_to=parent.assigned_to,
+        quarantine_end=quarantine_end,
+        rules=rule_set,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **dataclasses.asdict(data),
     )
-    audit_record(actor=actor, action=Action.CREATE, object_type="contact", object_id=exposure.pk,
-                 jurisdiction_id=exposure.jurisdiction_id, fields=["person", "last_exposure_date", "setting"])
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["person", "last_exposure_date", "setting"],
+    )
     events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=None, person_id=contact.pk))
     return exposure
 
@@ -157,11 +193,20 @@ def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) ->
     if to_status not in _EXPOSURE_TRANSITIONS.get(exposure.status, frozenset()):
         raise DomainError(_("A contact cannot go from this status to that one."), field="status")
     if to_status == ExposureStatus.RELEASED and clock.today() < exposure.quarantine_end:
-        raise DomainError(_("Quarantine ends %(date)s; the contact cannot be released before.") % {"date": exposure.quarantine_end.isoformat()}, field="status")
+        raise DomainError(
+            _("Quarantine ends %(date)s; the contact cannot be released before.") % {"date": exposure.quarantine_end.isoformat()},
+            field="status",
+        )
     exposure.status = to_status
     exposure.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action=Action.UPDATE, object_type="contact", object_id=exposure.pk,
-                 jurisdiction_id=exposure.jurisdiction_id, fields=["status"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["status"],
+    )
     return exposure
 
 
@@ -170,14 +215,21 @@ def exposure_assign(*, actor: Any, exposure: Exposure, assignee: User | None) ->
     if not actor.has_capability(Capability.ASSIGN):
         raise PermissionDenied
     if assignee is not None and (
-        assignee.role not in ASSIGNABLE_ROLES or assignee.jurisdiction is None
+        assignee.role not in ASSIGNABLE_ROLES
+        or assignee.jurisdiction is None
         or not exposure.jurisdiction.path.startswith(assignee.jurisdiction.path)
     ):
         raise DomainError(_("This user cannot be given this contact."), field="assignee")
     exposure.assigned_to = assignee
     exposure.save(update_fields=["assigned_to", "updated_at"])
-    audit_record(actor=actor, action=Action.ASSIGN, object_type="contact", object_id=exposure.pk,
-                 jurisdiction_id=exposure.jurisdiction_id, fields=["assigned_to"])
+    audit_record(
+        actor=actor,
+        action=Action.ASSIGN,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["assigned_to"],
+    )
     return exposure
 
 
@@ -231,10 +283,22 @@ def place_find_or_create(*, actor: Any, jurisdiction: Any, data: PlaceInput) -> 
     existing = Place.objects.filter(jurisdiction=jurisdiction, name__iexact=name, street__iexact=street).first()
     if existing:
         return existing
-    place = Place.objects.create(jurisdiction=jurisdiction, name=name, kind=data.kind, street=street,
-                                 city=" ".join(data.city.split())[:100], postal_code=data.postal_code.strip()[:10])
-    audit_record(actor=actor, action=Action.CREATE, object_type="place", object_id=place.pk, jurisdiction_id=jurisdiction.pk,
-                 fields=["name", "kind"])
+    place = Place.objects.create(
+        jurisdiction=jurisdiction,
+        name=name,
+        kind=data.kind,
+        street=street,
+        city=" ".join(data.city.split())[:100],
+        postal_code=data.postal_code.strip()[:10],
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="place",
+        object_id=place.pk,
+        jurisdiction_id=jurisdiction.pk,
+        fields=["name", "kind"],
+    )
     return place
 
 
@@ -258,8 +322,10 @@ def attendance_record(
     if arrived_at > clock.now():
         raise DomainError(_("The visit cannot be in the future."), field="arrived_at")
     local_day = timezone.localdate(arrived_at)
-    if case.infectious_start and case.infectious_end and not (
-        case.infectious_start - dt.timedelta(days=1) <= local_day <= case.infectious_end
+    if (
+        case.infectious_start
+        and case.infectious_end
+        and not (case.infectious_start - dt.timedelta(days=1) <= local_day <= case.infectious_end)
     ):
         raise DomainError(
             _("This visit is outside the case's infectious period (%(start)s to %(end)s).")
@@ -267,11 +333,28 @@ def attendance_record(
             field="arrived_at",
         )
     attendance = Attendance.objects.create(
-        person=case.person, case=case, place=place, event=event, arrived_at=arrived_at, left_at=left_at,
-        jurisdiction=case.jurisdiction, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        person=case.person,
+        case=case,
+        place=place,
+        event=event,
+        arrived_at=arrived_at,
+        left_at=left_at,
+        jurisdiction=case.jurisdiction,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    CaseActivity.objects.create(case=case, at=clock.now(), actor=attendance.created_by, kind=CaseActivity.Kind.PLACE,
-                                summary=f"{place.name} {arrived_at:%Y-%m-%d}")
-    audit_record(actor=actor, action=Action.CREATE, object_type="attendance", object_id=attendance.pk,
-                 jurisdiction_id=case.jurisdiction_id, fields=["place", "arrived_at", "left_at"])
+    CaseActivity.objects.create(
+        case=case,
+        at=clock.now(),
+        actor=attendance.created_by,
+        kind=CaseActivity.Kind.PLACE,
+        summary=f"{place.name} {arrived_at:%Y-%m-%d}",
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="attendance",
+        object_id=attendance.pk,
+        jurisdiction_id=case.jurisdiction_id,
+        fields=["place", "arrived_at", "left_at"],
+    )
     return attendance

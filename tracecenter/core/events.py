@@ -86,7 +86,7 @@ Handler = Callable[[Any], None]
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 
 
-def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+def subscribe[E: DomainEvent](event_type: type[E], handler: Callable[[E], None]) -> None:
     if handler not in _subscribers[event_type.name]:
         _subscribers[event_type.name].append(handler)
 

@@ -17,12 +17,13 @@ from tracecenter.core.errors import DomainError
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
 
-_LOINC = re.compile(r"^\d{1,7}-\d$")
+# ASCII digits only (\d alone also takes full-width and other scripts' digits), the whole string.
+_LOINC = re.compile(r"\d{1,7}-\d", re.ASCII)
 
 
 def loinc_is_valid(code: str) -> bool:
     """LOINC codes carry a mod-10 check digit after the dash."""
-    if not _LOINC.match(code):
+    if not _LOINC.fullmatch(code):
         return False
     body, check = code.split("-")
     digits = [int(ch) for ch in body]
@@ -61,7 +62,9 @@ def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, An
             raise DomainError(_("The result date is before the specimen was collected."), field="result_date")
     code = data.test_loinc.strip()
     if not loinc_is_valid(code):
-        raise DomainError(_("%(code)s is not a valid LOINC code (digits, a dash, a check digit).") % {"code": code[:20]}, field="test_loinc")
+        raise DomainError(
+            _("%(code)s is not a valid LOINC code (digits, a dash, a check digit).") % {"code": code[:20]}, field="test_loinc"
+        )
     if data.result not in ResultClass.values:
         raise DomainError(_("Choose one of the listed results."), field="result")
     values: dict[str, Any] = {
@@ -79,9 +82,7 @@ def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, An
 
 
 @transaction.atomic
-def lab_result_record(
-    *, actor: Any, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL
-) -> LabResult:
+def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL) -> LabResult:
     """Store a result and announce it; cases listens and opens a case for a positive."""
     values = clean_lab_result_input(person, data)
     lab = LabResult.objects.create(
@@ -91,9 +92,17 @@ def lab_result_record(
         entered_by=actor if getattr(actor, "is_authenticated", False) else None,
         **values,
     )
-    audit_record(actor=actor, action=Action.CREATE, object_type="lab_result", object_id=lab.pk,
-                 jurisdiction_id=person.jurisdiction_id, fields=sorted(values))
-    events.publish(events.LabResultReceived(
-        lab_result_id=lab.pk, person_id=person.pk, jurisdiction_id=person.jurisdiction_id, classification=lab.result
-    ))
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="lab_result",
+        object_id=lab.pk,
+        jurisdiction_id=person.jurisdiction_id,
+        fields=sorted(values),
+    )
+    events.publish(
+        events.LabResultReceived(
+            lab_result_id=lab.pk, person_id=person.pk, jurisdiction_id=person.jurisdiction_id, classification=lab.result
+        )
+    )
     return lab

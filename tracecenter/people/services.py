@@ -99,7 +99,9 @@ def clean_person_input(data: PersonInput) -> CleanPerson:
         try:
             email = normalize.email_key(raw)
         except normalize.InvalidValue:
-            raise DomainError(_("%(value)s is not a valid e-mail address.") % {"value": raw.strip()[:80]}, field="emails") from None
+            raise DomainError(
+                _("%(value)s is not a valid e-mail address.") % {"value": raw.strip()[:80]}, field="emails"
+            ) from None
         if email not in emails:
             emails.append(email)
     return CleanPerson(values=values, phones=phones, emails=emails)
@@ -112,9 +114,7 @@ def _replace_contact_points(person: Person, kind: str, values: list[str]) -> Non
 
 
 @transaction.atomic
-def person_create(
-    *, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, household: Household | None = None
-) -> Person:
+def person_create(*, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, household: Household | None = None) -> Person:
     clean = clean_person_input(data)
     person = Person.objects.create(jurisdiction=jurisdiction, household=household, **clean.values)
     _replace_contact_points(person, ContactPoint.Kind.PHONE, clean.phones)
@@ -122,8 +122,14 @@ def person_create(
     fields = [k for k, v in clean.values.items() if v not in ("", None)]
     fields += ["phones"] if clean.phones else []
     fields += ["emails"] if clean.emails else []
-    audit_record(actor=actor, action=Action.CREATE, object_type="person", object_id=person.pk,
-                 jurisdiction_id=jurisdiction.pk, fields=fields)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="person",
+        object_id=person.pk,
+        jurisdiction_id=jurisdiction.pk,
+        fields=fields,
+    )
     return person
 
 
@@ -143,8 +149,14 @@ def person_update(*, actor: Any, person: Person, data: PersonInput) -> Person:
         changed.append("emails")
     person.save()
     if changed:
-        audit_record(actor=actor, action=Action.UPDATE, object_type="person", object_id=person.pk,
-                     jurisdiction_id=person.jurisdiction_id, fields=changed)
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="person",
+            object_id=person.pk,
+            jurisdiction_id=person.jurisdiction_id,
+            fields=changed,
+        )
     return person
 
 
@@ -165,9 +177,12 @@ def person_find_exact(*, jurisdiction: Jurisdiction, data: PersonInput) -> Perso
     )
     dob = clean.values["date_of_birth"]
     if dob is not None:
-        match = same_name.filter(dob_bidx=crypto.blind_index(dob.isoformat(), purpose="dob")).order_by("pk").first()
+        dob_index = crypto.blind_index(dob.isoformat(), purpose="dob")
+        match = same_name.filter(dob_bidx=dob_index).order_by("pk").first()
         if match:
             return match
+        # A shared phone does not outweigh a different birth date: a parent and child of the same name share one.
+        same_name = same_name.filter(dob_bidx__in=["", dob_index])
     phone_indexes = [ContactPoint.index_of("phone", p) for p in clean.phones]
     if phone_indexes:
         return same_name.filter(contact_points__value_bidx__in=phone_indexes).order_by("pk").first()

@@ -1,0 +1,265 @@
+"""Contacts, contacts of contacts, the contact who becomes a case, places and attendance."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tracecenter.accounts.roles import Role
+from tracecenter.cases.models import Case, RuleSet
+from tracecenter.contacts.models import Attendance, Exposure, ExposureStatus, Place
+from tracecenter.contacts.services import (
+    ExposureInput,
+    PlaceInput,
+    attendance_record,
+    exposure_add,
+    exposure_add_secondary,
+    place_find_or_create,
+)
+from tracecenter.core import clock
+from tracecenter.core.errors import DomainError
+from tracecenter.core.models import OutboxEvent
+from tracecenter.intake.services import LabResultInput, lab_result_record
+from tracecenter.people.models import Person
+from tracecenter.people.services import PersonInput
+
+DAY = dt.timedelta(days=1)
+
+
+def days_ago(n):
+    return clock.today() - n * DAY
+
+
+def contact(first="Bruno", last="Okafor", dob=dt.date(1990, 5, 17), **more):
+    return PersonInput(first_name=first, last_name=last, date_of_birth=dob, **more)
+
+
+@pytest.fixture
+def case(make_case, county, users):
+    # Asymptomatic, specimen two days ago: infectious from four days ago to eight days ahead.
+    return make_case(county, assigned_to=users[Role.CASE_INVESTIGATOR], days_ago=2)
+
+
+@pytest.fixture
+def tracer(users):
+    return users[Role.CONTACT_TRACER]
+
+
+# Contacts of a case
+
+
+def test_a_contact_inherits_the_cases_worker_and_quarantines_from_the_last_exposure(case, tracer):
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    assert exposure.quarantine_end == days_ago(1) + 14 * DAY  # the built-in default
+    assert exposure.rules is None
+    assert exposure.assigned_to == case.assigned_to and exposure.team == case.team
+    assert exposure.jurisdiction == case.jurisdiction
+    assert exposure.status == ExposureStatus.NEW
+
+
+def test_quarantine_follows_the_rules_in_force_on_the_last_exposure(case, tracer, county, state):
+    RuleSet.objects.create(jurisdiction=state, effective_from=dt.date(2020, 1, 1), quarantine_days=14)
+    newer = RuleSet.objects.create(jurisdiction=county, effective_from=days_ago(2), quarantine_days=5)
+    recent = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    assert recent.rules == newer
+    assert recent.quarantine_end == days_ago(1) + 5 * DAY
+
+    earlier = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="Chidi", dob=dt.date(1992, 1, 2)),
+        data=ExposureInput(last_exposure_date=days_ago(3)),
+    )
+    assert earlier.rules.jurisdiction == state  # the county's version was not yet in force on that day
+    assert earlier.quarantine_end == days_ago(3) + 14 * DAY
+
+
+@pytest.mark.parametrize("last_exposure_days_ago", [5, 30])
+def test_an_exposure_before_the_infectious_period_is_refused_on_its_field(case, tracer, last_exposure_days_ago):
+    with pytest.raises(DomainError) as caught:
+        exposure_add(
+            actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(last_exposure_days_ago))
+        )
+    assert caught.value.field == "last_exposure_date"
+    assert case.infectious_start.isoformat() in caught.value.message
+    assert not Exposure.objects.exists()
+    assert not Person.objects.filter(pk__gt=case.person_id).exists()  # nobody created for a refused contact
+
+
+def test_an_exposure_in_the_future_is_refused(case, tracer):
+    with pytest.raises(DomainError) as caught:
+        exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=clock.today() + DAY))
+    assert caught.value.field == "last_exposure_date"
+
+
+def test_a_first_exposure_after_the_last_is_refused(case, tracer):
+    with pytest.raises(DomainError) as caught:
+        exposure_add(
+            actor=tracer,
+            case=case,
+            person=contact(),
+            data=ExposureInput(last_exposure_date=days_ago(2), first_exposure_date=days_ago(1)),
+        )
+    assert caught.value.field == "first_exposure_date"
+
+
+def test_the_same_contact_twice_is_refused(case, tracer):
+    exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    with pytest.raises(DomainError) as caught:
+        exposure_add(
+            actor=tracer,
+            case=case,
+            person=contact(first="  bruno ", last="OKAFOR"),
+            data=ExposureInput(last_exposure_date=days_ago(2)),
+        )
+    assert caught.value.field == "last_name"
+    assert Exposure.objects.filter(case=case).count() == 1
+
+
+def test_a_case_is_not_their_own_contact(case, tracer):
+    with pytest.raises(DomainError):
+        exposure_add(actor=tracer, case=case, person=case.person, data=ExposureInput(last_exposure_date=days_ago(1)))
+
+
+def test_a_known_person_is_linked_by_name_and_birth_date_not_created_again(case, tracer, make_person, other_county):
+    known = make_person(other_county, first_name="Zoë", last_name="Müller-Lang", date_of_birth=dt.date(1977, 9, 30))
+    people_before = Person.objects.count()
+    exposure = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="zoe", last="Muller Lang", dob=dt.date(1977, 9, 30)),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    assert exposure.person == known  # a neighbouring county of the same state
+    assert Person.objects.count() == people_before
+
+
+def test_a_namesake_with_another_birth_date_is_a_new_person(case, tracer, make_person, county):
+    namesake = make_person(county, first_name="Bruno", last_name="Okafor", date_of_birth=dt.date(1950, 1, 1), phones=[])
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    assert exposure.person != namesake
+
+
+def test_a_contact_of_a_contact_is_exposed_while_the_contact_may_be_infectious(case, tracer):
+    first = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(3)))
+    second = exposure_add_secondary(
+        actor=tracer,
+        parent=first,
+        person=contact(first="Dalia", last="Haddad", dob=None),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    assert second.case is None
+    assert second.parent_exposure == first
+    assert second.quarantine_end == days_ago(1) + 14 * DAY
+    assert list(first.secondary_exposures.all()) == [second]
+
+    with pytest.raises(DomainError) as caught:  # before the contact's own exposure: could not have caught it from them
+        exposure_add_secondary(
+            actor=tracer,
+            parent=first,
+            person=contact(first="Emil", last="Novak", dob=None),
+            data=ExposureInput(last_exposure_date=days_ago(4)),
+        )
+    assert caught.value.field == "last_exposure_date"
+    with pytest.raises(DomainError) as caught:  # twice the same person
+        exposure_add_secondary(
+            actor=tracer, parent=first, person=second.person, data=ExposureInput(last_exposure_date=days_ago(1))
+        )
+    assert caught.value.field == "last_name"
+
+
+def test_a_contact_who_tests_positive_becomes_a_case_linked_to_the_exposure(case, tracer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    # The chain runs on commit: LabResultReceived opens the case, whose CaseOpened (queued while the first delivery
+    # runs) links the exposure. Django's capture keeps running callbacks until no new one is queued, so one capture is
+    # enough. The callbacks are robust (a failing handler only logs), hence the assertions on the outcome below.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        lab_result_record(
+            actor=None,
+            person=exposure.person,
+            data=LabResultInput(specimen_collection_date=clock.today(), test_loinc="94500-6", result="positive"),
+        )
+    assert len(callbacks) >= 3  # LabResultReceived, CaseOpened and ContactBecameCase deliveries, audit sealing
+    new_case = Case.objects.get(person=exposure.person)
+    assert new_case.source_exposure == exposure
+    exposure.refresh_from_db()
+    assert exposure.status == ExposureStatus.BECAME_CASE
+    assert list(exposure.resulting_cases.all()) == [new_case]
+    delivered = set(OutboxEvent.objects.filter(dispatched_at__isnull=False).values_list("name", flat=True))
+    assert {"LabResultReceived", "CaseOpened", "ContactBecameCase"} <= delivered
+    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_a_contact_whose_specimen_predates_the_exposure_becomes_a_case_without_a_source(
+    case, tracer, django_capture_on_commit_callbacks
+):
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    # The same person, with a specimen before the exposure: the exposure cannot explain this infection.
+    with django_capture_on_commit_callbacks(execute=True):
+        lab_result_record(
+            actor=None,
+            person=exposure.person,
+            data=LabResultInput(specimen_collection_date=days_ago(3), test_loinc="94500-6", result="positive"),
+        )
+    new_case = Case.objects.get(person=exposure.person)
+    assert new_case.source_exposure is None
+    exposure.refresh_from_db()
+    assert exposure.status == ExposureStatus.NEW
+
+
+# Places and attendance
+
+
+def test_a_place_is_found_again_by_name_and_street_whatever_the_case_and_spaces(county, tracer):
+    first = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="Blue  Door Café", street="12 Main St"))
+    again = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="blue door café ", street="12 MAIN ST"))
+    elsewhere = place_find_or_create(
+        actor=tracer, jurisdiction=county, data=PlaceInput(name="Blue Door Café", street="90 Elm St")
+    )
+    assert again == first
+    assert elsewhere != first
+    assert first.name == "Blue Door Café"
+    assert Place.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (PlaceInput(name="   "), "place_name"),
+        (PlaceInput(name="x" * 201), "place_name"),
+        (PlaceInput(name="Gym", kind="spaceship"), "place_kind"),
+    ],
+)
+def test_a_place_without_a_proper_name_or_kind_is_refused(county, tracer, data, field):
+    with pytest.raises(DomainError) as caught:
+        place_find_or_create(actor=tracer, jurisdiction=county, data=data)
+    assert caught.value.field == field
+
+
+def _at(day, hour):
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+
+
+def test_an_attendance_inside_the_infectious_period_is_recorded(case, tracer, county):
+    place = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="Choir hall"))
+    visit = attendance_record(actor=tracer, case=case, place=place, arrived_at=_at(days_ago(3), 18), left_at=_at(days_ago(3), 20))
+    assert visit.person == case.person and visit.jurisdiction == case.jurisdiction
+    assert Attendance.objects.filter(case=case).count() == 1
+
+
+@pytest.mark.parametrize(("arrive_days_ago", "field"), [(20, "arrived_at"), (-1, "arrived_at")])
+def test_an_attendance_outside_the_infectious_period_or_in_the_future_is_refused(case, tracer, county, arrive_days_ago, field):
+    place = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="Choir hall"))
+    day = days_ago(arrive_days_ago)
+    with pytest.raises(DomainError) as caught:
+        attendance_record(actor=tracer, case=case, place=place, arrived_at=_at(day, 9), left_at=_at(day, 10))
+    assert caught.value.field == field
+    assert not Attendance.objects.exists()
+
+
+def test_an_attendance_that_ends_before_it_starts_is_refused(case, tracer, county):
+    place = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="Choir hall"))
+    with pytest.raises(DomainError) as caught:
+        attendance_record(actor=tracer, case=case, place=place, arrived_at=_at(days_ago(2), 10), left_at=_at(days_ago(2), 9))
+    assert caught.value.field == "left_at"
