@@ -1,0 +1,68 @@
+"""Who is calling: a personal API token (`Authorization: Bearer ...`) or the signed-in session.
+
+A session is an ambient credential the browser sends by itself, so unsafe methods
+with a session need the CSRF token; a bearer token is sent only on purpose and
+needs none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
+
+from tracecenter.accounts.models import User
+from tracecenter.api.services import api_token_user
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
+
+
+class BearerTokenAuth(HttpBearer):
+    """`Authorization: Bearer <token>`. A bearer header with a bad token is refused outright (no fallback)."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        value = request.headers.get(self.header)
+        if not value:
+            return None
+        scheme, _sep, token = value.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> User:
+        user = api_token_user(token)
+        if user is None:
+            # Never the token itself: only that a bad one was tried, and from where (the audit keeps the address).
+            audit_record(actor=None, action=Action.LOGIN_FAILED, object_type="api_token", detail="invalid API token")
+            raise AuthenticationError()
+        request.user = user
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The Django session of a signed-in user; unsafe methods must carry the CSRF token."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
+            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the token of this session.")
+        return user
+
+    def _get_key(self, request: HttpRequest) -> str | None:  # pragma: no cover - __call__ does the work
+        return None
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:  # pragma: no cover
+        return None
+
+
+def current_user(request: HttpRequest) -> User:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return user
