@@ -26,6 +26,15 @@ from tracecenter.people.models import Person
 SAME_EPISODE_DAYS = 90
 
 
+def _may_assign_in(actor: Any, jurisdiction: Jurisdiction) -> bool:
+    """Assigning is a supervisor's act, and only inside the supervisor's own jurisdiction."""
+    return (
+        actor.has_capability(Capability.ASSIGN)
+        and actor.jurisdiction is not None
+        and jurisdiction.path.startswith(actor.jurisdiction.path)
+    )
+
+
 def _activity(case: Case, actor: Any, kind: str, summary: str = "") -> None:
     CaseActivity.objects.create(
         case=case,
@@ -187,7 +196,7 @@ def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, o
 @transaction.atomic
 def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | None = None) -> Case:
     """Give a case to a worker (or take it back); only someone who may assign can."""
-    if not actor.has_capability(Capability.ASSIGN):
+    if not _may_assign_in(actor, case.jurisdiction):
         raise PermissionDenied
     if assignee is not None:
         if assignee.role not in ASSIGNABLE_ROLES or not assignee.is_active:
@@ -216,7 +225,7 @@ def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | N
 @transaction.atomic
 def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> Case:
     """Move a case (and its person) to another jurisdiction; the timeline keeps where it was."""
-    if not actor.has_capability(Capability.ASSIGN):
+    if not _may_assign_in(actor, case.jurisdiction):
         raise PermissionDenied
     reason = " ".join(reason.split())
     if not reason:

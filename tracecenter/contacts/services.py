@@ -212,7 +212,11 @@ def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) ->
 
 @transaction.atomic
 def exposure_assign(*, actor: Any, exposure: Exposure, assignee: User | None) -> Exposure:
-    if not actor.has_capability(Capability.ASSIGN):
+    if (
+        not actor.has_capability(Capability.ASSIGN)
+        or actor.jurisdiction is None
+        or not exposure.jurisdiction.path.startswith(actor.jurisdiction.path)
+    ):
         raise PermissionDenied
     if assignee is not None and (
         assignee.role not in ASSIGNABLE_ROLES

@@ -51,6 +51,8 @@ class LabResultInput:
 
 def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, Any]:
     today = clock.today()
+    if data.specimen_collection_date.year < 1900:
+        raise DomainError(_("The specimen collection date is before 1900: check the date."), field="specimen_collection_date")
     if data.specimen_collection_date > today:
         raise DomainError(_("The specimen collection date cannot be in the future."), field="specimen_collection_date")
     if person.date_of_birth and data.specimen_collection_date < person.date_of_birth:
