@@ -133,3 +133,52 @@ def test_reading_a_case_is_audited_without_personal_values(client: Client, world
     assert entry.actor_username == users[Role.CASE_INVESTIGATOR].username
     assert entry.ip_address == "127.0.0.1"
     assert "García" not in str(entry.__dict__) and "Ana" not in entry.detail
+
+
+# The API's allow side is proven endpoint by endpoint in tracecenter/api/tests/test_permissions.py;
+# here every API route is walked for the deny side, so a new route cannot ship open.
+API_PUBLIC = {"tc_api:openapi-json", "tc_api:openapi-view", "tc_api:api-root", "tc_api_docs_asset"}
+NO_RECORD_ROLES = sorted({Role.WORKFORCE_PLANNER, Role.QUALITY_ANALYST, Role.ADMINISTRATOR, Role.AUDITOR})
+
+
+def _api_routes(world) -> list[tuple[str, str]]:
+    from django.urls import reverse
+
+    ids = {
+        "person_id": world["case"].person_id,
+        "case_id": world["case"].pk,
+        "contact_id": world["exposure"].pk,
+        "lab_result_id": world["case"].lab_results.first().pk,
+    }
+    routes = []
+    for name, pattern in _names(get_resolver()):
+        if not name.startswith("tc_api") or name in API_PUBLIC:
+            continue
+        routes.append((name, reverse(name, kwargs={k: v for k, v in ids.items() if f"<{k}>" in str(pattern.pattern)})))
+    return routes
+
+
+def test_signed_out_callers_are_refused_every_api_route(client: Client, world):
+    routes = _api_routes(world)
+    assert len(routes) >= 10
+    for name, url in routes:
+        for response, method in (
+            (client.get(url), "GET"),
+            (client.post(url, data="{}", content_type="application/json"), "POST"),
+        ):
+            assert response.status_code in {401, 405}, f"{method} {name} answered {response.status_code} signed out"
+
+
+@pytest.mark.parametrize("role", NO_RECORD_ROLES)
+def test_roles_without_records_get_no_personal_data_from_any_api_route(client: Client, world, users, role):
+    client.force_login(users[role])
+    answered = set()
+    for name, url in _api_routes(world):
+        response = client.get(url)
+        answered.add(response.status_code)
+        if response.status_code == 405:
+            continue
+        body = response.content.decode()
+        assert response.status_code in {403, 404} or '"items": []' in body.replace('":[]', '": []'), (name, response.status_code)
+        assert "García" not in body and "Pérez" not in body
+    assert 403 in answered  # the walk reached the API, not only method-not-allowed answers
