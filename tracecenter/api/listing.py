@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 
-from tracecenter.accounts import policy
 from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Capability
+from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
-
-
-def require_audited(user: User, capability: Capability, *, object_type: str) -> None:
-    """`policy.require`, with the refusal written to the audit trail."""
-    try:
-        policy.require(user, capability)
-    except PermissionDenied:
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, detail=str(capability))
-        raise
 
 
 def audited_page[M: Model](

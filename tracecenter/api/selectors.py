@@ -4,32 +4,22 @@ Cases and contacts have their own selectors; persons and lab results follow them
 a person is visible with a visible case or contact of theirs. One addition, for
 intake: a person who is neither a case nor a contact yet (just entered, waiting
 for a lab result) is visible under the same scope rules as a record assigned to
-whoever entered them, which the audit trail records.
+whoever entered them (`Person.created_by`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import BigIntegerField, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.audit.models import Action, AuditEntry
 from tracecenter.cases.models import Case
 from tracecenter.cases.selectors import cases_visible_to
 from tracecenter.contacts.models import Exposure
 from tracecenter.contacts.selectors import exposures_visible_to
 from tracecenter.intake.models import LabResult
 from tracecenter.people.models import Person
-
-
-def _persons_created_by(user: Any) -> QuerySet[Any, Any]:
-    return (
-        AuditEntry.objects.filter(actor_id=user.pk, action=Action.CREATE, object_type="person")
-        .annotate(person_pk=Cast("object_id", output_field=BigIntegerField()))
-        .values("person_pk")
-    )
 
 
 def unattached_persons_visible_to(user: Any) -> QuerySet[Person]:
@@ -39,7 +29,7 @@ def unattached_persons_visible_to(user: Any) -> QuerySet[Person]:
     unattached = Person.objects.exclude(pk__in=Case.objects.values("person_id")).exclude(
         pk__in=Exposure.objects.values("person_id")
     )
-    return policy.scope(unattached, user, assigned=Q(pk__in=_persons_created_by(user)), team_field=None)
+    return policy.scope(unattached, user, assigned=Q(created_by=user.pk), team_field=None)
 
 
 def persons_visible_to(user: Any) -> QuerySet[Person]:

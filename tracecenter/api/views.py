@@ -14,7 +14,7 @@ from ninja import Path, Query, Router, Status
 from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.accounts.roles import Capability
 from tracecenter.api.auth import current_user
-from tracecenter.api.listing import audited_page, require_audited
+from tracecenter.api.listing import audited_page
 from tracecenter.api.schemas import (
     CaseAssignIn,
     CaseFilter,
@@ -40,7 +40,7 @@ from tracecenter.api.schemas import (
     PersonSearchIn,
 )
 from tracecenter.api.selectors import lab_results_visible_to, persons_visible_to
-from tracecenter.audit.access import get_for
+from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.cases.models import Case
 from tracecenter.cases.selectors import cases_visible_to

@@ -8,7 +8,7 @@ the policy hides cannot be reached by any door, and every read is audited.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
@@ -19,7 +19,14 @@ from tracecenter.accounts.roles import Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 
-M = TypeVar("M", bound=Model)
+
+def require_audited(user: Any, capability: Capability, *, object_type: str, object_id: object = "") -> None:
+    """`policy.require`, with a refusal written to the audit trail."""
+    try:
+        policy.require(user, capability)
+    except PermissionDenied:
+        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=object_id, detail=str(capability))
+        raise
 
 
 def get_for[M: Model](
@@ -33,11 +40,7 @@ def get_for[M: Model](
 ) -> M:
     """The row `pk` of `visible` (already scoped to `user`), or 404 / 403, audited either way."""
     base = visible.model._default_manager
-    try:
-        policy.require(user, capability)
-    except PermissionDenied:
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
-        raise
+    require_audited(user, capability, object_type=object_type, object_id=pk)
     try:
         obj = visible.get(pk=pk)
     except (ObjectDoesNotExist, ValueError, TypeError):

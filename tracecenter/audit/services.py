@@ -13,6 +13,7 @@ from django.db import transaction
 from tracecenter.audit import chain
 from tracecenter.audit.models import Action, AuditChainHead, AuditEntry
 from tracecenter.core import clock, request_context
+from tracecenter.core.actors import acting_user
 
 SEAL_BATCH = 500
 
@@ -47,12 +48,12 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry. `fields` are names of fields touched, never their values."""
     context = request_context.current()
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    user = acting_user(actor)
     entry = AuditEntry(
         at=clock.now(),
-        actor_id=actor.pk if is_user else None,
-        actor_username=actor.get_username() if is_user else "",
-        actor_role=getattr(actor, "role", "") if is_user else "",
+        actor_id=user.pk if user else None,
+        actor_username=user.get_username() if user else "",
+        actor_role=getattr(user, "role", "") if user else "",
         action=str(action),
         object_type=object_type,
         object_id=str(object_id) if object_id not in (None, "") else "",
@@ -64,9 +65,23 @@ def audit_record(
     )
     entry.entry_hash = chain.entry_hash(_content(entry))
     entry.save()
-    # Sealing runs after the commit and never waits for another sealer: requests do not queue on the chain.
-    transaction.on_commit(seal_pending, robust=True)
+    _seal_after_commit()
     return entry
+
+
+def _seal_after_commit() -> None:
+    """Seal once the transaction commits; a sealer never waits for another, so requests do not queue on the chain.
+
+    A page that writes twenty entries schedules one sealing, not twenty: a sealing
+    already scheduled at this savepoint level or an outer one covers this entry too
+    (were it rolled back, this entry would be rolled back with it).
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        current = set(connection.savepoint_ids)
+        if any(func is seal_pending and sids <= current for sids, func, _robust in connection.run_on_commit):
+            return
+    transaction.on_commit(seal_pending, robust=True)
 
 
 def _key() -> bytes:

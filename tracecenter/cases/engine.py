@@ -50,9 +50,16 @@ class CaseDates:
 
 
 class RuleViolation(ValueError):
-    def __init__(self, message: str, field: str) -> None:
+    """A broken rule: `code` says which (callers translate it), `field` names the input at fault.
+
+    The message is plain English for logs and tests; `params` fills the translated one.
+    """
+
+    def __init__(self, message: str, field: str, *, code: str, params: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
+        self.params = params or {}
 
 
 def reference_date(*, symptom_onset: dt.date | None, specimen_collection: dt.date | None) -> dt.date:
@@ -60,7 +67,9 @@ def reference_date(*, symptom_onset: dt.date | None, specimen_collection: dt.dat
         return symptom_onset
     if specimen_collection is not None:
         return specimen_collection
-    raise RuleViolation("A case needs a symptom onset date or a specimen collection date.", "symptom_onset")
+    raise RuleViolation(
+        "A case needs a symptom onset date or a specimen collection date.", "symptom_onset", code="no_reference_date"
+    )
 
 
 def case_dates(rules: Rules, *, symptom_onset: dt.date | None, specimen_collection: dt.date | None, today: dt.date) -> CaseDates:
@@ -70,9 +79,9 @@ def case_dates(rules: Rules, *, symptom_onset: dt.date | None, specimen_collecti
     infectious period runs to the end of isolation.
     """
     if symptom_onset is not None and symptom_onset > today:
-        raise RuleViolation("Symptom onset cannot be in the future.", "symptom_onset")
+        raise RuleViolation("Symptom onset cannot be in the future.", "symptom_onset", code="onset_in_future")
     if specimen_collection is not None and specimen_collection > today:
-        raise RuleViolation("Specimen collection cannot be in the future.", "specimen_collection_date")
+        raise RuleViolation("Specimen collection cannot be in the future.", "specimen_collection_date", code="specimen_in_future")
     ref = reference_date(symptom_onset=symptom_onset, specimen_collection=specimen_collection)
     before = rules.days_before_onset if symptom_onset is not None else rules.days_before_specimen
     isolation_end = ref + rules.isolation_days * DAY
@@ -86,7 +95,9 @@ def case_dates(rules: Rules, *, symptom_onset: dt.date | None, specimen_collecti
 
 def check_onset_against_release(*, symptom_onset: dt.date | None, released_on: dt.date | None) -> None:
     if symptom_onset is not None and released_on is not None and symptom_onset > released_on:
-        raise RuleViolation("Symptom onset cannot be after the case was released from isolation.", "symptom_onset")
+        raise RuleViolation(
+            "Symptom onset cannot be after the case was released from isolation.", "symptom_onset", code="onset_after_release"
+        )
 
 
 def quarantine_end(rules: Rules, *, last_exposure: dt.date) -> dt.date:
@@ -103,18 +114,22 @@ def check_exposure(
 ) -> None:
     """An exposure to a case must be a real date inside the case's infectious period."""
     if last_exposure > today:
-        raise RuleViolation("The last exposure cannot be in the future.", "last_exposure_date")
+        raise RuleViolation("The last exposure cannot be in the future.", "last_exposure_date", code="exposure_in_future")
     if first_exposure is not None and first_exposure > last_exposure:
-        raise RuleViolation("The first exposure is after the last exposure.", "first_exposure_date")
+        raise RuleViolation("The first exposure is after the last exposure.", "first_exposure_date", code="first_after_last")
     if infectious_start is not None and last_exposure < infectious_start:
         raise RuleViolation(
             f"The last exposure is before the case's infectious period (which starts {infectious_start.isoformat()}).",
             "last_exposure_date",
+            code="exposure_before_infectious",
+            params={"date": infectious_start.isoformat()},
         )
     if infectious_end is not None and last_exposure > infectious_end:
         raise RuleViolation(
             f"The last exposure is after the case's infectious period (which ends {infectious_end.isoformat()}).",
             "last_exposure_date",
+            code="exposure_after_infectious",
+            params={"date": infectious_end.isoformat()},
         )
 
 
@@ -145,9 +160,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def check_transition(from_status: str, to_status: str) -> None:
     if to_status not in STATUSES:
-        raise RuleViolation(f"{to_status!r} is not a case status.", "status")
+        raise RuleViolation(f"{to_status!r} is not a case status.", "status", code="unknown_status", params={"status": to_status})
     if to_status not in TRANSITIONS.get(from_status, frozenset()):
-        raise RuleViolation(f"A case cannot go from {from_status} to {to_status}.", "status")
+        raise RuleViolation(
+            f"A case cannot go from {from_status} to {to_status}.",
+            "status",
+            code="transition_refused",
+            params={"from": from_status, "to": to_status},
+        )
 
 
 def priority(

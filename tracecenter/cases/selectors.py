@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction
+from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES
 from tracecenter.cases import engine
 from tracecenter.cases.models import OPEN_STATUSES, Case, RuleSet
 
@@ -44,3 +45,16 @@ def rule_set_in_force(jurisdiction: Jurisdiction, on: dt.date) -> RuleSet | None
 def rules_for(jurisdiction: Jurisdiction, on: dt.date) -> tuple[engine.Rules, RuleSet | None]:
     rule_set = rule_set_in_force(jurisdiction, on)
     return (rule_set.as_rules() if rule_set else engine.DEFAULT_RULES), rule_set
+
+
+def case_assignees(case: Case) -> QuerySet[User]:
+    """Who may be given `case`: active workers of its jurisdiction or one above it."""
+    return User.objects.filter(
+        is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=case.jurisdiction.ancestors_and_self()
+    ).order_by("last_name", "first_name")
+
+
+def case_transfer_targets(case: Case) -> QuerySet[Jurisdiction]:
+    """Where `case` may be transferred: any jurisdiction of the same state, where residents move."""
+    root = case.jurisdiction.ancestors_and_self()[0]
+    return Jurisdiction.objects.filter(path__startswith=f"/{root}/").exclude(pk=case.jurisdiction_id)

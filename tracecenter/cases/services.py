@@ -15,15 +15,18 @@ from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
-from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, Symptom
+from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, RuleSet, Symptom
+from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
 from tracecenter.core import clock, events
+from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
 
 # A positive within this many days of an open case's specimen belongs to that case, not a new one.
 SAME_EPISODE_DAYS = 90
+MAX_REASON = 300
 
 
 def _may_assign_in(actor: Any, jurisdiction: Jurisdiction) -> bool:
@@ -35,14 +38,18 @@ def _may_assign_in(actor: Any, jurisdiction: Jurisdiction) -> bool:
     )
 
 
-def _activity(case: Case, actor: Any, kind: str, summary: str = "") -> None:
-    CaseActivity.objects.create(
-        case=case,
-        at=clock.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        kind=kind,
-        summary=summary[:300],
-    )
+def case_activity_add(*, case: Case, actor: Any, kind: str, summary: str = "") -> CaseActivity:
+    """One line of the case's timeline; `summary` names records and dates, never personal details."""
+    return CaseActivity.objects.create(case=case, at=clock.now(), actor=acting_user(actor), kind=kind, summary=summary[:300])
+
+
+def _clean_reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DomainError(_("Give the reason for the change."), field="reason")
+    if len(reason) > MAX_REASON:
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
+    return reason
 
 
 def _age(person: Person, today: dt.date) -> int | None:
@@ -52,21 +59,27 @@ def _age(person: Person, today: dt.date) -> int | None:
     return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
 
+def _case_dates(case: Case, onset: dt.date | None) -> tuple[engine.CaseDates, RuleSet | None]:
+    """The case's dates under the rules in force on its reference date; RuleViolation if it has none."""
+    ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
+    rules, rule_set = rules_for(case.jurisdiction, ref)
+    dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=clock.today())
+    return dates, rule_set
+
+
 def _recompute(case: Case) -> None:
     """Derive infectious period, isolation end and priority from the case's facts and rules."""
     today = clock.today()
     onset = None if case.asymptomatic else case.symptom_onset
-    try:
-        ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
-    except engine.RuleViolation:
+    if onset is None and case.specimen_collection_date is None:
+        # Nothing to count from yet (a case opened by hand before its result): no dates rather than wrong ones.
         case.infectious_start = case.infectious_end = case.isolation_end = None
         case.rules = None
         return
-    rules, rule_set = rules_for(case.jurisdiction, ref)
     try:
-        dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=today)
+        dates, rule_set = _case_dates(case, onset)
     except engine.RuleViolation as exc:
-        raise DomainError(str(exc), field=exc.field) from None
+        raise rule_error(exc) from None
     case.infectious_start, case.infectious_end, case.isolation_end = (
         dates.infectious_start,
         dates.infectious_end,
@@ -103,8 +116,11 @@ def case_open(
     case.save()
     if lab_result is not None:
         case.lab_results.add(lab_result)
-    _activity(
-        case, actor, CaseActivity.Kind.OPENED, _("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else ""
+    case_activity_add(
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.OPENED,
+        summary=_("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else "",
     )
     audit_record(
         actor=actor,
@@ -147,31 +163,29 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
             current.specimen_collection_date = lab.specimen_collection_date
             _recompute(current)
             current.save()
-        _activity(current, None, CaseActivity.Kind.LAB_RESULT, _("Lab result %(id)s added") % {"id": lab.pk})
+        case_activity_add(
+            case=current, actor=None, kind=CaseActivity.Kind.LAB_RESULT, summary=_("Lab result %(id)s added") % {"id": lab.pk}
+        )
         return current
     return case_open(actor=None, person=lab.person, lab_result=lab)
 
 
 @transaction.atomic
 def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, on: dt.date | None = None) -> Case:
-    reason = " ".join(reason.split())
-    if not reason:
-        raise DomainError(_("Give the reason for the change."), field="reason")
-    if len(reason) > 300:
-        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 300}, field="reason")
+    reason = _clean_reason(reason)
     if to_status == CaseStatus.ASSIGNED and case.status == CaseStatus.CLOSED and not actor.has_capability(Capability.ASSIGN):
         raise PermissionDenied
     try:
         engine.check_transition(case.status, to_status)
     except engine.RuleViolation as exc:
-        raise DomainError(str(exc), field="status") from None
+        raise rule_error(exc, field="status") from None
     released = case.released_on
     if to_status == CaseStatus.RELEASED:
         released = on or clock.today()
         try:
             engine.check_onset_against_release(symptom_onset=case.symptom_onset, released_on=released)
         except engine.RuleViolation as exc:
-            raise DomainError(str(exc), field="status") from None
+            raise rule_error(exc, field="status") from None
     # Checked before anything changes: a refused change leaves the caller's object as it was.
     from_status = case.status
     case.status = to_status
@@ -180,7 +194,12 @@ def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, o
     CaseStatusChange.objects.create(
         case=case, from_status=from_status, to_status=to_status, reason=reason, changed_by=actor, changed_at=clock.now()
     )
-    _activity(case, actor, CaseActivity.Kind.STATUS, f"{CaseStatus(from_status).label} → {CaseStatus(to_status).label}")
+    case_activity_add(
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.STATUS,
+        summary=f"{CaseStatus(from_status).label} → {CaseStatus(to_status).label}",
+    )
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -210,7 +229,9 @@ def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | N
     case.save(update_fields=["assigned_to", "team", "updated_at"])
     if assignee is not None and case.status == CaseStatus.NEW:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
-    _activity(case, actor, CaseActivity.Kind.ASSIGNED, assignee.display_name if assignee else _("Unassigned"))
+    case_activity_add(
+        case=case, actor=actor, kind=CaseActivity.Kind.ASSIGNED, summary=assignee.display_name if assignee else _("Unassigned")
+    )
     audit_record(
         actor=actor,
         action=Action.ASSIGN,
@@ -227,9 +248,7 @@ def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> C
     """Move a case (and its person) to another jurisdiction; the timeline keeps where it was."""
     if not _may_assign_in(actor, case.jurisdiction):
         raise PermissionDenied
-    reason = " ".join(reason.split())
-    if not reason:
-        raise DomainError(_("Give the reason for the change."), field="reason")
+    reason = _clean_reason(reason)
     if to.pk == case.jurisdiction_id:
         raise DomainError(_("The case is already in this jurisdiction."), field="jurisdiction")
     origin = case.jurisdiction
@@ -239,7 +258,9 @@ def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> C
     case.save(update_fields=["jurisdiction", "assigned_to", "team", "updated_at"])
     case.person.jurisdiction = to
     case.person.save(update_fields=["jurisdiction", "updated_at"])
-    _activity(case, actor, CaseActivity.Kind.TRANSFER, f"{origin.name} → {to.name}: {reason[:200]}")
+    case_activity_add(
+        case=case, actor=actor, kind=CaseActivity.Kind.TRANSFER, summary=f"{origin.name} → {to.name}: {reason[:200]}"
+    )
     audit_record(
         actor=actor,
         action=Action.TRANSFER,
@@ -316,7 +337,5 @@ def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
 
 def case_preview_dates(*, case: Case, symptom_onset: dt.date | None, asymptomatic: bool) -> engine.CaseDates:
     """The dates the interview would give, without saving: shown while the tracer types."""
-    onset = None if asymptomatic else symptom_onset
-    ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
-    rules, _rule_set = rules_for(case.jurisdiction, ref)
-    return engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=clock.today())
+    dates, _rule_set = _case_dates(case, None if asymptomatic else symptom_onset)
+    return dates

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracecenter.cases.models import Case, CaseActivity, CaseStatus
-from tracecenter.cases.services import CaseFacts, case_change_status, case_record_facts
+from tracecenter.cases.services import CaseFacts, case_activity_add, case_change_status, case_record_facts
 from tracecenter.contacts.services import (
     ExposureInput,
     PlaceInput,
@@ -97,12 +97,8 @@ def interview_record(*, actor: Any, case: Case, facts: CaseFacts, visits: list[V
         CaseStatus.REFUSED,
     }:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.INTERVIEWED, reason=_("Interview recorded"))
-    CaseActivity.objects.create(
-        case=case,
-        at=clock.now(),
-        actor=actor,
-        kind=CaseActivity.Kind.INTERVIEW,
-        summary=f"{len(contacts)} contacts, {len(visits)} places",
+    case_activity_add(
+        case=case, actor=actor, kind=CaseActivity.Kind.INTERVIEW, summary=f"{len(contacts)} contacts, {len(visits)} places"
     )
     events.publish(events.InterviewCompleted(case_id=case.pk, contacts_elicited=len(contacts)))
     return case

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.contacts.models import Exposure, ExposureStatus, Place
+from tracecenter.contacts.models import Exposure, ExposureStatus
 
 
 def exposures_visible_to(user: Any) -> QuerySet[Exposure]:
@@ -26,9 +26,3 @@ def my_open_exposures(user: Any) -> QuerySet[Exposure]:
         .select_related("person")
         .order_by("quarantine_end", "pk")
     )
-
-
-def places_visible_to(user: Any) -> QuerySet[Place]:
-    if not getattr(user, "is_authenticated", False) or user.scope == "none":
-        return Place.objects.none()
-    return Place.objects.filter(policy.jurisdiction_q(user))

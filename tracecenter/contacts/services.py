@@ -17,7 +17,9 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
 from tracecenter.cases.models import Case, CaseActivity
+from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
+from tracecenter.cases.services import case_activity_add
 from tracecenter.contacts.models import (
     Attendance,
     Event,
@@ -30,6 +32,7 @@ from tracecenter.contacts.models import (
     Setting,
 )
 from tracecenter.core import clock, events
+from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.people.models import Person
 from tracecenter.people.services import PersonInput, person_create, person_find_exact
@@ -58,7 +61,7 @@ def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, in
             today=clock.today(),
         )
     except engine.RuleViolation as exc:
-        raise DomainError(_translate_rule(exc), field=exc.field) from None
+        raise rule_error(exc) from None
     for field, choices in (("setting", Setting), ("proximity", Proximity), ("relationship", Relationship)):
         if getattr(data, field) not in choices.values:
             raise DomainError(_("Choose one of the listed values."), field=field)
@@ -66,24 +69,6 @@ def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, in
         raise DomainError(_("Give the time together in minutes, at most 30 days."), field="duration_minutes")
     if len(data.notes) > 5000:
         raise DomainError(_("Notes are limited to %(n)d characters.") % {"n": 5000}, field="notes")
-
-
-def _translate_rule(exc: engine.RuleViolation) -> str:
-    # The engine speaks plain English; the user reads their own language.
-    message = str(exc)
-    if "before the case's infectious period" in message:
-        return _("The last exposure is before the case's infectious period (which starts %(date)s).") % {
-            "date": message.rsplit(" ", 1)[-1].rstrip(").")
-        }
-    if "after the case's infectious period" in message:
-        return _("The last exposure is after the case's infectious period (which ends %(date)s).") % {
-            "date": message.rsplit(" ", 1)[-1].rstrip(").")
-        }
-    if "future" in message:
-        return _("The last exposure cannot be in the future.")
-    if "first exposure" in message:
-        return _("The first exposure is after the last exposure.")
-    return message
 
 
 def _resolve_person(actor: Any, jurisdiction: Any, person: Person | PersonInput) -> Person:
@@ -100,38 +85,31 @@ def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any
     return engine.quarantine_end(rules, last_exposure=last_exposure), rule_set
 
 
-@transaction.atomic
-def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
-    """Record a contact of `case`; the exposure must fall in the case's infectious period."""
-    _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
-    contact = _resolve_person(actor, case.jurisdiction, person)
-    if contact.pk == case.person_id:
-        raise DomainError(_("A case cannot be their own contact."), field="last_name")
-    if Exposure.objects.filter(case=case, person=contact).exists():
-        raise DomainError(_("This person is already a contact of this case."), field="last_name")
-    quarantine_end, rule_set = _quarantine(case.jurisdiction, data.last_exposure_date)
+def _exposure_create(
+    *, actor: Any, source: dict[str, Any], person: Person, origin: Case | Exposure, data: ExposureInput, duplicate: str
+) -> Exposure:
+    """Save one exposure: quarantine from the rules in force, the source's team and worker, audit, event.
+
+    `source` is how the contact was exposed ({"case": ...} or {"parent_exposure": ...});
+    `origin` is that case or contact, whose jurisdiction, team and worker the new contact inherits.
+    """
+    quarantine_end, rule_set = _quarantine(origin.jurisdiction, data.last_exposure_date)
     try:
+        # A concurrent save of the same contact trips the unique constraint: say so, not a server error.
         with transaction.atomic():
             exposure = Exposure.objects.create(
-                case=case,
-                person=contact,
-                jurisdiction=case.jurisdiction,
-                team=case.team,
-                assigned_to=case.assigned_to,
+                **source,
+                person=person,
+                jurisdiction=origin.jurisdiction,
+                team=origin.team,
+                assigned_to=origin.assigned_to,
                 quarantine_end=quarantine_end,
                 rules=rule_set,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=acting_user(actor),
                 **dataclasses.asdict(data),
             )
     except IntegrityError:
-        raise DomainError(_("This person is already a contact of this case."), field="last_name") from None
-    CaseActivity.objects.create(
-        case=case,
-        at=clock.now(),
-        actor=exposure.created_by,
-        kind=CaseActivity.Kind.CONTACT,
-        summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()},
-    )
+        raise DomainError(duplicate, field="last_name") from None
     audit_record(
         actor=actor,
         action=Action.CREATE,
@@ -140,7 +118,27 @@ def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: 
         jurisdiction_id=exposure.jurisdiction_id,
         fields=["person", "last_exposure_date", "setting"],
     )
-    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=case.pk, person_id=contact.pk))
+    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=exposure.case_id, person_id=person.pk))
+    return exposure
+
+
+@transaction.atomic
+def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
+    """Record a contact of `case`; the exposure must fall in the case's infectious period."""
+    _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
+    contact = _resolve_person(actor, case.jurisdiction, person)
+    if contact.pk == case.person_id:
+        raise DomainError(_("A case cannot be their own contact."), field="last_name")
+    duplicate = _("This person is already a contact of this case.")
+    if Exposure.objects.filter(case=case, person=contact).exists():
+        raise DomainError(duplicate, field="last_name")
+    exposure = _exposure_create(actor=actor, source={"case": case}, person=contact, origin=case, data=data, duplicate=duplicate)
+    case_activity_add(
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.CONTACT,
+        summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()},
+    )
     return exposure
 
 
@@ -152,30 +150,12 @@ def exposure_add_secondary(*, actor: Any, parent: Exposure, person: Person | Per
     contact = _resolve_person(actor, parent.jurisdiction, person)
     if contact.pk == parent.person_id:
         raise DomainError(_("A contact cannot be their own contact."), field="last_name")
+    duplicate = _("This person is already a contact of this contact.")
     if Exposure.objects.filter(parent_exposure=parent, person=contact).exists():
-        raise DomainError(_("This person is already a contact of this contact."), field="last_name")
-    quarantine_end, rule_set = _quarantine(parent.jurisdiction, data.last_exposure_date)
-    exposure = Exposure.objects.create(
-        parent_exposure=parent,
-        person=contact,
-        jurisdiction=parent.jurisdiction,
-        team=parent.team,
-        assigned_to=parent.assigned_to,
-        quarantine_end=quarantine_end,
-        rules=rule_set,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        **dataclasses.asdict(data),
+        raise DomainError(duplicate, field="last_name")
+    return _exposure_create(
+        actor=actor, source={"parent_exposure": parent}, person=contact, origin=parent, data=data, duplicate=duplicate
     )
-    audit_record(
-        actor=actor,
-        action=Action.CREATE,
-        object_type="contact",
-        object_id=exposure.pk,
-        jurisdiction_id=exposure.jurisdiction_id,
-        fields=["person", "last_exposure_date", "setting"],
-    )
-    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=None, person_id=contact.pk))
-    return exposure
 
 
 _EXPOSURE_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -344,15 +324,9 @@ def attendance_record(
         arrived_at=arrived_at,
         left_at=left_at,
         jurisdiction=case.jurisdiction,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=acting_user(actor),
     )
-    CaseActivity.objects.create(
-        case=case,
-        at=clock.now(),
-        actor=attendance.created_by,
-        kind=CaseActivity.Kind.PLACE,
-        summary=f"{place.name} {arrived_at:%Y-%m-%d}",
-    )
+    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.PLACE, summary=f"{place.name} {arrived_at:%Y-%m-%d}")
     audit_record(
         actor=actor,
         action=Action.CREATE,

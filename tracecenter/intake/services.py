@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
+from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
@@ -91,7 +92,7 @@ def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, sourc
         person=person,
         jurisdiction_id=person.jurisdiction_id,
         source=source,
-        entered_by=actor if getattr(actor, "is_authenticated", False) else None,
+        entered_by=acting_user(actor),
         **values,
     )
     audit_record(

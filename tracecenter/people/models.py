@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,10 @@ class Person(models.Model):
     first_name_bidx = models.CharField(max_length=32, db_index=True, editable=False)
     last_name_bidx = models.CharField(max_length=32, db_index=True, editable=False)
     dob_bidx = models.CharField(max_length=32, db_index=True, editable=False, blank=True)
+    # Who entered the person: until they are a case or a contact, that is who may see them.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

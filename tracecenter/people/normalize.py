@@ -16,7 +16,11 @@ _FOLD = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "
 
 
 class InvalidValue(ValueError):
-    pass
+    """Not a valid value; `code` tells callers which rule, so they can say it in the user's language."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def name_key(value: str) -> str:
@@ -34,9 +38,9 @@ def clean_name(value: str) -> str:
     """Collapse white space; reject names with control characters or no letter at all."""
     cleaned = " ".join(value.split())
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise InvalidValue("A name cannot contain control characters.")
+        raise InvalidValue("A name cannot contain control characters.", code="control_characters")
     if cleaned and not name_key(cleaned) and not any(ch.isalpha() for ch in cleaned):
-        raise InvalidValue("A name must contain at least one letter.")
+        raise InvalidValue("A name must contain at least one letter.", code="no_letter")
     return cleaned
 
 

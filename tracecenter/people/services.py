@@ -8,16 +8,22 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tracecenter.accounts.models import Jurisdiction
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, crypto
+from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.people import normalize
 from tracecenter.people.models import ContactPoint, Household, Person, Sex
 
 MAX_TEXT = 200
+_NAME_ERRORS = {
+    "control_characters": gettext_lazy("A name cannot contain control characters."),
+    "no_letter": gettext_lazy("A name must contain at least one letter."),
+}
 MAX_NOTES = 10_000
 OLDEST_BIRTH_YEAR = 1900
 
@@ -56,7 +62,7 @@ def clean_person_input(data: PersonInput) -> CleanPerson:
         try:
             values[field] = normalize.clean_name(raw) if field.endswith("name") else " ".join(raw.split())
         except normalize.InvalidValue as exc:
-            raise DomainError(str(exc), field=field) from None
+            raise DomainError(str(_NAME_ERRORS.get(exc.code, exc)), field=field) from None
     for field in ("first_name", "last_name"):
         if not values[field]:
             raise DomainError(_("This field is required."), field=field)
@@ -116,7 +122,7 @@ def _replace_contact_points(person: Person, kind: str, values: list[str]) -> Non
 @transaction.atomic
 def person_create(*, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, household: Household | None = None) -> Person:
     clean = clean_person_input(data)
-    person = Person.objects.create(jurisdiction=jurisdiction, household=household, **clean.values)
+    person = Person.objects.create(jurisdiction=jurisdiction, household=household, created_by=acting_user(actor), **clean.values)
     _replace_contact_points(person, ContactPoint.Kind.PHONE, clean.phones)
     _replace_contact_points(person, ContactPoint.Kind.EMAIL, clean.emails)
     fields = [k for k, v in clean.values.items() if v not in ("", None)]

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,15 +13,16 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, User
-from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
+from tracecenter.accounts.models import User
+from tracecenter.accounts.roles import Capability, Scope
 from tracecenter.audit.access import get_for
-from tracecenter.audit.models import Action, AuditEntry
+from tracecenter.audit.models import Action
+from tracecenter.audit.selectors import audit_entries_visible_to
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity
-from tracecenter.cases.selectors import cases_visible_to, my_open_cases
+from tracecenter.cases.rule_messages import rule_message
+from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_visible_to, my_open_cases
 from tracecenter.cases.services import CaseFacts, case_assign, case_change_status, case_preview_dates, case_transfer
 from tracecenter.contacts.interview import ContactInput, InterviewError, VisitInput, interview_record
 from tracecenter.contacts.models import Exposure
@@ -100,25 +100,12 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": user.has_capability(Capability.EDIT_RECORDS),
         "can_assign": can_assign,
         "status_form": forms.StatusForm(initial={"status": case.status}),
-        "assign_form": forms.AssignForm(assignees=_assignees(case), initial={"assignee": case.assigned_to_id})
+        "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.assigned_to_id})
         if can_assign
         else None,
-        "transfer_form": forms.TransferForm(jurisdictions=_transfer_targets(user, case)) if can_assign else None,
+        "transfer_form": forms.TransferForm(jurisdictions=case_transfer_targets(case)) if can_assign else None,
     }
     return render(request, "workspace/case_detail.html", context)
-
-
-def _assignees(case: Case) -> QuerySet[User]:
-    ancestors = case.jurisdiction.ancestors_and_self()
-    return User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=ancestors).order_by(
-        "last_name", "first_name"
-    )
-
-
-def _transfer_targets(user: User, case: Case) -> QuerySet[Jurisdiction]:
-    # A supervisor hands a case to any jurisdiction of the same state: that is where residents move.
-    root = case.jurisdiction.ancestors_and_self()[0]
-    return Jurisdiction.objects.filter(path__startswith=f"/{root}/").exclude(pk=case.jurisdiction_id)
 
 
 def _edit_case(request: HttpRequest, pk: int, capability: Capability = Capability.EDIT_RECORDS) -> Case:
@@ -147,7 +134,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _edit_case(request, pk, Capability.ASSIGN)
-    form = forms.AssignForm(request.POST, assignees=_assignees(case))
+    form = forms.AssignForm(request.POST, assignees=case_assignees(case))
     if form.is_valid():
         try:
             case_assign(actor=request.user, case=case, assignee=form.cleaned_data["assignee"])
@@ -163,7 +150,7 @@ def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _edit_case(request, pk, Capability.ASSIGN)
-    form = forms.TransferForm(request.POST, jurisdictions=_transfer_targets(request.user, case))  # type: ignore[arg-type]
+    form = forms.TransferForm(request.POST, jurisdictions=case_transfer_targets(case))
     if form.is_valid():
         try:
             case_transfer(actor=request.user, case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"])
@@ -310,7 +297,7 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         dates = case_preview_dates(case=case, symptom_onset=onset, asymptomatic=bool(form.cleaned_data.get("asymptomatic")))
     except engine.RuleViolation as exc:
-        return JsonResponse({"error": str(exc), "field": exc.field}, status=422)
+        return JsonResponse({"error": rule_message(exc), "field": exc.field}, status=422)
     return JsonResponse(
         {
             "infectious_start": dates.infectious_start.isoformat(),
@@ -346,12 +333,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    policy.require(user, Capability.VIEW_AUDIT)
-    if user.jurisdiction is None:
-        raise PermissionDenied
-    subtree = list(Jurisdiction.objects.filter(path__startswith=user.jurisdiction.path).values_list("pk", flat=True))
-    entries = AuditEntry.objects.filter(jurisdiction_id__in=subtree).order_by("-at", "-pk")
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(audit_entries_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(
         actor=user,
         action=Action.READ,

@@ -214,3 +214,30 @@ def test_audit_entries_name_the_fields_touched_never_their_values(county, users)
         text = " ".join(str(getattr(row, f.attname)) for f in AuditEntry._meta.concrete_fields).casefold()
         for value in [*secret.values(), "9 Elm Row", "2025550173", "2025550188", "wob@example.net", "penicillin"]:
             assert value.casefold() not in text
+
+
+def test_many_entries_in_one_transaction_schedule_one_sealing(db, users, django_capture_on_commit_callbacks):
+    from tracecenter.audit.services import seal_pending
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for n in range(20):
+            audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=n)
+    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
+    assert AuditEntry.objects.filter(seq__isnull=True).count() == 0
+
+
+def test_a_sealing_scheduled_in_a_rolled_back_savepoint_does_not_cover_later_entries(
+    db, users, django_capture_on_commit_callbacks
+):
+    from tracecenter.audit.services import seal_pending
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=1)
+                raise RuntimeError("the inner work failed")
+        except RuntimeError:
+            pass
+        audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=2)
+    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
+    assert list(AuditEntry.objects.values_list("object_id", "seq")) == [("2", 1)]

@@ -118,11 +118,16 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client, world, name):
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(client: Client, world, users):
+def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(client: Client, world, users, make_case, county):
+    from django.urls import reverse
+
     client.force_login(users[Role.CONTACT_TRACER])
     assert client.get(world["urls"]["workspace:contact_detail"]).status_code == 200
-    # The tracer follows a contact of this case, so the case is visible to them read-only ...
+    # The tracer follows a contact of this case, so they see the case ...
     assert client.get(world["urls"]["workspace:case_detail"]).status_code == 200
+    # ... but not a case of the same county and team that has nothing to do with them.
+    unrelated = make_case(county, assigned_to=users[Role.CASE_INVESTIGATOR], first_name="Otra")
+    assert client.get(reverse("workspace:case_detail", args=[unrelated.pk])).status_code == 403
 
 
 def test_reading_a_case_is_audited_without_personal_values(client: Client, world, users):

@@ -1,0 +1,37 @@
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("people", "0002_person_created_by"), ("audit", "0002_append_only_trigger")]
+AFTER = [("people", "0003_backfill_person_created_by"), ("audit", "0002_append_only_trigger")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_persons_entered_before_the_column_get_their_creator_from_the_audit_trail(county, make_user):
+    creator = make_user("contact_tracer", county)
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    apps = executor.loader.project_state(BEFORE).apps
+    Person = apps.get_model("people", "Person")
+    AuditEntry = apps.get_model("audit", "AuditEntry")
+    entered = Person.objects.create(
+        jurisdiction_id=county.pk, first_name="A", last_name="B", first_name_bidx="x", last_name_bidx="y"
+    )
+    orphan = Person.objects.create(
+        jurisdiction_id=county.pk, first_name="C", last_name="D", first_name_bidx="x", last_name_bidx="z"
+    )
+    AuditEntry.objects.create(
+        at="2026-01-01T00:00:00Z",
+        actor_id=creator.pk,
+        action="create",
+        object_type="person",
+        object_id=str(entered.pk),
+        entry_hash="0" * 64,
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(AFTER)
+    apps = executor.loader.project_state(AFTER).apps
+    Person = apps.get_model("people", "Person")
+    assert Person.objects.get(pk=entered.pk).created_by_id == creator.pk
+    assert Person.objects.get(pk=orphan.pk).created_by_id is None
