@@ -196,3 +196,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Intake of lab results (HL7 v2, CSV, FHIR).
+# Conditions whose positive molecular or antigen results open cases; other conditions' results are kept on the person.
+CASE_CONDITIONS = frozenset(env_list("CASE_CONDITIONS", ["covid-19"]))
+# Where feeds put persons whose county is not a jurisdiction here (a jurisdiction code); empty = the only top-level one.
+INTAKE_JURISDICTION = env_str("INTAKE_JURISDICTION", "")
+# Largest file the upload page and `ingest` accept.
+INTAKE_MAX_FILE_BYTES = env_int("INTAKE_MAX_FILE_BYTES", 50 * 1024 * 1024)

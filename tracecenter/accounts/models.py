@@ -64,6 +64,14 @@ class User(AbstractUser):
         return self.is_active and capability in CAPABILITIES.get(self.role, frozenset())
 
     @property
+    def can_ingest(self) -> bool:
+        return self.has_capability(Capability.INGEST)
+
+    @property
+    def can_review_matches(self) -> bool:
+        return self.has_capability(Capability.REVIEW_MATCHES)
+
+    @property
     def scope(self) -> Scope:
         return SCOPES.get(self.role, Scope.NONE)
 

@@ -31,6 +31,8 @@ class Capability(enum.StrEnum):
     EXPORT = "export"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    INGEST = "ingest"  # upload lab result files; see intake reports and rejected messages, fix and re-process them
+    REVIEW_MATCHES = "review_matches"  # decide whether two person records are the same person; merge and undo
 
 
 class Scope(enum.StrEnum):
@@ -47,8 +49,8 @@ _WORKER = frozenset({Capability.VIEW_RECORDS, Capability.EDIT_RECORDS, Capabilit
 CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.CASE_INVESTIGATOR: _WORKER,
     Role.CONTACT_TRACER: _WORKER,
-    Role.SUPERVISOR: _WORKER | {Capability.ASSIGN, Capability.EXPORT},
-    Role.EPIDEMIOLOGIST: frozenset({Capability.VIEW_RECORDS, Capability.EXPORT}),
+    Role.SUPERVISOR: _WORKER | {Capability.ASSIGN, Capability.EXPORT, Capability.INGEST, Capability.REVIEW_MATCHES},
+    Role.EPIDEMIOLOGIST: frozenset({Capability.VIEW_RECORDS, Capability.EXPORT, Capability.INGEST}),
     Role.WORKFORCE_PLANNER: frozenset(),
     Role.QUALITY_ANALYST: frozenset(),
     Role.ADMINISTRATOR: frozenset({Capability.MANAGE_USERS}),

@@ -69,6 +69,44 @@ def audit_record(
     return entry
 
 
+def audit_record_many(
+    *,
+    actor: Any,
+    action: Action | str,
+    object_type: str,
+    items: Iterable[tuple[object, int | None]],
+    fields: Iterable[str] = (),
+    detail: str = "",
+) -> int:
+    """One entry per (object id, jurisdiction id), inserted together: for bulk work such as lab intake."""
+    context = request_context.current()
+    user = acting_user(actor)
+    at = clock.now()
+    names = sorted(set(fields))
+    entries = []
+    for object_id, jurisdiction_id in items:
+        entry = AuditEntry(
+            at=at,
+            actor_id=user.pk if user else None,
+            actor_username=user.get_username() if user else "",
+            actor_role=getattr(user, "role", "") if user else "",
+            action=str(action),
+            object_type=object_type,
+            object_id=str(object_id),
+            jurisdiction_id=jurisdiction_id,
+            ip_address=(context.ip_address or "")[:45],
+            channel=context.channel,
+            fields=names,
+            detail=detail[:200],
+        )
+        entry.entry_hash = chain.entry_hash(_content(entry))
+        entries.append(entry)
+    AuditEntry.objects.bulk_create(entries, batch_size=1000)
+    if entries:
+        _seal_after_commit()
+    return len(entries)
+
+
 def _seal_after_commit() -> None:
     """Seal once the transaction commits; a sealer never waits for another, so requests do not queue on the chain.
 

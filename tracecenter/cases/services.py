@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from tracecenter.cases.selectors import rules_for
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
+from tracecenter.intake.classify import opens_case
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
 
@@ -141,8 +143,13 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
     Idempotent: delivering the same LabResultReceived twice opens one case.
     """
     lab = LabResult.objects.select_related("person__jurisdiction").get(pk=lab_result_id)
-    if lab.result != ResultClass.POSITIVE or lab.cases.exists():
+    if lab.status == LabResult.Status.RETRACTED or lab.cases.exists():
         return None
+    if not opens_case(
+        condition=lab.condition, loinc=lab.test_loinc, classification=lab.result, conditions=settings.CASE_CONDITIONS
+    ):
+        return None  # a negative, an antibody test, or a condition this center does not trace
+
     # Within 90 days either way: a late-reported result from an earlier episode must not rewrite the current case's dates.
     window_start = lab.specimen_collection_date - dt.timedelta(days=SAME_EPISODE_DAYS)
     window_end = lab.specimen_collection_date + dt.timedelta(days=SAME_EPISODE_DAYS)
@@ -168,6 +175,32 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
         )
         return current
     return case_open(actor=None, person=lab.person, lab_result=lab)
+
+
+@transaction.atomic
+def case_lab_result_corrected(*, lab_result_id: int, previous: str, classification: str) -> None:
+    """A lab changed a result after the fact: tell every case it supports, and open one if it became positive.
+
+    A case is never closed automatically: whether it stands without that result is a
+    person's decision (there may be symptoms, an epi link, another test).
+    """
+    lab = LabResult.objects.get(pk=lab_result_id)
+    cases = list(lab.cases.all())
+    for case in cases:
+        if classification == "retracted":
+            summary = _("Lab result %(id)s was retracted by the lab (entered in error): review whether this case stands.")
+        elif previous == ResultClass.POSITIVE and classification != ResultClass.POSITIVE:
+            summary = _("Lab result %(id)s was corrected from positive to %(result)s: review whether this case stands.")
+        else:
+            summary = _("Lab result %(id)s was corrected from %(previous)s to %(result)s.")
+        case_activity_add(
+            case=case,
+            actor=None,
+            kind=CaseActivity.Kind.LAB_RESULT,
+            summary=summary % {"id": lab.pk, "previous": previous, "result": classification},
+        )
+    if not cases and classification == ResultClass.POSITIVE:
+        case_open_for_positive(lab_result_id=lab.pk)
 
 
 @transaction.atomic

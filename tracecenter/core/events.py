@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,18 @@ class LabResultReceived(DomainEvent):
     person_id: int
     jurisdiction_id: int
     classification: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LabResultCorrected(DomainEvent):
+    """A lab corrected (OBX-11 'C') or retracted (entered in error) a result already received."""
+
+    name: ClassVar[str] = "LabResultCorrected"
+    lab_result_id: int
+    person_id: int
+    jurisdiction_id: int
+    previous: str  # the classification before
+    classification: str  # after; "retracted" when the result was entered in error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,17 +90,37 @@ class ContactBecameCase(DomainEvent):
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.name: cls
-    for cls in (LabResultReceived, CaseOpened, CaseStatusChanged, InterviewCompleted, ContactElicited, ContactBecameCase)
+    for cls in (
+        LabResultReceived,
+        LabResultCorrected,
+        CaseOpened,
+        CaseStatusChanged,
+        InterviewCompleted,
+        ContactElicited,
+        ContactBecameCase,
+    )
 }
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], None]
+Filter = Callable[[Any], bool]
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+# A subscriber may say which events it acts on, so a feed's hundred thousand negative
+# results are marked delivered without a transaction each.
+_filters: dict[Handler, Filter] = {}
 
 
-def subscribe[E: DomainEvent](event_type: type[E], handler: Callable[[E], None]) -> None:
+def subscribe[E: DomainEvent](
+    event_type: type[E], handler: Callable[[E], None], *, when: Callable[[E], bool] | None = None
+) -> None:
     if handler not in _subscribers[event_type.name]:
         _subscribers[event_type.name].append(handler)
+    if when is not None:
+        _filters[handler] = when
+
+
+def _handlers_for(name: str, event: DomainEvent) -> list[Handler]:
+    return [h for h in _subscribers.get(name, []) if h not in _filters or _filters[h](event)]
 
 
 def _to_payload(event: DomainEvent) -> dict[str, Any]:
@@ -104,6 +136,17 @@ def publish(event: DomainEvent) -> None:
     transaction.on_commit(lambda: deliver(row.pk), robust=True)
 
 
+def publish_many(batch: list[DomainEvent]) -> list[int]:
+    """Record many events at once and leave delivery to the caller (deliver_batch) or the dispatcher.
+
+    For bulk intake: one INSERT for a whole chunk, and delivery batched after commit.
+    """
+    from tracecenter.core.models import OutboxEvent
+
+    rows = OutboxEvent.objects.bulk_create([OutboxEvent(name=e.name, payload=_to_payload(e)) for e in batch])
+    return [row.pk for row in rows]
+
+
 def deliver(outbox_id: int) -> bool:
     """Deliver one outbox event to its subscribers; True when all of them succeeded."""
     from tracecenter.core import clock
@@ -116,7 +159,7 @@ def deliver(outbox_id: int) -> bool:
         event = EVENT_TYPES[row.name](**row.payload)
         try:
             with transaction.atomic():
-                for handler in _subscribers.get(row.name, []):
+                for handler in _handlers_for(row.name, event):
                     handler(event)
         except Exception as exc:  # a failing subscriber must not lose the event
             logger.exception("event %s #%s failed", row.name, row.pk)
@@ -130,10 +173,48 @@ def deliver(outbox_id: int) -> bool:
         return True
 
 
+def deliver_batch(outbox_ids: list[int]) -> tuple[int, int]:
+    """Deliver many events in one transaction; returns (delivered, failed).
+
+    Each event's handlers run in a savepoint of their own, so one failing subscriber
+    leaves that event pending (to be retried) without undoing the others. Events no
+    handler acts on are only marked delivered.
+    """
+    from tracecenter.core import clock
+    from tracecenter.core.models import OutboxEvent
+
+    delivered = failed = 0
+    for start in range(0, len(outbox_ids), 500):
+        with transaction.atomic():
+            rows = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=outbox_ids[start : start + 500], dispatched_at__isnull=True)
+                .order_by("pk")
+            )
+            done: list[int] = []
+            for row in rows:
+                event = EVENT_TYPES[row.name](**row.payload)
+                handlers = _handlers_for(row.name, event)
+                try:
+                    if handlers:
+                        with transaction.atomic():
+                            for handler in handlers:
+                                handler(event)
+                except Exception as exc:  # a failing subscriber must not lose the event
+                    logger.exception("event %s #%s failed", row.name, row.pk)
+                    OutboxEvent.objects.filter(pk=row.pk).update(attempts=row.attempts + 1, last_error=type(exc).__name__)
+                    failed += 1
+                    continue
+                done.append(row.pk)
+            if done:
+                OutboxEvent.objects.filter(pk__in=done).update(dispatched_at=clock.now(), attempts=models.F("attempts") + 1)
+            delivered += len(done)
+    return delivered, failed
+
+
 def deliver_pending(limit: int = 1000) -> tuple[int, int]:
     """Deliver events left pending (a crash, a failed subscriber); returns (delivered, failed)."""
     from tracecenter.core.models import OutboxEvent
 
     ids = list(OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:limit])
-    delivered = sum(1 for pk in ids if deliver(pk))
-    return delivered, len(ids) - delivered
+    return deliver_batch(ids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from typing import Any
 
 from django.db import transaction
@@ -15,27 +14,9 @@ from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
+from tracecenter.intake.classify import loinc_is_valid, test_condition
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
-
-# ASCII digits only (\d alone also takes full-width and other scripts' digits), the whole string.
-_LOINC = re.compile(r"\d{1,7}-\d", re.ASCII)
-
-
-def loinc_is_valid(code: str) -> bool:
-    """LOINC codes carry a mod-10 check digit after the dash."""
-    if not _LOINC.fullmatch(code):
-        return False
-    body, check = code.split("-")
-    digits = [int(ch) for ch in body]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:
-            doubled = digit * 2
-            total += doubled // 10 + doubled % 10
-        else:
-            total += digit
-    return (10 - total % 10) % 10 == int(check)
 
 
 @dataclasses.dataclass
@@ -90,6 +71,7 @@ def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, sourc
     values = clean_lab_result_input(person, data)
     lab = LabResult.objects.create(
         person=person,
+        condition=test_condition(values["test_loinc"])[0],
         jurisdiction_id=person.jurisdiction_id,
         source=source,
         entered_by=acting_user(actor),

@@ -58,6 +58,11 @@ class Person(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when this record was merged into another: everything it had moved there, and the
+    # merge (people.merge) records what moved so it can be undone.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from", editable=False
+    )
 
     class Meta:
         indexes = [models.Index(fields=["last_name_bidx", "dob_bidx"], name="person_name_dob_idx")]
@@ -69,10 +74,14 @@ class Person(models.Model):
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.middle_name, self.last_name) if part)
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def set_blind_indexes(self) -> None:
+        """Compute the *_bidx columns (save() does; bulk_create does not call save())."""
         self.first_name_bidx = crypto.blind_index(name_key(self.first_name), purpose="first_name")
         self.last_name_bidx = crypto.blind_index(name_key(self.last_name), purpose="last_name")
         self.dob_bidx = crypto.blind_index(self.date_of_birth.isoformat(), purpose="dob") if self.date_of_birth else ""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.set_blind_indexes()
         if "update_fields" in kwargs and kwargs["update_fields"] is not None:
             kwargs["update_fields"] = set(kwargs["update_fields"]) | {"first_name_bidx", "last_name_bidx", "dob_bidx"}
         super().save(*args, **kwargs)
@@ -106,3 +115,74 @@ class ContactPoint(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.value_bidx = self.index_of(self.kind, self.value)
         super().save(*args, **kwargs)
+
+
+class PersonMatchKey(models.Model):
+    """A blocking key of a person (people.matching.blocking_keys), as a blind index.
+
+    Identity matching looks up candidates by these keys: equality on keyed hashes is all
+    the database can do with encrypted identities, and all blocking needs.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="match_keys")
+    key = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [models.Index(fields=["key"], name="person_match_key_idx")]
+        constraints = [models.UniqueConstraint(fields=["person", "key"], name="person_match_key_unique")]
+
+    def __str__(self) -> str:
+        return f"match key of person {self.person_id}"
+
+
+class MatchReview(models.Model):
+    """An incoming person who may be an existing one: a supervisor decides.
+
+    The incoming record was kept as its own person (so its lab result and case go on
+    without waiting); deciding "same person" merges it into the candidate.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        MERGED = "merged", _("same person, merged")
+        DISTINCT = "distinct", _("different people")
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="+")
+    incoming = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    # Field outcomes and weights only ("first_name: nickname +4.1"), never the values.
+    comparison = models.JSONField(default=list)
+    source = models.CharField(max_length=120, blank=True, default="")  # e.g. "inbound message 123"
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score", "pk"]
+        indexes = [models.Index(fields=["status", "jurisdiction"], name="match_review_open_idx")]
+        constraints = [models.UniqueConstraint(fields=["incoming", "candidate"], name="match_review_pair_unique")]
+
+    def __str__(self) -> str:
+        return f"Match review {self.pk}"
+
+
+class PersonMerge(models.Model):
+    """One merge of `merged` into `survivor`, with every row it moved, so it can be undone."""
+
+    survivor = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    # {"intake.labresult.person": [ids...], "people.contactpoint.person": [...], ...}
+    moved = models.JSONField(default=dict)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_at = models.DateTimeField(auto_now_add=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Merge {self.pk}"

@@ -17,6 +17,7 @@ from tracecenter.core import clock, crypto
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.people import normalize
+from tracecenter.people.identity import refresh_match_keys
 from tracecenter.people.models import ContactPoint, Household, Person, Sex
 
 MAX_TEXT = 200
@@ -125,6 +126,7 @@ def person_create(*, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, 
     person = Person.objects.create(jurisdiction=jurisdiction, household=household, created_by=acting_user(actor), **clean.values)
     _replace_contact_points(person, ContactPoint.Kind.PHONE, clean.phones)
     _replace_contact_points(person, ContactPoint.Kind.EMAIL, clean.emails)
+    refresh_match_keys(person)
     fields = [k for k, v in clean.values.items() if v not in ("", None)]
     fields += ["phones"] if clean.phones else []
     fields += ["emails"] if clean.emails else []
@@ -155,6 +157,7 @@ def person_update(*, actor: Any, person: Person, data: PersonInput) -> Person:
         changed.append("emails")
     person.save()
     if changed:
+        refresh_match_keys(person)
         audit_record(
             actor=actor,
             action=Action.UPDATE,

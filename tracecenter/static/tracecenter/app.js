@@ -50,3 +50,24 @@
     }
   });
 })();
+
+// Progress of a file being ingested: poll the counts until the delivery is finished, then show the report.
+(function () {
+  "use strict";
+  var box = document.getElementById("intake-progress");
+  if (!box) { return; }
+  var bar = box.querySelector("progress");
+  var count = box.querySelector(".count");
+  function poll() {
+    fetch(box.dataset.progressUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (p) {
+        bar.max = Math.max(p.total, 1);
+        bar.value = p.done;
+        count.textContent = p.done + " / " + p.total;
+        if (p.finished) { window.location.reload(); } else { window.setTimeout(poll, 1000); }
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 500);
+})();

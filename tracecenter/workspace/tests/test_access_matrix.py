@@ -16,6 +16,7 @@ from tracecenter.audit.models import AuditEntry
 ALL = set(Role.values)
 WORKERS = {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR}
 VIEWERS = WORKERS | {Role.EPIDEMIOLOGIST}
+INGESTERS = {Role.SUPERVISOR, Role.EPIDEMIOLOGIST}
 
 # url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
 MATRIX: dict[str, tuple[str, set[str]]] = {
@@ -28,7 +29,16 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
     "workspace:audit_log": ("get", {Role.AUDITOR}),
+    "workspace:intake_upload": ("get", INGESTERS),
+    "workspace:intake_batch": ("get", INGESTERS),
+    "workspace:intake_batch_progress": ("get", INGESTERS),
+    "workspace:intake_message": ("get", INGESTERS),
+    "workspace:match_reviews": ("get", {Role.SUPERVISOR}),
+    "workspace:match_review": ("get", {Role.SUPERVISOR}),
+    "workspace:merge_undo": ("post", {Role.SUPERVISOR}),
 }
+# Pages that list (no record id in the URL): an outsider's refusal there is by role, tested above.
+LISTS = {"workspace:my_work", "workspace:audit_log", "workspace:intake_upload", "workspace:match_reviews"}
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
 
 
@@ -49,10 +59,13 @@ def test_every_page_has_a_stated_access_rule():
 
 
 @pytest.fixture
-def world(users, make_case, county, other_county, make_user):
+def world(users, make_case, make_person, county, other_county, make_user):
     from django.urls import reverse
 
     from tracecenter.contacts.services import ExposureInput, exposure_add
+    from tracecenter.intake.models import InboundMessage, IntakeBatch
+    from tracecenter.people.identity import match_review_open
+    from tracecenter.people.merge import person_merge
     from tracecenter.people.services import PersonInput
 
     investigator = users[Role.CASE_INVESTIGATOR]
@@ -66,11 +79,29 @@ def world(users, make_case, county, other_county, make_user):
     )
     exposure.assigned_to = tracer
     exposure.save()
+    batch = IntakeBatch.objects.create(source=IntakeBatch.Source.UPLOAD, filename="results.csv", jurisdiction=county)
+    message = InboundMessage.objects.create(
+        batch=batch, format="csv", raw="a,b\n1,2", content_key="k1", jurisdiction=county, state=InboundMessage.State.REJECTED
+    )
+    twin_a = make_person(county, first_name="Rosa", phones=[], emails=[])
+    twin_b = make_person(county, first_name="Rosa", phones=[], emails=[])
+    review = match_review_open(
+        jurisdiction_id=county.pk, incoming_id=twin_a.pk, candidate_id=twin_b.pk, score=15.0, comparison=[], source="test"
+    )
+    merge = person_merge(actor=None, survivor=make_person(county, first_name="Eva"), merged=make_person(county, first_name="Eve"))
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
-    args = {"workspace:contact_detail": exposure.pk}
+    args = {
+        "workspace:contact_detail": exposure.pk,
+        "workspace:intake_batch": batch.pk,
+        "workspace:intake_batch_progress": batch.pk,
+        "workspace:intake_message": message.pk,
+        "workspace:match_review": review.pk,
+        "workspace:merge_undo": merge.pk,
+    }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])
-        if "detail" in name or name.split(":")[1] in {"interview", "derived_dates", "case_status", "case_assign", "case_transfer"}
+        if name in args
+        or name.split(":")[1] in {"case_detail", "interview", "derived_dates", "case_status", "case_assign", "case_transfer"}
         else reverse(name)
         for name in MATRIX
     }
@@ -102,7 +133,7 @@ def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users,
 def test_a_worker_of_another_county_is_refused_every_record_page(client: Client, world, name):
     client.force_login(world["outsider"])
     method, _roles = MATRIX[name]
-    if name in {"workspace:my_work", "workspace:audit_log"}:
+    if name in LISTS:
         return
     before = AuditEntry.objects.filter(action="denied").count()
     response = getattr(client, method)(world["urls"][name])

@@ -109,6 +109,10 @@ class Command(BaseCommand):
         last_pk: Any = None
         while True:
             with transaction.atomic(using=db):
+                if connection.vendor == "postgresql":
+                    # Tables whose ciphertext a trigger guards (received messages) let a re-encryption through.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL tracecenter.reencrypting = 'on'")
                 batch_qs = _stale_rows(model, fields, current_kid).using(db)
                 if last_pk is not None:
                     batch_qs = batch_qs.filter(pk__gt=last_pk)

@@ -1,0 +1,191 @@
+"""Lab intake and identity review screens. Thin: check the capability, fetch through selectors, call a service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tracecenter.accounts.models import User
+from tracecenter.accounts.roles import Capability
+from tracecenter.audit.access import get_for, require_audited
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
+from tracecenter.core.errors import DomainError
+from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, warnings_of
+from tracecenter.intake.selectors import batches_visible_to, messages_needing_attention, messages_visible_to
+from tracecenter.intake.uploads import upload_start
+from tracecenter.people.identity import identity_of
+from tracecenter.people.merge import match_review_decide, person_merge_undo
+from tracecenter.people.models import ContactPoint, MatchReview
+from tracecenter.people.selectors import match_reviews_visible_to, merges_visible_to
+
+PAGE_SIZE = 50
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Lab result file"),
+        help_text=gettext_lazy("HL7 v2 (.hl7, .txt), CSV (ReportStream or SimpleReport) or FHIR R4 (.json, .ndjson)."),
+    )
+
+
+class FixForm(forms.Form):
+    text = forms.CharField(
+        label=gettext_lazy("Corrected message"), widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"})
+    )
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+@login_required
+def intake_upload(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    require_audited(user, Capability.INGEST, object_type="intake_batch")
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > settings.INTAKE_MAX_FILE_BYTES:
+            form.add_error(
+                "file", _("The file is larger than %(n)d MB.") % {"n": settings.INTAKE_MAX_FILE_BYTES // (1024 * 1024)}
+            )
+        elif upload.size == 0:
+            form.add_error("file", _("The file is empty."))
+        else:
+            batch = upload_start(actor=user, data=upload.read(), filename=upload.name or "")
+            return redirect("workspace:intake_batch", pk=batch.pk)
+    batches = Paginator(batches_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    attention = list(messages_needing_attention(user).select_related("batch")[:50])
+    return render(request, "workspace/intake_upload.html", {"form": form, "page": batches, "attention": attention})
+
+
+@login_required
+def intake_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    batch = get_for(user, batches_visible_to(user), pk, object_type="intake_batch", capability=Capability.INGEST)
+    audit_record(
+        actor=user, action=Action.READ, object_type="intake_batch", object_id=batch.pk, jurisdiction_id=batch.jurisdiction_id
+    )
+    report = json.loads(batch.report) if batch.report else None
+    return render(request, "workspace/intake_batch.html", {"batch": batch, "report": report})
+
+
+@login_required
+def intake_batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """Counts only (no personal data), polled by the batch page while a file is being ingested."""
+    user = _user(request)
+    batch = get_for(user, batches_visible_to(user), pk, object_type="intake_batch", capability=Capability.INGEST)
+    return JsonResponse(
+        {"status": batch.status, "done": batch.units_done, "total": batch.units_total, "finished": batch.finished_at is not None}
+    )
+
+
+@login_required
+def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    message = get_for(user, messages_visible_to(user), pk, object_type="inbound_message", capability=Capability.INGEST)
+    # The raw message holds the patient's details: reading it is audited like opening a record.
+    audit_record(
+        actor=user,
+        action=Action.READ,
+        object_type="inbound_message",
+        object_id=message.pk,
+        jurisdiction_id=message.jurisdiction_id,
+    )
+    form = FixForm(request.POST or None, initial={"text": message.raw.replace("\r", "\n")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            fixed = message_fix_and_reprocess(actor=user, message=message, text=form.cleaned_data["text"])
+        except DomainError as exc:
+            form.add_error("text", exc.message)
+        else:
+            messages.success(request, _("The corrected message was processed: %(state)s.") % {"state": fixed.get_state_display()})
+            return redirect("workspace:intake_message", pk=fixed.pk)
+    fixable = message.state in ("rejected", "failed")
+    return render(
+        request,
+        "workspace/intake_message.html",
+        {
+            "message": message,
+            "problems": problems_of(message),
+            "warnings": warnings_of(message),
+            "form": form,
+            "fixable": fixable,
+        },
+    )
+
+
+@login_required
+def match_reviews(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    require_audited(user, Capability.REVIEW_MATCHES, object_type="match_review")
+    reviews = Paginator(match_reviews_visible_to(user).filter(status=MatchReview.Status.OPEN), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    merges = list(merges_visible_to(user).filter(undone_at__isnull=True).select_related("merged_by")[:20])
+    return render(request, "workspace/match_reviews.html", {"page": reviews, "merges": merges})
+
+
+def _side(person: Any) -> dict[str, Any]:
+    points = list(ContactPoint.objects.filter(person=person))
+    return {
+        "person": person,
+        "phones": [p.value for p in points if p.kind == ContactPoint.Kind.PHONE],
+        "emails": [p.value for p in points if p.kind == ContactPoint.Kind.EMAIL],
+        "lab_results": person.lab_results.order_by("-specimen_collection_date")[:10],
+        "identity": identity_of(person),
+    }
+
+
+@login_required
+def match_review(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    review = get_for(user, match_reviews_visible_to(user), pk, object_type="match_review", capability=Capability.REVIEW_MATCHES)
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        if decision not in ("same", "different"):
+            messages.error(request, _("Choose whether these are the same person."))
+        else:
+            try:
+                match_review_decide(actor=user, review=review, same_person=decision == "same")
+            except DomainError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Merged.") if decision == "same" else _("Kept as different people."))
+                return redirect("workspace:match_reviews")
+    # Both records are shown in full: the decision needs them, so both reads are audited.
+    for person in (review.incoming, review.candidate):
+        audit_record(
+            actor=user, action=Action.READ, object_type="person", object_id=person.pk, jurisdiction_id=person.jurisdiction_id
+        )
+    return render(
+        request,
+        "workspace/match_review.html",
+        {"review": review, "incoming": _side(review.incoming), "candidate": _side(review.candidate)},
+    )
+
+
+@login_required
+@require_POST
+def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    merge = get_for(user, merges_visible_to(user), pk, object_type="person_merge", capability=Capability.REVIEW_MATCHES)
+    try:
+        person_merge_undo(actor=user, merge=merge)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("The merge was undone: the two records are separate again."))
+    return redirect("workspace:match_reviews")
