@@ -218,3 +218,19 @@ def deliver_pending(limit: int = 1000) -> tuple[int, int]:
 
     ids = list(OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:limit])
     return deliver_batch(ids)
+
+
+def deliver_all_pending() -> tuple[int, int]:
+    """Deliver every pending event, batch after batch; an event that fails stays pending (returns delivered, failed)."""
+    from tracecenter.core.models import OutboxEvent
+
+    delivered = failed = 0
+    last = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.filter(dispatched_at__isnull=True, pk__gt=last).order_by("pk").values_list("pk", flat=True)[:5000]
+        )
+        if not ids:
+            return delivered, failed
+        done, bad = deliver_batch(ids)
+        delivered, failed, last = delivered + done, failed + bad, ids[-1]

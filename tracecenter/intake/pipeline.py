@@ -423,10 +423,13 @@ class _Chunk:
             if phones or emails:
                 contact_points_add(person_id=person_id, phones=phones, emails=emails)
         for row, resolution, item in self._reviews:
+            candidate_id = resolution.candidate_id
+            if candidate_id < 0:  # the candidate is someone created earlier in this chunk
+                candidate_id = real_id[id(new_rows[-candidate_id - 1])]
             match_review_open(
                 jurisdiction_id=row.jurisdiction_id,
                 incoming_id=real_id[id(row)],
-                candidate_id=resolution.candidate_id,
+                candidate_id=candidate_id,
                 score=resolution.score or 0.0,
                 comparison=resolution.comparison,
                 source=f"inbound message {item.stored.message.pk}",

@@ -15,15 +15,17 @@ goes to a supervisor's review queue, one below is a new person.
 Independence does not hold inside families: twins share a surname, a birth date,
 an address and a phone; a father and his junior share everything but the birth
 date. Summed weights would merge them. So some disagreements (first name, date of
-birth, sex) hold back an automatic match whatever the total: such a pair goes to
-review, where a person decides (see MatchScore.conflicts).
+birth, sex) and a missing birth date hold back an automatic match whatever the
+total: such a pair goes to review, where a person decides (MatchScore.conflicts).
 
 The database stores identifying fields encrypted and can only answer equality on
 blind indexes (keyed hashes). Finding candidates therefore works on *blocking
 keys*: plain strings derived from an identity (blocking_keys), which the Django
 layer hashes and stores as (person, key hash) rows. Candidates for an incoming
 record are the persons sharing at least one key; the Django layer decrypts them and
-calls best_candidate, which scores each one.
+calls best_candidate, which scores each one. Keys whose block is huge (a clinic's
+phone number given for every patient) are better skipped at lookup, and stored keys
+must be rebuilt when BLOCKING_KEYS_VERSION changes.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ Outcome = Literal[
     "exact",  # the same value
     "nickname",  # given names that are forms of the same name (Bill, William)
     "partial",  # one compound name contains the other (García López, García)
-    "similar",  # a typo away (Jaro-Winkler, one edit)
+    "similar",  # a typo away (one edit, or Jaro-Winkler >= 0.90)
     "phonetic",  # spelled differently, sounds the same (metaphone)
     "initial",  # one side is only an initial, and it agrees
     "as_middle",  # one side's first name is the other's middle name
@@ -173,6 +175,9 @@ def normalize_postal_code(raw: str, default_region: str = "US") -> str:
     return compact
 
 
+_SEX_CODES: dict[str, SexCode] = {"F": "F", "M": "M", "O": "O"}  # "female", "male", "other" too
+
+
 def identity_from(
     *,
     first_name: str = "",
@@ -192,7 +197,9 @@ def identity_from(
     An unparseable phone number is no evidence either way, and refusing the whole
     record over it would lose a lab result.
     """
-    sex_code = sex.strip().upper()[:1]
+    # A lone string is one value, not an iterable of one-character values.
+    phones = [phones] if isinstance(phones, str) else phones
+    emails = [emails] if isinstance(emails, str) else emails
     valid_phones: set[str] = set()
     for raw in phones:
         try:
@@ -210,7 +217,7 @@ def identity_from(
         middle_name=normalize_name(middle_name),
         last_name=normalize_name(last_name),
         date_of_birth=date_of_birth,
-        sex=sex_code if sex_code in ("F", "M", "O") else "U",  # type: ignore[arg-type]
+        sex=_SEX_CODES.get(sex.strip().upper()[:1], "U"),
         street=normalize_street(street),
         city=normalize_city(city),
         postal_code=normalize_postal_code(postal_code, default_region),
@@ -220,6 +227,12 @@ def identity_from(
 
 
 # Blocking ------------------------------------------------------------------------
+
+
+# Bump whenever blocking_keys (or the nickname table) would file someone under other
+# keys: the stored keys of every person must then be rebuilt, or old records would
+# no longer be found.
+BLOCKING_KEYS_VERSION = 1
 
 
 @lru_cache(maxsize=131072)
@@ -244,11 +257,12 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
             split by initial.
     dob_ln  birth date + metaphone of the last name. Survives any first-name error,
             including a nickname the table does not know.
-    name    metaphone of the canonical first name and of the last name, as an
-            unordered pair. The one name key without the birth date: survives any
-            birth-date error (or a missing one), and, being unordered, first and
-            last name swapped. The biggest blocks ("James Smith": ~150 persons in 2
-            million), which is why the birth-date keys exist.
+    name    metaphone of the first name (canonical, and as written when that is a
+            nickname) and of the last name, as an unordered pair. The one name key
+            without the birth date: survives any birth-date error (or a missing
+            one), and, being unordered, first and last name swapped. The biggest
+            blocks ("James Smith": ~270 persons in 2 million), which is why the
+            birth-date keys exist.
     ph, em  each phone number and e-mail address: survive name and birth-date
             errors together. Blocks are households, except numbers shared by many
             (a clinic's phone); the lookup should skip keys whose block is huge.

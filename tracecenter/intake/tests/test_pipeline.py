@@ -270,3 +270,11 @@ def test_the_report_serialises_to_json(state):
     run = ingest(state, report())
     data = json.loads(json.dumps(run.report.as_dict()))
     assert data["results"] == {"positive": 1, "negative": 0, "inconclusive": 0, "unknown": 0}
+
+
+def test_a_doubtful_match_within_one_file_is_queued_against_the_record_made_moments_before(state):
+    run = ingest(state, report(1), report(2, date_of_birth=None, analytes=[Analyte(result="negative")]))
+    assert (run.report.persons_created, run.report.persons_review) == (2, 1)
+    review = MatchReview.objects.get()
+    assert review.candidate.lab_results.get().result == "positive"
+    assert review.incoming.lab_results.get().result == "negative"

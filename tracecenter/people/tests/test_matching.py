@@ -106,6 +106,11 @@ def test_generational_suffixes_are_dropped_but_a_lone_junior_is_a_name():
     assert identity_from(first_name="Junior").first_name == "junior"
 
 
+def test_a_lone_phone_or_address_string_is_one_value():
+    identity = identity_from(phones="617-555-0134", emails="ana@example.org")
+    assert (identity.phones, identity.emails) == ({"+16175550134"}, {"ana@example.org"})
+
+
 def test_unknown_sex_values_are_unknown():
     assert identity_from(sex="female").sex == "F"
     assert identity_from(sex="").sex == "U"

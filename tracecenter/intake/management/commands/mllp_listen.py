@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracecenter.core.errors import DomainError
+from tracecenter.core.events import deliver_all_pending
 from tracecenter.intake.mllp import MllpServer
 from tracecenter.intake.pipeline import intake_root, resume_pending
 
@@ -35,9 +36,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc.message)) from None
         if not 0 < options["port"] < 65536:
             raise CommandError("--port must be between 1 and 65535.")
+        # What an earlier run left half done: messages stored but not processed, events not delivered.
         resumed = resume_pending(root=root)
-        if resumed:
-            self.stdout.write(f"processed {resumed} message(s) left by an earlier run")
+        delivered, _failed = deliver_all_pending()
+        if resumed or delivered:
+            self.stdout.write(f"processed {resumed} message(s) and delivered {delivered} event(s) left by an earlier run")
         try:
             server = MllpServer((options["host"], options["port"]), root)
         except OSError as exc:

@@ -1,0 +1,88 @@
+"""`manage.py ingest PATH... --json` on the project's fixtures and, where present, on all the shared real files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tracecenter.intake.models import InboundMessage, LabResult
+
+pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def run_ingest(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("ingest", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_ingest_reads_every_format_and_prints_one_json_report(state):
+    report = run_ingest(str(FIXTURES / "hl7"), str(FIXTURES / "csv"), str(FIXTURES / "fhir"))
+    assert report["files"] == len([p for p in FIXTURES.rglob("*") if p.is_file() and not p.name.startswith(".")])
+    assert report["failed"] == 0
+    assert report["accepted"] + report["rejected"] + report["duplicates"] == report["messages"]
+    assert set(report["results"]) == {"positive", "negative", "inconclusive", "unknown"}
+    assert report["results"]["positive"] > 0 and report["results"]["negative"] > 0 and report["results"]["unknown"] > 0
+    assert report["persons_created"] > 0 and report["cases_opened"] > 0
+    for rejection in report["rejections"]:
+        assert set(rejection) == {"file", "message", "where", "location", "reason", "code"}
+        assert rejection["reason"].strip() and rejection["location"].strip()
+    # Whole files that hold no lab format are reported as such, and kept.
+    assert {Path(e["file"]).name for e in report["file_errors"]} >= {"SOURCE.md", "completely-empty-file.csv"}
+    assert LabResult.objects.count() == sum(report["results"].values()) - report["corrections"]
+
+
+def test_ingesting_the_same_files_again_is_all_duplicates(state):
+    first = run_ingest(str(FIXTURES / "hl7"))
+    stored = InboundMessage.objects.count()
+    again = run_ingest(str(FIXTURES / "hl7"))
+    assert again["duplicates"] == again["messages"] == first["messages"]
+    assert (again["accepted"], again["rejected"], InboundMessage.objects.count()) == (0, 0, stored)
+
+
+def test_the_human_readable_report_names_each_rejection(state):
+    out = io.StringIO()
+    call_command("ingest", str(FIXTURES / "hl7" / "hl7_2.7.hl7"), stdout=out)
+    text = out.getvalue()
+    assert "1 rejected" in text and "MSH-9" in text and "ORM^O01 is an order" in text
+
+
+def test_a_missing_path_is_an_error(state):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("ingest", "/nonexistent/feed.hl7")
+
+
+def test_an_unknown_jurisdiction_is_an_error(state):
+    with pytest.raises(CommandError, match="No jurisdiction has the code"):
+        call_command("ingest", str(FIXTURES / "hl7"), "--jurisdiction", "nowhere")
+
+
+@pytest.mark.shared_data
+def test_every_shared_lab_file_ingests_without_a_failure(state):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not present (only in the development workspace): the real test files are not here")
+    folders = [SHARED / "elr-reportstream" / "files", SHARED / "csv-test-results", SHARED / "fhir-r4"]
+    report = run_ingest(*map(str, folders))
+    assert report["failed"] == 0
+    assert report["accepted"] + report["rejected"] + report["duplicates"] == report["messages"]
+    assert report["accepted"] > 100 and report["results"]["positive"] > 30
+    # Every rejection says where and why.
+    assert all(r["location"] and r["reason"] for r in report["rejections"])
+    assert not InboundMessage.objects.filter(state__in=["received", "failed"]).exists()
+
+
+def test_a_folder_given_by_a_relative_path_with_dots_is_read_and_hidden_files_skipped(state, tmp_path, monkeypatch):
+    feed = tmp_path / "feeds" / "today"
+    feed.mkdir(parents=True)
+    (feed / "a.hl7").write_bytes((FIXTURES / "hl7" / "single_message.hl7").read_bytes())
+    (feed / ".partial.hl7").write_bytes(b"MSH|half written")
+    monkeypatch.chdir(feed)
+    report = run_ingest("../today")
+    assert (report["files"], report["accepted"]) == (1, 1)
