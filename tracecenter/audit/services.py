@@ -14,6 +14,7 @@ from tracecenter.audit import chain
 from tracecenter.audit.models import Action, AuditChainHead, AuditEntry
 from tracecenter.core import clock, request_context
 from tracecenter.core.actors import acting_user
+from tracecenter.core.bulk import insert_rows, update_rows
 
 SEAL_BATCH = 500
 
@@ -101,7 +102,7 @@ def audit_record_many(
         )
         entry.entry_hash = chain.entry_hash(_content(entry))
         entries.append(entry)
-    AuditEntry.objects.bulk_create(entries, batch_size=1000)
+    insert_rows(AuditEntry, entries)
     if entries:
         _seal_after_commit()
     return len(entries)
@@ -140,15 +141,15 @@ def seal_pending(limit: int = SEAL_BATCH) -> int:
         if head is None:
             return 0
         key = _key()
-        pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("pk")[:limit])
+        pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("pk").only("pk", "entry_hash")[:limit])
         for entry in pending:
             seq = head.last_seq + 1
             chain_hash = chain.link(key, head.last_hash, seq, entry.entry_hash)
-            AuditEntry.objects.filter(pk=entry.pk, seq__isnull=True).update(
-                seq=seq, prev_hash=head.last_hash, chain_hash=chain_hash
-            )
+            entry.seq, entry.prev_hash, entry.chain_hash = seq, head.last_hash, chain_hash
             head.last_seq, head.last_hash = seq, chain_hash
             sealed += 1
+        # One statement for the whole batch; the head lock means no other sealer touches these rows.
+        update_rows(AuditEntry, pending, ["seq", "prev_hash", "chain_hash"], where_null="seq")
         if sealed:
             head.save(update_fields=["last_seq", "last_hash"])
     return sealed

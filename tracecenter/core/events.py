@@ -141,9 +141,11 @@ def publish_many(batch: list[DomainEvent]) -> list[int]:
 
     For bulk intake: one INSERT for a whole chunk, and delivery batched after commit.
     """
+    from tracecenter.core.bulk import insert_rows
     from tracecenter.core.models import OutboxEvent
 
-    rows = OutboxEvent.objects.bulk_create([OutboxEvent(name=e.name, payload=_to_payload(e)) for e in batch])
+    rows = [OutboxEvent(name=e.name, payload=_to_payload(e)) for e in batch]
+    insert_rows(OutboxEvent, rows)
     return [row.pk for row in rows]
 
 

@@ -36,6 +36,7 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record_many
 from tracecenter.core import clock, crypto, events
 from tracecenter.core.actors import acting_user
+from tracecenter.core.bulk import insert_rows, update_rows
 from tracecenter.core.errors import DomainError
 from tracecenter.core.models import OutboxEvent
 from tracecenter.intake import detect
@@ -44,8 +45,8 @@ from tracecenter.intake.records import LabReport, ParseError, PatientRecord, Pro
 from tracecenter.intake.report import IngestReport
 from tracecenter.intake.services import LabResultInput, clean_lab_result_input
 from tracecenter.people import matching, normalize
-from tracecenter.people.identity import NewPerson, Resolver, contact_points_add, match_review_open, persons_create_bulk
-from tracecenter.people.models import Person, Sex
+from tracecenter.people.identity import NewPerson, Resolver, contact_points_add, match_reviews_open, persons_create_bulk
+from tracecenter.people.models import MatchReview, Person, Sex
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def store_units(
             out.append(Stored(unit, message, True))
         try:
             with transaction.atomic():
-                InboundMessage.objects.bulk_create(fresh)
+                insert_rows(InboundMessage, fresh)
         except IntegrityError:
             # Another intake stored one of these a moment ago: store one at a time, the rest as duplicates.
             for stored in out:
@@ -246,6 +247,33 @@ def _clean_patient(patient: PatientRecord, problems: list[Problem]) -> dict[str,
     return None if problems else values
 
 
+@dataclasses.dataclass
+class _Patient:
+    """One report's patient, cleaned: the person to find or create."""
+
+    report: LabReport
+    values: dict[str, Any] | None  # None: refused (see problems)
+    phones: list[str]
+    emails: list[str]
+    identity: matching.Identity | None
+    problems: list[Problem]
+
+
+def _identity(values: dict[str, Any], phones: list[str], emails: list[str]) -> matching.Identity:
+    return matching.identity_from(
+        first_name=values["first_name"],
+        middle_name=values["middle_name"],
+        last_name=values["last_name"],
+        date_of_birth=values["date_of_birth"],
+        sex=values["sex"],
+        street=values["street"],
+        city=values["city"],
+        postal_code=values["postal_code"],
+        phones=phones,
+        emails=emails,
+    )
+
+
 class _Chunk:
     """Applies a chunk of parsed messages; see the module docstring."""
 
@@ -272,89 +300,61 @@ class _Chunk:
     # -- pass 1: validate and resolve identities (reads only) --------------------------------------
 
     def _prepare(self, pending: list[_Pending], new_rows: list[NewPerson]) -> None:
-        identities = []
+        # Clean every patient first, so one query fetches the candidates of the whole chunk.
+        cleaned: list[list[_Patient]] = []
         for item in pending:
+            patients = []
             for lab_report in item.reports:
-                identities.append(self._identity(lab_report.patient))
-        self.resolver.prefetch(identities)
-        for item in pending:
-            self._prepare_one(item, new_rows)
+                problems: list[Problem] = []
+                values = _clean_patient(lab_report.patient, problems)
+                phones, emails = _clean_contacts(lab_report.patient, item.warnings)
+                identity = None if values is None else _identity(values, phones, emails)
+                patients.append(_Patient(lab_report, values, phones, emails, identity, problems))
+            cleaned.append(patients)
+        self.resolver.prefetch(p.identity for patients in cleaned for p in patients if p.identity is not None)
+        for item, patients in zip(pending, cleaned, strict=True):
+            self._prepare_one(item, patients, new_rows)
 
-    @staticmethod
-    def _identity(patient: PatientRecord) -> matching.Identity:
-        return matching.identity_from(
-            first_name=patient.first_name,
-            middle_name=patient.middle_name,
-            last_name=patient.last_name,
-            date_of_birth=patient.date_of_birth,
-            sex=patient.sex,
-            street=patient.street,
-            city=patient.city,
-            postal_code=patient.postal_code,
-            phones=patient.phones,
-            emails=patient.emails,
-        )
-
-    def _prepare_one(self, item: _Pending, new_rows: list[NewPerson]) -> None:
+    def _prepare_one(self, item: _Pending, patients: list[_Patient], new_rows: list[NewPerson]) -> None:
         planned: list[tuple[int | NewPerson, list[tuple[ResultRecord, dict[str, Any]]]]] = []
-        for lab_report in item.reports:
-            problems: list[Problem] = []
-            values = _clean_patient(lab_report.patient, problems)
-            phones, emails = _clean_contacts(lab_report.patient, item.warnings)
-            if values is None:
-                item.problems.extend(problems)
+        for patient in patients:
+            if patient.values is None or patient.identity is None:
+                item.problems.extend(patient.problems)
                 continue
             results = []
-            for record in lab_report.results:
-                cleaned = self._clean_result(record, values.get("date_of_birth"), lab_report, item.warnings)
-                if cleaned is not None:
-                    results.append((record, cleaned))
+            for record in patient.report.results:
+                values = self._clean_result(record, patient.values.get("date_of_birth"), patient.report, item.warnings)
+                if values is not None:
+                    results.append((record, values))
             if not results:
                 item.problems.append(
                     Problem("results", "No result in this message could be stored (see the warnings).", "no_result")
                 )
                 continue
-            planned.append((self._person_for(lab_report, values, phones, emails, new_rows, item), results))
+            planned.append((self._person_for(patient, new_rows, item), results))
         if item.problems:
             return  # all or nothing per message: a lab resends the whole message once fixed
         for person, results in planned:
             item.persons.append(person)
             item.results.append(results)
 
-    def _person_for(
-        self,
-        lab_report: LabReport,
-        values: dict[str, Any],
-        phones: list[str],
-        emails: list[str],
-        new_rows: list[NewPerson],
-        item: _Pending,
-    ) -> int | NewPerson:
-        identity = matching.identity_from(
-            **{
-                k: values[k]
-                for k in ("first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code")
-            },
-            phones=phones,
-            emails=emails,
-        )
+    def _person_for(self, patient: _Patient, new_rows: list[NewPerson], item: _Pending) -> int | NewPerson:
+        assert patient.identity is not None and patient.values is not None
+        identity, phones, emails = patient.identity, patient.phones, patient.emails
         resolution = self.resolver.resolve(identity)
         if resolution.decision == "match" and resolution.person_id is not None:
+            self.report.persons_matched += 1
             if resolution.person_id < 0:  # someone created earlier in this chunk
                 row = new_rows[-resolution.person_id - 1]
                 row.phones.extend(p for p in phones if p not in row.phones)
                 row.emails.extend(e for e in emails if e not in row.emails)
-                self.report.persons_matched += 1
                 return row
-            self.report.persons_matched += 1
-            item.outcome["matched"] = item.outcome.get("matched", 0) + 1
             self._contact_updates.append((resolution.person_id, phones, emails))
             return resolution.person_id
-        jurisdiction_id = self.counties.of(lab_report.patient.county)
-        row = NewPerson(jurisdiction_id=jurisdiction_id, values=values, phones=phones, emails=emails, identity=identity)
+        jurisdiction_id = self.counties.of(patient.report.patient.county)
+        row = NewPerson(jurisdiction_id=jurisdiction_id, values=patient.values, phones=phones, emails=emails, identity=identity)
         new_rows.append(row)
-        provisional = -len(new_rows)
-        self.resolver.remember(provisional, identity)
+        self.resolver.remember(-len(new_rows), identity)  # a provisional id until the chunk's persons are created
         if resolution.decision == "review" and resolution.candidate_id is not None:
             self._reviews.append((row, resolution, item))
         return row
@@ -419,22 +419,24 @@ class _Chunk:
         for index, person in enumerate(created):
             self.resolver.rename(-(index + 1), person.pk)
         self.report.persons_created += len(created)
-        for person_id, phones, emails in self._contact_updates:
-            if phones or emails:
-                contact_points_add(person_id=person_id, phones=phones, emails=emails)
+        contact_points_add(self._contact_updates)
+        reviews = []
         for row, resolution, item in self._reviews:
             candidate_id = resolution.candidate_id
             if candidate_id < 0:  # the candidate is someone created earlier in this chunk
                 candidate_id = real_id[id(new_rows[-candidate_id - 1])]
-            match_review_open(
-                jurisdiction_id=row.jurisdiction_id,
-                incoming_id=real_id[id(row)],
-                candidate_id=candidate_id,
-                score=resolution.score or 0.0,
-                comparison=resolution.comparison,
-                source=f"inbound message {item.stored.message.pk}",
+            reviews.append(
+                MatchReview(
+                    jurisdiction_id=row.jurisdiction_id,
+                    incoming_id=real_id[id(row)],
+                    candidate_id=candidate_id,
+                    score=resolution.score or 0.0,
+                    comparison=resolution.comparison,
+                    source=f"inbound message {item.stored.message.pk}",
+                )
             )
-            self.report.persons_review += 1
+        match_reviews_open(reviews)
+        self.report.persons_review += len(reviews)
         jurisdiction_of = {p.pk: p.jurisdiction_id for p in created}
         existing_ids = {p for item in pending for p in item.persons if isinstance(p, int)}
         jurisdiction_of.update(Person.objects.filter(pk__in=existing_ids).values_list("pk", "jurisdiction_id"))
@@ -503,7 +505,7 @@ class _Chunk:
                     if key:
                         earlier[(person_id, key)] = lab
                     self.report.results[values["result"]] += 1
-        LabResult.objects.bulk_create(to_create, batch_size=1000)
+        insert_rows(LabResult, to_create)
         by_message: dict[int, list[int]] = {}
         for lab in to_create:
             by_message.setdefault(lab.message_id or 0, []).append(lab.pk)
@@ -578,7 +580,8 @@ class _Chunk:
                 message.problems = ""
                 message.outcome = item.outcome
                 self.report.accepted += 1
-        InboundMessage.objects.bulk_update(
+        update_rows(
+            InboundMessage,
             [item.stored.message for item in pending],
             ["attempts", "processed_at", "warnings", "control_id", "sending_facility", "state", "problems", "outcome"],
         )
@@ -764,7 +767,7 @@ class Intake:
             message.attempts += 1
             message.processed_at = now
             self.report.reject(file=self.file_name, index=message.index, where=message.where, problems=problems)
-        InboundMessage.objects.bulk_update([s.message for s, _p in rejected], ["state", "problems", "attempts", "processed_at"])
+        update_rows(InboundMessage, [s.message for s, _p in rejected], ["state", "problems", "attempts", "processed_at"])
 
     def _mark_failed(self, message: InboundMessage, stage: str) -> None:
         message.state = InboundMessage.State.FAILED

@@ -9,6 +9,7 @@ same batch are candidates too, so one new person arriving twice in a file is one
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,7 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record_many
 from tracecenter.core import crypto
 from tracecenter.core.actors import acting_user
+from tracecenter.core.bulk import insert_rows
 from tracecenter.people import matching
 from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey
 
@@ -77,48 +79,95 @@ def comparison_summary(score: matching.MatchScore) -> list[dict[str, Any]]:
     return [{"field": f.field, "outcome": f.outcome, "weight": round(f.weight, 2)} for f in score.fields]
 
 
+_THRESHOLDS_TTL_SECONDS = 600.0
+_thresholds_cache: dict[str, tuple[float, matching.Thresholds]] = {}
+
+
+def thresholds_for(root_path: str) -> matching.Thresholds:
+    """Thresholds for the size of the state's registry: the more persons, the more chance a stranger
+    scores high, so the bar rises a bit per doubling (matching.Thresholds.for_population).
+
+    The count is cached for a few minutes per process: it moves slowly and costs a scan.
+    """
+    now = time.monotonic()
+    cached = _thresholds_cache.get(root_path)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    persons = Person.objects.filter(jurisdiction__path__startswith=root_path, merged_into__isnull=True).count()
+    thresholds = matching.Thresholds.for_population(persons)
+    _thresholds_cache[root_path] = (now + _THRESHOLDS_TTL_SECONDS, thresholds)
+    return thresholds
+
+
+# Candidates scored per incoming record, ranked by how many blocking keys they share with it. A
+# common surname block holds hundreds of persons; decrypting them all would cost more than the rest
+# of intake, and a true match shares more keys than a namesake does.
+MAX_CANDIDATES = 12
+_KEY_QUERY_SIZE = 5000
+
+
 class Resolver:
     """Resolves a batch of incoming identities within one state (the root of a jurisdiction tree).
 
     Use: prefetch(all identities of a chunk) once, then resolve() each, and remember()
-    every person created so later records of the same chunk find them.
+    every person created so later records of the same chunk find them. Keys and decrypted
+    candidates are cached for the life of the resolver (one intake run).
     """
 
     def __init__(self, root: Jurisdiction, thresholds: matching.Thresholds | None = None) -> None:
         self.root_path = f"/{root.ancestors_and_self()[0]}/"
-        self.thresholds = thresholds or matching.Thresholds()
+        self.thresholds = thresholds or thresholds_for(self.root_path)
         self._by_key: dict[str, set[int]] = defaultdict(set)
+        self._fetched: set[str] = set()
         self._identities: dict[int, matching.Identity] = {}
         self._keys_of: dict[int, frozenset[str]] = {}
+        self._hashes: dict[matching.Identity, tuple[str, ...]] = {}
+
+    def hashes(self, identity: matching.Identity) -> tuple[str, ...]:
+        found = self._hashes.get(identity)
+        if found is None:
+            found = self._hashes[identity] = tuple(sorted(key_hash(k) for k in matching.blocking_keys(identity)))
+        return found
 
     def prefetch(self, identities: Iterable[matching.Identity]) -> None:
-        hashes: set[str] = set()
+        identities = list(identities)
+        wanted: set[str] = set()
         for identity in identities:
-            hashes.update(key_hash(k) for k in matching.blocking_keys(identity))
-        hashes -= set(self._by_key)
-        if not hashes:
+            wanted.update(self.hashes(identity))
+        wanted -= self._fetched
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _KEY_QUERY_SIZE):
+            part = ordered[start : start + _KEY_QUERY_SIZE]
+            for key, person_id in PersonMatchKey.objects.filter(
+                key__in=part, person__merged_into__isnull=True, person__jurisdiction__path__startswith=self.root_path
+            ).values_list("key", "person_id"):
+                self._by_key[key].add(person_id)
+        self._fetched |= wanted
+        need: set[int] = set()
+        for identity in identities:
+            need.update(pid for pid in self._ranked(identity) if pid not in self._identities)
+        self._load(need)
+
+    def _load(self, person_ids: set[int]) -> None:
+        if not person_ids:
             return
-        pairs = list(
-            PersonMatchKey.objects.filter(
-                key__in=hashes, person__merged_into__isnull=True, person__jurisdiction__path__startswith=self.root_path
-            ).values_list("key", "person_id")
-        )
-        for key, person_id in pairs:
-            self._by_key[key].add(person_id)
-        new_ids = {pid for _k, pid in pairs} - set(self._identities)
-        if new_ids:
-            contacts = _contact_values(new_ids)
-            for person in Person.objects.filter(pk__in=new_ids).only(
-                "pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code"
-            ):
-                phones, emails = contacts.get(person.pk, ([], []))
-                self._identities[person.pk] = identity_of(person, phones, emails)
+        contacts = _contact_values(person_ids)
+        for person in Person.objects.filter(pk__in=person_ids).only(
+            "pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code"
+        ):
+            phones, emails = contacts.get(person.pk, ([], []))
+            self._identities[person.pk] = identity_of(person, phones, emails)
+
+    def _ranked(self, identity: matching.Identity) -> list[int]:
+        shared: dict[int, int] = defaultdict(int)
+        for key in self.hashes(identity):
+            for person_id in self._by_key.get(key, ()):
+                shared[person_id] += 1
+        ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+        return [person_id for person_id, _count in ranked[:MAX_CANDIDATES]]
 
     def candidates(self, identity: matching.Identity) -> list[tuple[int, matching.Identity]]:
-        ids: set[int] = set()
-        for key in matching.blocking_keys(identity):
-            ids |= self._by_key.get(key_hash(key), set())
-        return [(pid, self._identities[pid]) for pid in sorted(ids) if pid in self._identities]
+        return [(pid, self._identities[pid]) for pid in self._ranked(identity) if pid in self._identities]
 
     def resolve(self, identity: matching.Identity) -> Resolution:
         self.prefetch([identity])
@@ -145,7 +194,7 @@ class Resolver:
 
     def remember(self, person_id: int, identity: matching.Identity) -> list[str]:
         """Index a person (created or updated in this batch); returns its key hashes for storage."""
-        hashes = [key_hash(k) for k in matching.blocking_keys(identity)]
+        hashes = list(self.hashes(identity))
         for old in self._keys_of.get(person_id, frozenset()):
             self._by_key[old].discard(person_id)
         for h in hashes:
@@ -171,7 +220,7 @@ def persons_create_bulk(*, actor: Any, rows: list[NewPerson], resolver: Resolver
     persons = [Person(jurisdiction_id=r.jurisdiction_id, created_by=user, **r.values) for r in rows]
     for person in persons:
         person.set_blind_indexes()
-    Person.objects.bulk_create(persons)
+    insert_rows(Person, persons)
     points: list[ContactPoint] = []
     keys: list[PersonMatchKey] = []
     for person, row in zip(persons, rows, strict=True):
@@ -186,8 +235,9 @@ def persons_create_bulk(*, actor: Any, rows: list[NewPerson], resolver: Resolver
             else [key_hash(k) for k in matching.blocking_keys(row.identity)]
         )
         keys.extend(PersonMatchKey(person=person, key=h) for h in set(hashes))
-    ContactPoint.objects.bulk_create(points, ignore_conflicts=True)
-    PersonMatchKey.objects.bulk_create(keys, ignore_conflicts=True)
+    # New persons: their contact points and keys cannot exist yet, so no conflict handling is needed.
+    insert_rows(ContactPoint, points)
+    insert_rows(PersonMatchKey, keys)
     audit_record_many(
         actor=actor,
         action=Action.CREATE,
@@ -198,25 +248,41 @@ def persons_create_bulk(*, actor: Any, rows: list[NewPerson], resolver: Resolver
     return persons
 
 
-def contact_points_add(*, person_id: int, phones: list[str], emails: list[str]) -> list[str]:
-    """Add phones and e-mails a person does not have yet (a result came with a new number); returns the kinds added."""
-    existing = set(ContactPoint.objects.filter(person_id=person_id).values_list("kind", "value_bidx"))
-    ranks: defaultdict[str, int] = defaultdict(int)
-    for kind, _bidx in existing:
-        ranks[kind] += 1
+def contact_points_add(updates: Iterable[tuple[int, list[str], list[str]]]) -> int:
+    """Add the phones and e-mails persons do not have yet (results came with new numbers); returns how many.
+
+    `updates` holds (person id, E.164 phones, normalized e-mails); one query reads what
+    all of them have, one insert adds the rest.
+    """
+    wanted = [(pid, phones, emails) for pid, phones, emails in updates if phones or emails]
+    if not wanted:
+        return 0
+    existing: set[tuple[int, str, str]] = set()
+    ranks: defaultdict[tuple[int, str], int] = defaultdict(int)
+    for person_id, kind, bidx in ContactPoint.objects.filter(person_id__in={pid for pid, _p, _e in wanted}).values_list(
+        "person_id", "kind", "value_bidx"
+    ):
+        existing.add((person_id, kind, bidx))
+        ranks[person_id, kind] += 1
     added: list[ContactPoint] = []
-    for kind, values in ((ContactPoint.Kind.PHONE, phones), (ContactPoint.Kind.EMAIL, emails)):
-        for value in values:
-            bidx = ContactPoint.index_of(kind, value)
-            if (kind, bidx) in existing:
-                continue
-            point = ContactPoint(person_id=person_id, kind=kind, value=value, rank=ranks[kind])
-            point.value_bidx = bidx
-            ranks[kind] += 1
-            existing.add((kind, bidx))
-            added.append(point)
+    for person_id, phones, emails in wanted:
+        for kind, values in ((ContactPoint.Kind.PHONE, phones), (ContactPoint.Kind.EMAIL, emails)):
+            for value in values:
+                bidx = ContactPoint.index_of(kind, value)
+                if (person_id, kind, bidx) in existing:
+                    continue
+                point = ContactPoint(person_id=person_id, kind=kind, value=value, rank=ranks[person_id, kind])
+                point.value_bidx = bidx
+                ranks[person_id, kind] += 1
+                existing.add((person_id, kind, bidx))
+                added.append(point)
     ContactPoint.objects.bulk_create(added, ignore_conflicts=True)
-    return sorted({p.kind for p in added})
+    return len(added)
+
+
+def match_reviews_open(reviews: list[MatchReview]) -> None:
+    """Queue reviews of possible matches (a pair already queued is left as it is)."""
+    MatchReview.objects.bulk_create(reviews, ignore_conflicts=True)
 
 
 def match_review_open(

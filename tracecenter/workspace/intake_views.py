@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -22,6 +23,7 @@ from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
+from tracecenter.intake.models import InboundMessage
 from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, warnings_of
 from tracecenter.intake.selectors import batches_visible_to, messages_needing_attention, messages_visible_to
 from tracecenter.intake.uploads import upload_start
@@ -45,6 +47,12 @@ class FixForm(forms.Form):
         label=gettext_lazy("Corrected message"), widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"})
     )
 
+    def clean_text(self) -> str:
+        # Browsers submit every line break of a textarea as CRLF, whatever the text held. Undo that, so a
+        # CSV row or FHIR Bundle sent back untouched is recognised as unchanged rather than stored as a "fix".
+        text: str = self.cleaned_data["text"]
+        return text.replace("\r\n", "\n")
+
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
@@ -54,12 +62,14 @@ def _user(request: HttpRequest) -> User:
 def intake_upload(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     require_audited(user, Capability.INGEST, object_type="intake_batch")
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    # Bound on every POST, even one without fields or files, so a missing file is an error on the field.
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    if form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > settings.INTAKE_MAX_FILE_BYTES:
+            # The limit in words ("50.0 MB", "900 bytes"): a limit below 1 MB must not read as "0 MB".
             form.add_error(
-                "file", _("The file is larger than %(n)d MB.") % {"n": settings.INTAKE_MAX_FILE_BYTES // (1024 * 1024)}
+                "file", _("The file is larger than %(size)s.") % {"size": filesizeformat(settings.INTAKE_MAX_FILE_BYTES)}
             )
         elif upload.size == 0:
             form.add_error("file", _("The file is empty."))
@@ -104,8 +114,10 @@ def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
         object_id=message.pk,
         jurisdiction_id=message.jurisdiction_id,
     )
-    form = FixForm(request.POST or None, initial={"text": message.raw.replace("\r", "\n")})
-    if request.method == "POST" and form.is_valid():
+    # HL7 segments end with CR, which a textarea would not show as lines; other formats are shown as received.
+    initial = message.raw.replace("\r", "\n") if message.format == "hl7v2" else message.raw
+    form = FixForm(request.POST, initial={"text": initial}) if request.method == "POST" else FixForm(initial={"text": initial})
+    if form.is_valid():
         try:
             fixed = message_fix_and_reprocess(actor=user, message=message, text=form.cleaned_data["text"])
         except DomainError as exc:
@@ -114,6 +126,12 @@ def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The corrected message was processed: %(state)s.") % {"state": fixed.get_state_display()})
             return redirect("workspace:intake_message", pk=fixed.pk)
     fixable = message.state in ("rejected", "failed")
+    # The original of a fix links to it: whoever opens it from an old report finds what became of it.
+    replaced_by = (
+        InboundMessage.objects.filter(replaces=message).values_list("pk", flat=True).first()
+        if message.state == InboundMessage.State.REPLACED
+        else None
+    )
     return render(
         request,
         "workspace/intake_message.html",
@@ -123,6 +141,7 @@ def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
             "warnings": warnings_of(message),
             "form": form,
             "fixable": fixable,
+            "replaced_by": replaced_by,
         },
     )
 

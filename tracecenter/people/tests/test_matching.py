@@ -226,6 +226,7 @@ def test_hangul_transliterates_to_revised_romanization_not_to_the_usual_american
         ("José Luis", "José Antonio", "different"),
         ("Wiliam", "William", "similar"),
         ("Kristoffer", "Kristofer", "similar"),
+        ("Mariana", "Maria", "different"),  # a longer name, not a typo
         ("Philippa", "Filipa", "phonetic"),
         ("Gang", "Qiang", "different"),  # short names: metaphone is too coarse to count
         ("J", "John", "initial"),
