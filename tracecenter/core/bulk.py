@@ -14,8 +14,6 @@ from typing import Any
 
 from django.db import connections, models, router
 
-BATCH = 1000
-
 
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     field = model._meta.get_field(name)
@@ -47,27 +45,25 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
     pk = model._meta.pk
     assert pk is not None
     columns: list[models.Field[Any, Any]] = [pk, *concrete]
-    types = [c.db_type(connection) for c in columns]
-    casts = ", ".join(f"%s::{t}" for t in types)
     names = ", ".join(_quote(connection, c) for c in columns)
+    definition = ", ".join(f"{_quote(connection, c)} {c.db_type(connection)}" for c in columns)
     assignments = ", ".join(f"{_quote(connection, c)} = v.{_quote(connection, c)}" for c in concrete)
     pk_column = _quote(connection, pk)
     condition = f" AND t.{_quote(connection, _field(model, where_null))} IS NULL" if where_null else ""
-    updated = 0
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), BATCH):
-            part = objs[start : start + BATCH]
-            params: list[Any] = []
-            for obj in part:
-                params.extend(c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns)
-            values = ", ".join(f"({casts})" for _ in part)
-            # Only quoted identifiers and placeholders are formatted in; every value is a parameter.
-            sql = (
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {values}) AS v({names}) "  # noqa: S608
-                f"WHERE t.{pk_column} = v.{pk_column}{condition}"
-            )
-            cursor.execute(sql, params)
-            updated += cursor.rowcount
+    # The new values go into a temporary table by COPY, then one UPDATE joins it: no statement with
+    # thousands of placeholders to parse. The temporary table lives for the session, emptied after use.
+    scratch = connection.ops.quote_name(f"bulk_{model._meta.db_table}_{abs(hash(tuple(fields))) % 10**8}")
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} ({definition})")
+        with cursor.cursor.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns])
+        # Only quoted identifiers are formatted in; the values came by COPY.
+        cursor.execute(
+            f"UPDATE {table} AS t SET {assignments} FROM {scratch} AS v WHERE t.{pk_column} = v.{pk_column}{condition}"  # noqa: S608
+        )
+        updated = int(cursor.rowcount)
+        cursor.execute(f"TRUNCATE {scratch}")
     return updated
 
 

@@ -31,13 +31,14 @@ class LabResultInput:
     ordering_facility: str = ""
 
 
-def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, Any]:
+def clean_lab_result_input(date_of_birth: dt.date | None, data: LabResultInput) -> dict[str, Any]:
+    """Validate a result for a person born on `date_of_birth` (None: unknown); DomainError names the field."""
     today = clock.today()
     if data.specimen_collection_date.year < 1900:
         raise DomainError(_("The specimen collection date is before 1900: check the date."), field="specimen_collection_date")
     if data.specimen_collection_date > today:
         raise DomainError(_("The specimen collection date cannot be in the future."), field="specimen_collection_date")
-    if person.date_of_birth and data.specimen_collection_date < person.date_of_birth:
+    if date_of_birth and data.specimen_collection_date < date_of_birth:
         raise DomainError(_("The specimen was collected before the person was born."), field="specimen_collection_date")
     if data.result_date is not None:
         if data.result_date > today:
@@ -68,7 +69,7 @@ def clean_lab_result_input(person: Person, data: LabResultInput) -> dict[str, An
 @transaction.atomic
 def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL) -> LabResult:
     """Store a result and announce it; cases listens and opens a case for a positive."""
-    values = clean_lab_result_input(person, data)
+    values = clean_lab_result_input(person.date_of_birth, data)
     lab = LabResult.objects.create(
         person=person,
         condition=test_condition(values["test_loinc"])[0],

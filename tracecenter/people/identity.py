@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from tracecenter.accounts.models import Jurisdiction
 from tracecenter.audit.models import Action
@@ -47,10 +47,17 @@ def identity_of(person: Person, phones: Iterable[str] = (), emails: Iterable[str
     )
 
 
+def match_keys_of(**values: Any) -> frozenset[str]:
+    """The blocking keys of raw identity values (as matching.identity_from takes them)."""
+    return matching.blocking_keys(matching.identity_from(**values))
+
+
 def _contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], list[str]]]:
     found: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for point in ContactPoint.objects.filter(person_id__in=list(person_ids)):
-        found[point.person_id][0 if point.kind == ContactPoint.Kind.PHONE else 1].append(point.value)
+    for person_id, kind, value in ContactPoint.objects.filter(person_id__in=list(person_ids)).values_list(
+        "person_id", "kind", "value"
+    ):
+        found[person_id][0 if kind == ContactPoint.Kind.PHONE else 1].append(value)
     return found
 
 
@@ -102,8 +109,37 @@ def thresholds_for(root_path: str) -> matching.Thresholds:
 # Candidates scored per incoming record, ranked by how many blocking keys they share with it. A
 # common surname block holds hundreds of persons; decrypting them all would cost more than the rest
 # of intake, and a true match shares more keys than a namesake does.
-MAX_CANDIDATES = 12
+MAX_CANDIDATES = 8
+MIN_CANDIDATES = 4
+SMALL_BLOCK = 12
 _KEY_QUERY_SIZE = 5000
+
+
+# A key shared by more persons than this (a clinic's phone, the sound of a very common name) is not
+# read at all: its members are found through their other keys or not at all.
+MAX_BLOCK = 300
+
+
+def _block_members(keys: list[str]) -> list[tuple[str, int]]:
+    """(key, person id) for each key, leaving out keys of blocks over MAX_BLOCK.
+
+    Keys only: the state is checked when candidates are loaded (a join here costs more than
+    the rest of matching), and a merged person's keys are deleted when it is merged.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # key = ANY(array): one parameter, not thousands; the (key, person) index answers alone.
+            cursor.execute(
+                "SELECT key, person_id FROM (SELECT key, person_id, count(*) OVER (PARTITION BY key) AS n "
+                "FROM people_personmatchkey WHERE key = ANY(%s)) AS blocks WHERE n <= %s",
+                [keys, MAX_BLOCK],
+            )
+            return [(str(k), int(p)) for k, p in cursor.fetchall()]
+    pairs = list(PersonMatchKey.objects.filter(key__in=keys).values_list("key", "person_id"))
+    sizes: dict[str, int] = defaultdict(int)
+    for key, _pid in pairs:
+        sizes[key] += 1
+    return [(k, p) for k, p in pairs if sizes[k] <= MAX_BLOCK]
 
 
 class Resolver:
@@ -122,6 +158,7 @@ class Resolver:
         self._identities: dict[int, matching.Identity] = {}
         self._keys_of: dict[int, frozenset[str]] = {}
         self._hashes: dict[matching.Identity, tuple[str, ...]] = {}
+        self._elsewhere: set[int] = set()  # persons of another state (or merged): never candidates here
 
     def hashes(self, identity: matching.Identity) -> tuple[str, ...]:
         found = self._hashes.get(identity)
@@ -137,34 +174,53 @@ class Resolver:
         wanted -= self._fetched
         ordered = sorted(wanted)
         for start in range(0, len(ordered), _KEY_QUERY_SIZE):
-            part = ordered[start : start + _KEY_QUERY_SIZE]
-            for key, person_id in PersonMatchKey.objects.filter(
-                key__in=part, person__merged_into__isnull=True, person__jurisdiction__path__startswith=self.root_path
-            ).values_list("key", "person_id"):
+            for key, person_id in _block_members(ordered[start : start + _KEY_QUERY_SIZE]):
                 self._by_key[key].add(person_id)
         self._fetched |= wanted
         need: set[int] = set()
         for identity in identities:
-            need.update(pid for pid in self._ranked(identity) if pid not in self._identities)
+            need.update(pid for pid in self._ranked(identity) if pid not in self._identities and pid not in self._elsewhere)
         self._load(need)
 
     def _load(self, person_ids: set[int]) -> None:
         if not person_ids:
             return
-        contacts = _contact_values(person_ids)
-        for person in Person.objects.filter(pk__in=person_ids).only(
-            "pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code"
-        ):
+        found = list(
+            Person.objects.filter(
+                pk__in=person_ids, jurisdiction__path__startswith=self.root_path, merged_into__isnull=True
+            ).only("pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code")
+        )
+        contacts = _contact_values(p.pk for p in found)
+        for person in found:
             phones, emails = contacts.get(person.pk, ([], []))
             self._identities[person.pk] = identity_of(person, phones, emails)
+        self._elsewhere.update(person_ids - {p.pk for p in found})
 
     def _ranked(self, identity: matching.Identity) -> list[int]:
-        shared: dict[int, int] = defaultdict(int)
+        """Candidates worth decrypting: those sharing two or more keys, or one key of a small block.
+
+        A key shared by hundreds (the sound of "Maria Garcia") says nothing alone; its members
+        are considered only when another key (birth date, phone) points at them too.
+        """
+        counts: dict[int, int] = defaultdict(int)
+        in_small_block: set[int] = set()
         for key in self.hashes(identity):
-            for person_id in self._by_key.get(key, ()):
-                shared[person_id] += 1
-        ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-        return [person_id for person_id, _count in ranked[:MAX_CANDIDATES]]
+            block = self._by_key.get(key, ())
+            small = len(block) <= SMALL_BLOCK
+            for person_id in block:
+                counts[person_id] += 1
+                if small:
+                    in_small_block.add(person_id)
+        strong = sorted(
+            ((pid, n) for pid, n in counts.items() if n >= 2 and pid not in self._elsewhere), key=lambda item: (-item[1], item[0])
+        )
+        ranked = [pid for pid, _n in strong[:MAX_CANDIDATES]]
+        if len(ranked) < MIN_CANDIDATES:
+            # Few persons share two keys: look at those sharing one key of a small block too (a birth date
+            # typo leaves only the name key; a new name leaves only the phone).
+            weak = sorted(pid for pid in in_small_block if counts[pid] == 1 and pid not in self._elsewhere)
+            ranked += weak[: MIN_CANDIDATES - len(ranked)]
+        return ranked
 
     def candidates(self, identity: matching.Identity) -> list[tuple[int, matching.Identity]]:
         return [(pid, self._identities[pid]) for pid in self._ranked(identity) if pid in self._identities]

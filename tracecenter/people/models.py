@@ -128,7 +128,8 @@ class PersonMatchKey(models.Model):
     key = models.CharField(max_length=32)
 
     class Meta:
-        indexes = [models.Index(fields=["key"], name="person_match_key_idx")]
+        # (key, person): candidates are read from the index alone, without visiting the table.
+        indexes = [models.Index(fields=["key", "person"], name="person_match_key_idx")]
         constraints = [models.UniqueConstraint(fields=["person", "key"], name="person_match_key_unique")]
 
     def __str__(self) -> str:

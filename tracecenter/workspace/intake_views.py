@@ -23,7 +23,7 @@ from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
-from tracecenter.intake.models import InboundMessage
+from tracecenter.intake.models import InboundMessage, IntakeBatch
 from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, warnings_of
 from tracecenter.intake.selectors import batches_visible_to, messages_needing_attention, messages_visible_to
 from tracecenter.intake.uploads import upload_start
@@ -97,9 +97,10 @@ def intake_batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """Counts only (no personal data), polled by the batch page while a file is being ingested."""
     user = _user(request)
     batch = get_for(user, batches_visible_to(user), pk, object_type="intake_batch", capability=Capability.INGEST)
-    return JsonResponse(
-        {"status": batch.status, "done": batch.units_done, "total": batch.units_total, "finished": batch.finished_at is not None}
-    )
+    # An upload that crashed is marked failed without a finish time: it is over all the same, and the page
+    # must stop polling and say so rather than show a bar that never moves.
+    finished = batch.finished_at is not None or batch.status != IntakeBatch.Status.RUNNING
+    return JsonResponse({"status": batch.status, "done": batch.units_done, "total": batch.units_total, "finished": finished})
 
 
 @login_required

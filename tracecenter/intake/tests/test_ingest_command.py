@@ -86,3 +86,26 @@ def test_a_folder_given_by_a_relative_path_with_dots_is_read_and_hidden_files_sk
     monkeypatch.chdir(feed)
     report = run_ingest("../today")
     assert (report["files"], report["accepted"]) == (1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_ingest_files_in_parallel_processes_on_postgresql(state, tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        with pytest.raises(CommandError, match="needs PostgreSQL"):
+            call_command("ingest", str(FIXTURES / "hl7"), "--workers", "2")
+        return
+    sequential = run_ingest(str(FIXTURES / "hl7" / "single_message.hl7"), str(FIXTURES / "hl7" / "batch_message.hl7"))
+    # The same files again, in two processes: all duplicates, counted the same.
+    parallel = run_ingest(
+        str(FIXTURES / "hl7" / "single_message.hl7"), str(FIXTURES / "hl7" / "batch_message.hl7"), "--workers", "2"
+    )
+    assert parallel["messages"] == sequential["messages"] == parallel["duplicates"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in ("sample_CO_20240403.hl7", "sample_CA_20240729-0001.hl7", "CA-20211001-sully.hl7"):
+        (fresh / name).write_bytes((FIXTURES / "hl7" / name).read_bytes())
+    report = run_ingest(str(fresh), "--workers", "3")
+    assert report["files"] == 3 and report["accepted"] == 3 and report["failed"] == 0
+    assert LabResult.objects.filter(message__batch__filename__in=[p.name for p in fresh.iterdir()]).count() > 0

@@ -1,9 +1,19 @@
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("people", "0002_person_created_by"), ("audit", "0002_append_only_trigger")]
 AFTER = [("people", "0003_backfill_person_created_by"), ("audit", "0002_append_only_trigger")]
+
+
+@pytest.fixture(autouse=True)
+def back_to_latest() -> Iterator[None]:
+    """Leave the schema as the other tests expect it, whatever happens here."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,3 +45,30 @@ def test_persons_entered_before_the_column_get_their_creator_from_the_audit_trai
     Person = apps.get_model("people", "Person")
     assert Person.objects.get(pk=entered.pk).created_by_id == creator.pk
     assert Person.objects.get(pk=orphan.pk).created_by_id is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_persons_entered_before_matching_get_their_blocking_keys(county):
+    import datetime as dt
+
+    from tracecenter.people.identity import key_hash, match_keys_of
+
+    before = [("people", "0004_matching_and_merges")]
+    after = [("people", "0005_backfill_match_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    Person = executor.loader.project_state(before).apps.get_model("people", "Person")
+    person = Person.objects.create(
+        jurisdiction_id=county.pk,
+        first_name="Ana",
+        last_name="García",
+        date_of_birth=dt.date(1985, 3, 14),
+        first_name_bidx="x",
+        last_name_bidx="y",
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    PersonMatchKey = executor.loader.project_state(after).apps.get_model("people", "PersonMatchKey")
+    stored = set(PersonMatchKey.objects.filter(person_id=person.pk).values_list("key", flat=True))
+    expected = {key_hash(k) for k in match_keys_of(first_name="Ana", last_name="García", date_of_birth=dt.date(1985, 3, 14))}
+    assert stored == expected and stored

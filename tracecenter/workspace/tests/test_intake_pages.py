@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.test import Client
@@ -51,36 +51,57 @@ def lab_report(n: int = 1, **overrides: Any) -> SyntheticReport:
     return SyntheticReport(**values)
 
 
-def _read_uncommitted(connection: BaseDatabaseWrapper, on: bool = True, **_kwargs: Any) -> None:
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA read_uncommitted = {int(on)}")
+# How long a statement waits for another connection's write to end: the busy timeout of settings.DATABASES.
+LOCK_WAIT = 20.0
+
+
+def _wait_while_locked(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as exc:
+            # SQLite leaves the failed statement undone and the transaction open: running it again is safe.
+            if "database table is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _prepare(connection: BaseDatabaseWrapper, reading_uncommitted: bool = True, **_kwargs: Any) -> None:
+    if connection.vendor != "sqlite":
+        return
+    if reading_uncommitted and _wait_while_locked not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_wait_while_locked)
+    elif not reading_uncommitted and _wait_while_locked in connection.execute_wrappers:
+        connection.execute_wrappers.remove(_wait_while_locked)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA read_uncommitted = {int(reading_uncommitted)}")
 
 
 @contextlib.contextmanager
-def concurrent_sqlite(settings: Any) -> Iterator[None]:
-    """Lets requests read while an upload's thread writes, on the SQLite test database too.
+def concurrent_sqlite() -> Iterator[None]:
+    """Gives the SQLite test database the concurrency of a deployment's, while an upload's thread writes.
 
-    The SQLite test database lives in memory with a shared cache, where locks are per table and a
-    conflict fails at once ("database table is locked") instead of waiting as the file database of a
-    deployment does: a progress poll reading the batch the thread is updating would fail the upload.
-    So, while this is open: readers take no table locks (read_uncommitted, which exists for exactly
-    this), and a request saves its session only when it changed, leaving the ingest thread the only
-    writer while it runs. PostgreSQL needs none of this and is left as it is.
+    The test database lives in memory with a shared cache, where locks are per table and a conflict
+    fails at once ("database table is locked") where the file database of a deployment waits (WAL and
+    a busy timeout). A progress poll reading the batch while the thread updates it, or the batch page
+    auditing its read while the thread stores a chunk, would fail the request or the upload. So, on
+    this connection and on every one opened meanwhile (the ingest thread's): readers take no table
+    locks (read_uncommitted, as WAL readers do not block), and a statement meeting another connection's
+    write waits for it as the busy timeout would. PostgreSQL needs none of this and is left as it is.
     """
-    settings.SESSION_SAVE_EVERY_REQUEST = False
-    _read_uncommitted(connection)
-    connection_created.connect(_read_uncommitted, dispatch_uid="intake-tests-read-uncommitted")
+    _prepare(connection)
+    connection_created.connect(_prepare, dispatch_uid="intake-tests-concurrent-sqlite")
     try:
         yield
     finally:
-        connection_created.disconnect(dispatch_uid="intake-tests-read-uncommitted")
-        _read_uncommitted(connection, on=False)
+        connection_created.disconnect(dispatch_uid="intake-tests-concurrent-sqlite")
+        _prepare(connection, reading_uncommitted=False)
 
 
 @pytest.fixture
-def background_ingest(transactional_db: None, settings: Any) -> Iterator[None]:
-    with concurrent_sqlite(settings):
+def background_ingest(transactional_db: None) -> Iterator[None]:
+    with concurrent_sqlite():
         yield
 
 
@@ -174,6 +195,24 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
     for pk in (batch.pk, csv_batch.pk):
         entries = AuditEntry.objects.filter(object_type="intake_batch", object_id=str(pk), actor_username=supervisor.username)
         assert set(entries.values_list("action", flat=True)) == {"create", "read"}
+
+
+@pytest.mark.usefixtures("background_ingest")
+def test_an_upload_that_crashes_ends_the_progress_and_says_so(
+    client: Client, users: dict[str, User], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Intake, "ingest_bytes", crash)
+    client.force_login(users[Role.SUPERVISOR])
+    batch = uploaded_batch(upload(client, "elr-feed.hl7", oru_r01(lab_report()).encode()))
+    # Without an end, the page's script would poll for ever under a bar that never moves.
+    assert wait_until_finished(client, batch) == {"status": "failed", "done": 0, "total": 0, "finished": True}
+    assert "upload" in caplog.text and "disk full" in caplog.text
+    html = client.get(reverse("workspace:intake_batch", args=[batch.pk])).content.decode()
+    assert 'id="intake-progress"' not in html
+    assert "Ingesting this file stopped on an error. Upload it again" in html
 
 
 def test_the_progress_of_a_running_batch_is_counts_only(client: Client, users: dict[str, User], county: Jurisdiction) -> None:

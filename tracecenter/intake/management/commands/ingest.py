@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.pipeline import ingest_files, intake_root
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", help="files or folders (folders are read recursively, hidden files skipped)")
         parser.add_argument("--json", action="store_true", help="print one JSON object with the report")
         parser.add_argument(
+            "--workers", type=int, default=1, help="files ingested at once by separate processes (PostgreSQL only; default 1)"
+        )
+        parser.add_argument(
             "--jurisdiction",
             default="",
             help="code of the receiving jurisdiction (default: INTAKE_JURISDICTION or the only state)",
@@ -37,7 +41,12 @@ class Command(BaseCommand):
         files = list(_expand(options["paths"]))
         if not files:
             raise CommandError("No file to ingest in the paths given.")
-        report = ingest_files([str(f) for f in files], root=root)
+        workers = options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
+        if workers > 1 and connection.vendor != "postgresql":
+            raise CommandError("--workers above 1 needs PostgreSQL: SQLite lets one process write at a time.")
+        report = ingest_files([str(f) for f in files], root=root, workers=workers)
         data = report.as_dict()
         if options["json"]:
             self.stdout.write(json.dumps(data, ensure_ascii=False))
