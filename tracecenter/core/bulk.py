@@ -88,15 +88,21 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
     fields = list(meta.concrete_fields)
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(_quote(connection, f) for f in fields)
-    with connection.wrap_database_errors, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [meta.db_table, pk.column, len(objs)]
-        )
-        for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
-            obj.pk = new_id
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    try:
+        with connection.wrap_database_errors, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, pk.column, len(objs)],
+            )
+            for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = new_id
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for obj in objs:
+                    copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    except Exception:
+        for obj in objs:  # nothing was written: the objects must not look saved (a caller may retry them one by one)
+            obj.pk = None
+        raise
     for obj in objs:
         obj._state.adding = False
         obj._state.db = db

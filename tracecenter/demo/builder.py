@@ -113,6 +113,9 @@ RULE_VERSIONS = (
 )
 
 
+STATE = "state"  # a DemoUser of the whole state rather than of one county
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoUser:
     username: str
@@ -135,6 +138,8 @@ DEMO_USERS = (
     DemoUser("auditor", Role.AUDITOR, "harbor", "Martin", "Feld"),
     DemoUser("tracer.valley", Role.CONTACT_TRACER, "valley", "Lucía", "Herrera", "en,es", on_team=True),
     DemoUser("supervisor.valley", Role.SUPERVISOR, "valley", "Thomas", "Byrne", on_team=True),
+    # The state's feeds (MLLP, files) arrive at state level: someone there reads their reports and reviews matches.
+    DemoUser("supervisor.state", Role.SUPERVISOR, STATE, "Nadia", "Rahman"),
 )
 
 
@@ -657,7 +662,7 @@ class DemoBuilder:
                     last_name=spec.last_name,
                     email=f"{spec.username}@example.org",
                     role=spec.role,
-                    jurisdiction=self.counties[spec.county],
+                    jurisdiction=self.state if spec.county == STATE else self.counties[spec.county],
                     team=teams[spec.county] if spec.on_team else None,
                     languages=spec.languages,
                     password=password,

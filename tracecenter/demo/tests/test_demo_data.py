@@ -20,7 +20,7 @@ from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseStatus
 from tracecenter.contacts.models import Attendance, Event, Exposure, ExposureStatus, Setting
-from tracecenter.demo.builder import DEMO_PASSWORD, DEMO_STATE_CODE, demo_summary
+from tracecenter.demo.builder import DEMO_PASSWORD, DEMO_STATE_CODE, DEMO_USERS, demo_summary
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import ContactPoint, Household, Person
 from tracecenter.people.normalize import phone_e164
@@ -103,6 +103,7 @@ def test_every_role_has_a_demo_login_with_the_shared_password() -> None:
     for username in ("investigator", "tracer", "supervisor", "epidemiologist", "planner", "quality", "admin", "auditor"):
         assert by_name[username].jurisdiction.code == "demo-harbor"
     assert by_name["tracer.valley"].jurisdiction.code == "demo-valley"
+    assert by_name["supervisor.state"].jurisdiction.parent is None  # the state, where lab feeds arrive
     assert by_name["investigator"].check_password(DEMO_PASSWORD)
     assert by_name["admin"].check_password(DEMO_PASSWORD)
     assert not any(user.is_superuser for user in users)
@@ -181,7 +182,7 @@ def test_the_audit_chain_verifies_after_the_demo() -> None:
     out = io.StringIO()
     call_command("audit_verify", stdout=out)
     assert "audit chain OK" in out.getvalue()
-    assert AuditEntry.objects.filter(object_type="user", detail="demo data").count() == 10
+    assert AuditEntry.objects.filter(object_type="user", detail="demo data").count() == len(DEMO_USERS)
 
 
 def test_taken_user_names_stop_the_demo_before_it_creates_anything() -> None:
