@@ -877,8 +877,15 @@ def message_fix_and_reprocess(*, actor: Any, message: InboundMessage, text: str)
     if "\x00" in text or len(text.encode("utf-8")) > 5 * 1024 * 1024:
         raise DomainError(_("The corrected message is too large or holds a NUL character."), field="text")
     if message.format == "hl7v2":
-        # Browsers send line feeds; HL7 segments end with carriage returns.
-        text = "\r".join(line for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip())
+        # Browsers send line feeds where HL7 has carriage returns: cut the text as a received file is cut,
+        # so an untouched message is recognised as unchanged.
+        try:
+            units = list(detect.parser_for("hl7v2").split(text.encode("utf-8")))
+        except ParseError as exc:
+            raise DomainError(exc.problems[0].reason, field="text") from None
+        if len(units) != 1:
+            raise DomainError(_("The correction must hold exactly one message."), field="text")
+        text = units[0].text
     if content_key(message.format, text) == message.content_key:
         raise DomainError(_("The message is unchanged: correct it before re-processing."), field="text")
     if message.format not in detect.FORMATS:
@@ -891,7 +898,8 @@ def message_fix_and_reprocess(*, actor: Any, message: InboundMessage, text: str)
         received_by=acting_user(actor),
     )
     run = Intake(root=message.jurisdiction, actor=actor, batch=batch)
-    stored = run.ingest_units([RawUnit(index=1, text=text, where=_("corrected message"))], fmt=message.format)
+    # Stored, not shown translated: the words are the same whichever language the corrector reads.
+    stored = run.ingest_units([RawUnit(index=1, text=text, where="corrected message")], fmt=message.format)
     fixed = stored[0]
     if fixed.pk != message.pk:
         with transaction.atomic():

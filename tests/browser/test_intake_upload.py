@@ -1,0 +1,114 @@
+"""A supervisor uploads a file of 1,500 lab reports in a real browser and watches it being ingested."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import PASSWORD
+from tracecenter.accounts.roles import Role
+from tracecenter.core import clock
+from tracecenter.intake.models import IntakeBatch, LabResult
+from tracecenter.intake.synthetic import Analyte, SyntheticReport, oru_r01
+from tracecenter.workspace.tests.test_intake_pages import concurrent_sqlite
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MESSAGES = 1_500
+FIRST = [
+    "Amara", "Bogdan", "Chiara", "Dmitri", "Esperanza", "Farouk", "Giulia", "Hiroshi", "Ingrid", "Jamal",
+    "Keiko", "Lucía", "Mateus", "Nadia", "Oluwaseun", "Priya", "Quentin", "Rashida", "Soren", "Thandiwe",
+    "Ulrich", "Valentina", "Wendell", "Ximena", "Yusuf", "Zofia", "Anselm", "Brigid", "Cosimo", "Dagny",
+]  # fmt: skip
+LAST = [
+    "Abernathy", "Baptiste", "Castellanos", "Dunmore", "Eriksen", "Fairbanks", "Gallagher", "Hollis", "Iwasaki",
+    "Jablonski", "Kowalczyk", "Lindqvist", "Montgomery", "Nakamura", "Okonkwo", "Pemberton", "Quiroga", "Rutherford",
+    "Santorelli", "Thibodeaux", "Underwood", "Vasquez", "Whitfield", "Xiong", "Yamamoto", "Zielinski", "Achebe",
+    "Bergström", "Cavanaugh", "Delacroix", "Ellingsworth", "Fitzgerald", "Grünewald", "Halvorsen", "Ibáñez",
+    "Jovanovic", "Kaczmarek", "Lockhart", "Mbeki", "Northcott", "Oyelaran", "Prendergast", "Quattrone", "Rasmussen",
+    "Szymanski", "Trevelyan", "Umarov", "Vanterpool", "Wojcik", "Yelverton",
+]  # fmt: skip
+
+# True while the bar, and the count beside it, show part of the file done: the script has moved them.
+BAR_PART_WAY = f"""() => {{
+    const bar = document.getElementById("intake-bar");
+    const count = document.querySelector("#intake-progress .count");
+    return bar !== null && bar.max === {MESSAGES} && bar.value > 0 && bar.value < bar.max
+        && count.textContent === bar.value + " / " + bar.max;
+}}"""
+
+
+def hl7_file() -> bytes:
+    """1,500 ORU^R01 messages, each for a different person (no two share a name or a birth date); one in ten positive."""
+    assert len(FIRST) * len(LAST) >= MESSAGES
+    collected = clock.today() - dt.timedelta(days=2)
+    messages = []
+    for n in range(MESSAGES):
+        report = SyntheticReport(
+            control_id=f"BULK{n:06d}",
+            first_name=FIRST[n % len(FIRST)],
+            last_name=LAST[n // len(FIRST)],
+            date_of_birth=dt.date(1940, 1, 1) + dt.timedelta(days=11 * n),
+            collected=collected,
+            accession=f"BULKACC{n:06d}",
+            sex="MF"[n % 2],
+            analytes=[Analyte(result="positive" if n % 10 == 0 else "negative")],
+        )
+        messages.append(oru_r01(report))
+    return "".join(messages).encode()
+
+
+@pytest.fixture
+def background_ingest() -> Iterator[None]:
+    # The browser polls through the live server while the upload's thread writes: see concurrent_sqlite.
+    with concurrent_sqlite():
+        yield
+
+
+def sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_a_supervisor_uploads_1500_messages_and_watches_them_ingested(
+    page, live_server, background_ingest, county, team, make_user
+):
+    supervisor = make_user(Role.SUPERVISOR, county, team, username="supervisor.north")
+    data = hl7_file()
+    # The status of every progress answer the page's script receives: proof that it polled. Only what the
+    # event carries is read; a body fetched here could already be gone once the page reloads.
+    polls: list[int] = []
+    page.on("response", lambda response: polls.append(response.status) if "/progress/" in response.url else None)
+
+    sign_in(page, live_server, supervisor.username)
+    page.get_by_role("link", name="Lab intake").click()
+    page.get_by_label("Lab result file").set_input_files(
+        files=[{"name": "elr-bulk.hl7", "mimeType": "text/plain", "buffer": data}]
+    )
+    started = time.monotonic()
+    page.get_by_role("button", name="Upload and ingest").click()
+    page.wait_for_url(f"{live_server.url}/intake/batches/*/")
+
+    # Still being ingested: the page shows the bar, and its script moves it as chunks are stored.
+    page.locator("#intake-bar").wait_for()
+    page.wait_for_function(BAR_PART_WAY, timeout=30_000)
+
+    # Once finished, the script reloads the page, which shows the report in place of the bar.
+    page.get_by_role("heading", name="Report", exact=True).wait_for(timeout=30_000)
+    elapsed = time.monotonic() - started
+    assert page.locator("#intake-progress").count() == 0
+    accepted = page.locator("dl.report dt:text-is('Accepted') + dd")
+    rejected = page.locator("dl.report dt:text-is('Rejected') + dd")
+    assert (accepted.inner_text(), rejected.inner_text()) == (str(MESSAGES), "0")
+
+    batch = IntakeBatch.objects.get()
+    assert batch.status == "done" and (batch.units_done, batch.units_total) == (MESSAGES, MESSAGES)
+    assert LabResult.objects.count() == MESSAGES
+    assert len(polls) >= 2 and set(polls) == {200}
+    assert elapsed < 30, f"ingesting {MESSAGES} messages took {elapsed:.1f} s"
