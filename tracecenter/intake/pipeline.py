@@ -489,7 +489,14 @@ class _Chunk:
                         changes = {k: values[k] for k in ("result", "result_code", "result_text", "status", "review_reason")}
                         if changes["status"] == LabResult.Status.FINAL:
                             changes["status"] = LabResult.Status.CORRECTED
-                        corrected.append(self._revise(before, message, changes, values["result"]))
+                        if before.pk is None:
+                            # The original came earlier in this same chunk and is not written yet: write it corrected.
+                            self.report.results[before.result] -= 1
+                            for field, value in changes.items():
+                                setattr(before, field, value)
+                            before.message = message
+                        else:
+                            corrected.append(self._revise(before, message, changes, values["result"]))
                         self.report.corrections += 1
                         self.report.results[values["result"]] += 1
                         continue

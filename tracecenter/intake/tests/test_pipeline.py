@@ -278,3 +278,11 @@ def test_a_doubtful_match_within_one_file_is_queued_against_the_record_made_mome
     review = MatchReview.objects.get()
     assert review.candidate.lab_results.get().result == "positive"
     assert review.incoming.lab_results.get().result == "negative"
+
+
+def test_a_correction_in_the_same_file_as_the_original_leaves_one_corrected_result(state):
+    run = ingest(state, report(1), report(2, accession="ACC00001", analytes=[Analyte(result="negative", status="C")]))
+    assert (run.report.corrections, run.report.failed, dict(run.report.results)) == (1, 0, {"positive": 0, "negative": 1})
+    lab = LabResult.objects.get()
+    assert (lab.result, lab.status) == ("negative", "corrected")
+    assert not Case.objects.exists()
