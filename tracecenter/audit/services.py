@@ -112,15 +112,16 @@ def audit_record_many(
 def _seal_after_commit() -> None:
     """Seal once the transaction commits; a sealer never waits for another, so requests do not queue on the chain.
 
-    A page that writes twenty entries schedules one sealing, not twenty: a sealing
-    already scheduled at this savepoint level or an outer one covers this entry too
-    (were it rolled back, this entry would be rolled back with it).
+    A page that writes twenty entries schedules one sealing, not twenty. Any sealing still
+    scheduled covers this entry too: Django drops the callbacks of a savepoint that is rolled
+    back, so one still listed was registered in this savepoint, an enclosing one, or an earlier
+    one already released into the transaction, and it runs at the same commit as this entry.
+    (Delivering a batch of events runs each handler in its own savepoint: one sealing, not one
+    per case opened.)
     """
     connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        current = set(connection.savepoint_ids)
-        if any(func is seal_pending and sids <= current for sids, func, _robust in connection.run_on_commit):
-            return
+    if connection.in_atomic_block and any(func is seal_pending for _sids, func, _robust in connection.run_on_commit):
+        return
     transaction.on_commit(seal_pending, robust=True)
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar
 
 from django.db import models, transaction
@@ -108,6 +109,9 @@ _subscribers: dict[str, list[Handler]] = defaultdict(list)
 # A subscriber may say which events it acts on, so a feed's hundred thousand negative
 # results are marked delivered without a transaction each.
 _filters: dict[Handler, Filter] = {}
+# Set while deliver_batch runs handlers: events they publish are collected for it instead of
+# being delivered one transaction each after commit.
+_collecting: ContextVar[list[int] | None] = ContextVar("tracecenter_events_collecting", default=None)
 
 
 def subscribe[E: DomainEvent](
@@ -133,6 +137,10 @@ def publish(event: DomainEvent) -> None:
     from tracecenter.core.models import OutboxEvent
 
     row = OutboxEvent.objects.create(name=event.name, payload=_to_payload(event))
+    collected = _collecting.get()
+    if collected is not None:
+        collected.append(row.pk)  # published by a handler inside deliver_batch: it delivers this one too
+        return
     transaction.on_commit(lambda: deliver(row.pk), robust=True)
 
 
@@ -176,21 +184,40 @@ def deliver(outbox_id: int) -> bool:
 
 
 def deliver_batch(outbox_ids: list[int]) -> tuple[int, int]:
-    """Deliver many events in one transaction; returns (delivered, failed).
+    """Deliver many events, 500 to a transaction; returns (delivered, failed).
 
     Each event's handlers run in a savepoint of their own, so one failing subscriber
     leaves that event pending (to be retried) without undoing the others. Events no
-    handler acts on are only marked delivered.
+    handler acts on are only marked delivered. Events the handlers publish (a positive
+    result opens a case: CaseOpened) are delivered by the same loop once their batch
+    commits, rather than one transaction each.
     """
     from tracecenter.core import clock
+
+    delivered = failed = 0
+    queue = list(outbox_ids)
+    while queue:
+        ids, queue = queue[:500], queue[500:]
+        collected: list[int] = []
+        token = _collecting.set(collected)
+        try:
+            done_here, failed_here = _deliver_rows(ids, clock.now)
+        finally:
+            _collecting.reset(token)
+        delivered, failed = delivered + done_here, failed + failed_here
+        queue.extend(collected)  # committed with their batch: deliver them next
+    return delivered, failed
+
+
+def _deliver_rows(ids: list[int], now: Callable[[], Any]) -> tuple[int, int]:
     from tracecenter.core.models import OutboxEvent
 
     delivered = failed = 0
-    for start in range(0, len(outbox_ids), 500):
+    if ids:
         with transaction.atomic():
             rows = list(
                 OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=outbox_ids[start : start + 500], dispatched_at__isnull=True)
+                .filter(pk__in=ids, dispatched_at__isnull=True)
                 .order_by("pk")
             )
             done: list[int] = []
@@ -209,7 +236,7 @@ def deliver_batch(outbox_ids: list[int]) -> tuple[int, int]:
                     continue
                 done.append(row.pk)
             if done:
-                OutboxEvent.objects.filter(pk__in=done).update(dispatched_at=clock.now(), attempts=models.F("attempts") + 1)
+                OutboxEvent.objects.filter(pk__in=done).update(dispatched_at=now(), attempts=models.F("attempts") + 1)
             delivered += len(done)
     return delivered, failed
 

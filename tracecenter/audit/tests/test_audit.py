@@ -241,3 +241,15 @@ def test_a_sealing_scheduled_in_a_rolled_back_savepoint_does_not_cover_later_ent
         audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=2)
     assert [c for c in callbacks if c is seal_pending] == [seal_pending]
     assert list(AuditEntry.objects.values_list("object_id", "seq")) == [("2", 1)]
+
+
+def test_entries_in_sibling_savepoints_schedule_one_sealing(db, users, django_capture_on_commit_callbacks):
+    """Event delivery runs each handler in its own savepoint; a released savepoint's sealing covers the next."""
+    from tracecenter.audit.services import seal_pending
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for n in range(5):
+            with transaction.atomic():
+                audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=n)
+    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
+    assert AuditEntry.objects.filter(seq__isnull=True).count() == 0
