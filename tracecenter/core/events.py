@@ -183,14 +183,14 @@ def deliver(outbox_id: int) -> bool:
         return True
 
 
-def deliver_batch(outbox_ids: list[int]) -> tuple[int, int]:
+def deliver_batch(outbox_ids: list[int], published: list[int] | None = None) -> tuple[int, int]:
     """Deliver many events, 500 to a transaction; returns (delivered, failed).
 
     Each event's handlers run in a savepoint of their own, so one failing subscriber
     leaves that event pending (to be retried) without undoing the others. Events no
     handler acts on are only marked delivered. Events the handlers publish (a positive
     result opens a case: CaseOpened) are delivered by the same loop once their batch
-    commits, rather than one transaction each.
+    commits, rather than one transaction each; their ids are added to `published`.
     """
     from tracecenter.core import clock
 
@@ -206,6 +206,8 @@ def deliver_batch(outbox_ids: list[int]) -> tuple[int, int]:
             _collecting.reset(token)
         delivered, failed = delivered + done_here, failed + failed_here
         queue.extend(collected)  # committed with their batch: deliver them next
+        if published is not None:
+            published.extend(collected)
     return delivered, failed
 
 

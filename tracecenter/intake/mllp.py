@@ -113,6 +113,7 @@ class MllpServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], root: Any) -> None:
+        detect.parser_for("hl7v2")  # load the parser now, not on the first connection
         super().__init__(address, _Handler)
         self.root = root
         self.received = 0
@@ -137,11 +138,3 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
         problem = Problem("message", f"The message is larger than {MAX_FRAME_BYTES} bytes.", "too_large")
         return build_ack(None, "AR", [problem], control_id="ACK").encode("utf-8")
-
-
-def serve(host: str, port: int, root: Any, ready: threading.Event | None = None) -> MllpServer:
-    detect.parser_for("hl7v2")  # import the parser before the first connection
-    server = MllpServer((host, port), root)
-    if ready is not None:
-        ready.set()
-    return server

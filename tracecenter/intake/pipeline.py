@@ -225,6 +225,12 @@ def _clean_contacts(patient: PatientRecord, warnings: list[Problem]) -> tuple[li
 
 
 def _clean_patient(patient: PatientRecord, problems: list[Problem]) -> dict[str, Any] | None:
+    """Person field values from a feed's patient, or None with every problem listed.
+
+    Not people.services.clean_person_input: that one stops at the first error and refuses a
+    bad phone, which is right for a form and wrong for a lab report (a lab cannot be asked
+    to fix it in the middle of a surge; the result must still reach a case).
+    """
     values: dict[str, Any] = {}
     for field in ("first_name", "middle_name", "last_name", "street", "city", "postal_code"):
         text = " ".join((getattr(patient, field) or "").split())
@@ -613,7 +619,7 @@ class Intake:
     def __post_init__(self) -> None:
         self.counties = _Counties(self.root)
         self.resolver = Resolver(self.root)
-        self._outbox_start = OutboxEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        self._published: list[int] = []  # events this run's deliveries led to (CaseOpened...)
         self.pending_outbox: list[int] = []
         self.file_name = self.batch.filename if self.batch is not None else ""
 
@@ -739,12 +745,15 @@ class Intake:
 
     def deliver(self, outbox_ids: list[int]) -> None:
         started = time.perf_counter()
-        events.deliver_batch(outbox_ids)
+        events.deliver_batch(outbox_ids, published=self._published)
         self.timings["deliver"] += time.perf_counter() - started
 
     def cases_opened(self) -> int:
-        """CaseOpened events recorded since this run began, for persons this run touched."""
-        return OutboxEvent.objects.filter(pk__gt=self._outbox_start, name="CaseOpened").count()
+        """Cases opened by delivering this run's results (not by anyone else meanwhile)."""
+        return sum(
+            OutboxEvent.objects.filter(pk__in=self._published[start : start + 900], name="CaseOpened").count()
+            for start in range(0, len(self._published), 900)
+        )
 
     def finish(self) -> IngestReport:
         if self.pending_outbox:
@@ -809,7 +818,6 @@ def ingest_files(paths: Sequence[str], *, root: Jurisdiction, actor: Any = None,
     processes do not see each other's uncommitted new persons: one new person arriving in two
     files at the same moment can become two records, which their next result sends to review.
     """
-    mark = OutboxEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     total = IngestReport()
     if workers <= 1 or len(paths) <= 1:
         for path in paths:
@@ -825,7 +833,6 @@ def ingest_files(paths: Sequence[str], *, root: Jurisdiction, actor: Any = None,
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for report in pool.map(_ingest_path, paths, [root.pk] * len(paths), [getattr(actor, "pk", None)] * len(paths)):
                 total.merge(report)
-    total.cases_opened = OutboxEvent.objects.filter(pk__gt=mark, name="CaseOpened").count()
     return total
 
 
