@@ -204,6 +204,31 @@ def case_lab_result_corrected(*, lab_result_id: int, previous: str, classificati
 
 
 @transaction.atomic
+def case_flag_duplicates_after_merge(*, person_id: int, merge_id: int) -> int:
+    """After a merge, tell each open case of the person about the others: one person, one case to work.
+
+    Nothing is closed automatically (the cases may hold different interviews); the timeline
+    says which other case to compare with. Returns how many cases were told.
+    """
+    open_cases = list(Case.objects.filter(person_id=person_id, status__in=OPEN_STATUSES).order_by("opened_at", "pk"))
+    if len(open_cases) < 2:
+        return 0
+    for case in open_cases:
+        others = ", ".join(f"#{other.pk}" for other in open_cases if other.pk != case.pk)
+        case_activity_add(
+            case=case,
+            actor=None,
+            kind=CaseActivity.Kind.STATUS,
+            summary=_(
+                "Person records merged (merge %(merge)s): this person has another open case, %(others)s. "
+                "Keep one and close the other."
+            )
+            % {"merge": merge_id, "others": others},
+        )
+    return len(open_cases)
+
+
+@transaction.atomic
 def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, on: dt.date | None = None) -> Case:
     reason = _clean_reason(reason)
     if to_status == CaseStatus.ASSIGNED and case.status == CaseStatus.CLOSED and not actor.has_capability(Capability.ASSIGN):

@@ -52,6 +52,16 @@ class LabResultCorrected(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class PersonsMerged(DomainEvent):
+    """Two records of one person were merged: everything of `merged_id` now belongs to `survivor_id`."""
+
+    name: ClassVar[str] = "PersonsMerged"
+    merge_id: int
+    survivor_id: int
+    merged_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class CaseOpened(DomainEvent):
     name: ClassVar[str] = "CaseOpened"
     case_id: int
@@ -94,6 +104,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     for cls in (
         LabResultReceived,
         LabResultCorrected,
+        PersonsMerged,
         CaseOpened,
         CaseStatusChanged,
         InterviewCompleted,

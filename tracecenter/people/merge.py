@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
-from tracecenter.core import clock
+from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.people.identity import refresh_match_keys
@@ -67,6 +67,8 @@ def person_merge(*, actor: Any, survivor: Person, merged: Person, reason: str = 
     record = PersonMerge.objects.create(
         survivor=survivor, merged=merged, moved=moved, reason=reason.strip()[:200], merged_by=acting_user(actor)
     )
+    # Cases listens: two open cases may now belong to one person.
+    events.publish(events.PersonsMerged(merge_id=record.pk, survivor_id=survivor.pk, merged_id=merged.pk))
     for person, role in ((survivor, "survivor"), (merged, "merged")):
         audit_record(
             actor=actor,

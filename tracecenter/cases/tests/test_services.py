@@ -366,3 +366,30 @@ def test_a_case_opened_from_a_result_takes_its_jurisdiction_from_the_person(make
     assert case.jurisdiction == other_county
     assert isinstance(case.jurisdiction, Jurisdiction)
     assert AuditEntry.objects.filter(action=Action.CREATE, object_type="case", object_id=str(case.pk)).exists()
+
+
+def test_merging_two_records_with_open_cases_tells_both_cases(
+    make_case, county, users, django_capture_on_commit_callbacks
+):
+    from tracecenter.people.merge import person_merge
+
+    first = make_case(county, first_name="Marisol", date_of_birth=dt.date(1990, 5, 6))
+    second = make_case(county, first_name="Marisol", date_of_birth=dt.date(1990, 6, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        merge = person_merge(actor=users["supervisor"], survivor=first.person, merged=second.person)
+    assert Case.objects.filter(person=first.person).count() == 2
+    for case, other in ((first, second), (second, first)):
+        summaries = list(CaseActivity.objects.filter(case=case).values_list("summary", flat=True))
+        assert any(f"merge {merge.pk}" in s and f"#{other.pk}" in s for s in summaries), summaries
+
+
+def test_merging_a_record_without_a_case_says_nothing_to_the_case(
+    make_case, make_person, county, users, django_capture_on_commit_callbacks
+):
+    from tracecenter.people.merge import person_merge
+
+    case = make_case(county)
+    before = CaseActivity.objects.filter(case=case).count()
+    with django_capture_on_commit_callbacks(execute=True):
+        person_merge(actor=users["supervisor"], survivor=case.person, merged=make_person(county, first_name="Anita"))
+    assert CaseActivity.objects.filter(case=case).count() == before
