@@ -368,9 +368,7 @@ def test_a_case_opened_from_a_result_takes_its_jurisdiction_from_the_person(make
     assert AuditEntry.objects.filter(action=Action.CREATE, object_type="case", object_id=str(case.pk)).exists()
 
 
-def test_merging_two_records_with_open_cases_tells_both_cases(
-    make_case, county, users, django_capture_on_commit_callbacks
-):
+def test_merging_two_records_with_open_cases_tells_both_cases(make_case, county, users, django_capture_on_commit_callbacks):
     from tracecenter.people.merge import person_merge
 
     first = make_case(county, first_name="Marisol", date_of_birth=dt.date(1990, 5, 6))
