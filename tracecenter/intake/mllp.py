@@ -68,7 +68,7 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         sock.settimeout(IDLE_TIMEOUT_SECONDS)
         peer = f"{self.client_address[0]}:{self.client_address[1]}"
-        batch: IntakeBatch | None = None
+        run: Intake | None = None  # one delivery per connection: its batch and report cover every frame
         buffer = b""
         try:
             while True:
@@ -86,14 +86,15 @@ class _Handler(socketserver.BaseRequestHandler):
                     frame = frame[start + 1 :] if start >= 0 else frame
                     if not frame.strip():
                         continue
-                    if batch is None:
+                    if run is None:
                         batch = IntakeBatch.objects.create(
                             source=IntakeBatch.Source.MLLP,
                             filename=f"MLLP from {peer}"[:255],
                             format="hl7v2",
                             jurisdiction=self.server.root,
                         )
-                    sock.sendall(SB + self.server.receive(frame, batch) + EB + CR)
+                        run = Intake(root=self.server.root, batch=batch)
+                    sock.sendall(SB + self.server.receive(frame, run) + EB + CR)
                 if len(buffer) > MAX_FRAME_BYTES:
                     # No end of frame within the limit: answer once and drop the connection rather than buffer forever.
                     logger.warning("MLLP frame from %s exceeds %d bytes; connection closed", peer, MAX_FRAME_BYTES)
@@ -102,8 +103,8 @@ class _Handler(socketserver.BaseRequestHandler):
         except (ConnectionError, OSError):
             logger.info("MLLP connection from %s ended", peer)
         finally:
-            if batch is not None:
-                Intake(root=self.server.root, batch=batch).finish()
+            if run is not None:
+                run.finish()
             close_old_connections()
             connection.close()
 
@@ -119,9 +120,8 @@ class MllpServer(socketserver.ThreadingTCPServer):
         self.received = 0
         self._lock = threading.Lock()
 
-    def receive(self, frame: bytes, batch: IntakeBatch) -> bytes:
+    def receive(self, frame: bytes, run: Intake) -> bytes:
         try:
-            run = Intake(root=self.root, batch=batch)
             messages = run.ingest_hl7_frame(frame)
             with self._lock:
                 self.received += len(messages)

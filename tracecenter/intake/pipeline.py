@@ -287,7 +287,7 @@ class _Chunk:
         self,
         *,
         fmt: str,
-        batch: IntakeBatch | None,
+        file_name: str,
         actor: Any,
         counties: _Counties,
         resolver: Resolver,
@@ -295,13 +295,15 @@ class _Chunk:
     ) -> None:
         self.timings = timings
         self.fmt = fmt
-        self.batch = batch
+        self.file_name = file_name  # for the report's rejections
         self.actor = actor
         self.counties = counties
         self.resolver = resolver
         self.report = IngestReport()
         self.outbox_ids: list[int] = []
-        self.file_name = batch.filename if batch is not None else ""
+        # Filled while identities are resolved, written once the chunk's new persons exist.
+        self._contact_updates: list[tuple[int, list[str], list[str]]] = []
+        self._reviews: list[tuple[NewPerson, Any, _Pending]] = []
 
     # -- pass 1: validate and resolve identities (reads only) --------------------------------------
 
@@ -413,8 +415,6 @@ class _Chunk:
     # -- pass 2: write ----------------------------------------------------------------------------
 
     def apply(self, pending: list[_Pending]) -> None:
-        self._contact_updates: list[tuple[int, list[str], list[str]]] = []
-        self._reviews: list[tuple[NewPerson, Any, _Pending]] = []
         new_rows: list[NewPerson] = []
         started = time.perf_counter()
         self._prepare(pending, new_rows)
@@ -660,11 +660,13 @@ class Intake:
     def ingest_hl7_frame(self, data: bytes) -> list[InboundMessage]:
         """One MLLP frame (normally one message): stored, processed, and the stored rows returned for the ACK."""
         parser = detect.parser_for("hl7v2")
+        # A frame may come hours after the previous one on the same connection: match against the
+        # registry as it is now, not as this connection's first frame found it.
+        self.resolver = Resolver(self.root)
         try:
             units = list(parser.split(data))
         except ParseError as exc:
-            self._file_rejected(data, "", exc.problems, fmt="hl7v2")
-            return [InboundMessage.objects.get(content_key=content_key("hl7v2", data.decode("utf-8", errors="replace")))]
+            return [self._file_rejected(data, "", exc.problems, fmt="hl7v2")]
         return self.ingest_units(units, fmt="hl7v2")
 
     def resume(self, messages: list[InboundMessage]) -> None:
@@ -719,9 +721,13 @@ class Intake:
 
     def _apply(self, pending: list[_Pending], *, fmt: str) -> None:
         chunk = _Chunk(
-            fmt=fmt, batch=self.batch, actor=self.actor, counties=self.counties, resolver=self.resolver, timings=self.timings
+            fmt=fmt,
+            file_name=self.file_name,
+            actor=self.actor,
+            counties=self.counties,
+            resolver=self.resolver,
+            timings=self.timings,
         )
-        chunk.file_name = self.file_name
         try:
             with transaction.atomic():
                 chunk.apply(pending)
@@ -798,8 +804,8 @@ class Intake:
         )
         self.report.failed += 1
 
-    def _file_rejected(self, data: bytes, filename: str, problems: list[Problem], fmt: str = "") -> None:
-        """A file that holds no unit at all is still kept, whole, as one rejected message."""
+    def _file_rejected(self, data: bytes, filename: str, problems: list[Problem], fmt: str = "") -> InboundMessage:
+        """A file that holds no unit at all is still kept, whole, as one rejected message (returned)."""
         text = data.decode("utf-8", errors="replace") if fmt else data.decode("latin-1")
         unit = RawUnit(index=1, text=text, where="file")
         stored, duplicates = store_units(units=[unit], fmt=fmt or "unknown", batch=self.batch, jurisdiction=self.root)
@@ -809,6 +815,7 @@ class Intake:
         else:
             self._mark_rejected([(stored[0], problems)])
         self.report.file_errors.append({"file": filename or self.file_name, "problems": [p.as_dict() for p in problems]})
+        return stored[0].message
 
 
 def ingest_files(paths: Sequence[str], *, root: Jurisdiction, actor: Any = None, workers: int = 1) -> IngestReport:

@@ -209,3 +209,22 @@ def test_killing_the_listener_mid_file_and_resending_loses_and_duplicates_nothin
     assert _count(db, "SELECT count(DISTINCT message_id) FROM intake_labresult") == total
     positives = len([n for n in range(total) if n % 4 == 0])
     assert _count(db, "SELECT count(*) FROM cases_case") == positives
+
+
+def test_a_connection_is_one_delivery_whose_report_counts_every_frame(listener: int) -> None:
+    import json
+
+    from tracecenter.intake.models import IntakeBatch
+
+    with MLLPClient("127.0.0.1", listener) as client:
+        client.send_message(message(30))
+        client.send_message(message(31, first_name="", last_name=""))
+        client.send_message(message(32))
+    deadline = time.monotonic() + 20
+    while not IntakeBatch.objects.filter(source="mllp", finished_at__isnull=False).exists():
+        assert time.monotonic() < deadline, "the delivery was not finished when the connection closed"
+        time.sleep(0.05)
+    batch = IntakeBatch.objects.get(source="mllp")
+    report = json.loads(batch.report)
+    assert (report["messages"], report["accepted"], report["rejected"]) == (3, 2, 1)
+    assert report["rejections"][0]["location"] == "PID-5"
