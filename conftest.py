@@ -11,12 +11,26 @@ import pytest
 from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.accounts.roles import Role
 from tracecenter.cases.models import Case
-from tracecenter.core import clock
+from tracecenter.core import clock, relay, tasks
 from tracecenter.intake.services import LabResultInput, lab_result_record
 from tracecenter.people.models import Person
 from tracecenter.people.services import PersonInput, person_create
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def run_background_work() -> int:
+    """Do here, now, what the workers would: every task and every event delivery that is due.
+
+    The same code the workers run (core.relay, core.tasks), in the test's own process and
+    transaction; returns how many pieces of work ran.
+    """
+    total = 0
+    while True:
+        ran = relay.drain().claimed + tasks.drain()
+        if not ran:
+            return total
+        total += ran
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +111,7 @@ def make_person(db: Any) -> Callable[..., Person]:
 def make_case(make_person: Callable[..., Person], django_capture_on_commit_callbacks: Any) -> Callable[..., Case]:
     """A case opened the way real ones are: a positive lab result, delivered through the event."""
 
-    def make(jurisdiction: Jurisdiction, *, assigned_to: User | None = None, days_ago: int = 2, **person: Any) -> Case:
+    def make(jurisdiction: Jurisdiction, *, owner: User | None = None, days_ago: int = 2, **person: Any) -> Case:
         p = make_person(jurisdiction, **person)
         with django_capture_on_commit_callbacks(execute=True):
             lab = lab_result_record(
@@ -110,10 +124,11 @@ def make_case(make_person: Callable[..., Person], django_capture_on_commit_callb
                     test_name="SARS-CoV-2 RNA NAA",
                 ),
             )
+        run_background_work()
         case = Case.objects.get(lab_results=lab)
-        if assigned_to is not None:
-            case.assigned_to = assigned_to
-            case.team = assigned_to.team
+        if owner is not None:
+            case.owner = owner
+            case.team = owner.team
             case.save()
         return case
 

@@ -13,7 +13,6 @@ from tracecenter.accounts.roles import Role
 from tracecenter.core import clock
 from tracecenter.intake.models import IntakeBatch, LabResult
 from tracecenter.intake.synthetic import Analyte, SyntheticReport, oru_r01
-from tracecenter.workspace.tests.test_intake_pages import concurrent_sqlite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,9 +62,13 @@ def hl7_file() -> bytes:
 
 @pytest.fixture
 def background_ingest() -> Iterator[None]:
-    # The browser polls through the live server while the upload's thread writes: see concurrent_sqlite.
-    with concurrent_sqlite():
-        yield
+    """A worker beside the live server, as `make run` starts one: it ingests the upload while the page polls."""
+    from tracecenter.core.worker import start_in_thread
+
+    worker = start_in_thread()
+    yield
+    worker.shutdown()
+    worker.thread.join(timeout=30)
 
 
 def sign_in(page, live_server, username: str) -> None:

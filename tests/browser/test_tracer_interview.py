@@ -29,7 +29,7 @@ def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(
     RuleSet.objects.create(jurisdiction=state, effective_from=dt.date(2020, 1, 1), quarantine_days=10, isolation_days=10)
     tracer = make_user(Role.CONTACT_TRACER, county, team, username="tracer.north")
     outsider = make_user(Role.CONTACT_TRACER, other_county, username="tracer.south")
-    case = make_case(county, assigned_to=tracer, days_ago=3)
+    case = make_case(county, owner=tracer, days_ago=3)
     today = clock.today()
     onset = today - dt.timedelta(days=4)
 

@@ -8,12 +8,15 @@ stay here.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 
-from tracecenter.accounts.roles import Capability, Scope
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
+
+if TYPE_CHECKING:
+    from tracecenter.accounts.models import Jurisdiction, User
 
 M = TypeVar("M", bound=Model)
 
@@ -50,3 +53,22 @@ def scope[M: Model](
         # A team's supervisor sees the team's records and the ones not yet routed to a team.
         return qs.filter(within & (Q(**{team_field: user.team_id}) | Q(**{f"{team_field}__isnull": True})))
     return qs.filter(within)
+
+
+def covers(holder: Jurisdiction | None, jurisdiction: Jurisdiction) -> bool:
+    """`jurisdiction` is `holder` or below it in the tree."""
+    return holder is not None and jurisdiction.path.startswith(holder.path)
+
+
+def may_assign_in(user: Any, jurisdiction: Jurisdiction) -> bool:
+    """Giving work an owner is a supervisor's act, and only inside the supervisor's own jurisdiction."""
+    return (
+        getattr(user, "is_authenticated", False)
+        and user.has_capability(Capability.ASSIGN)
+        and covers(user.jurisdiction, jurisdiction)
+    )
+
+
+def may_own_work(user: User) -> bool:
+    """Whether `user` can be the owner of a case or contact at all (active, in a role that takes work)."""
+    return user.is_active and user.role in ASSIGNABLE_ROLES

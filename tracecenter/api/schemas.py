@@ -17,7 +17,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 
 from tracecenter.cases.models import Case, CaseStatus
 from tracecenter.contacts.models import ExposureStatus, Proximity, Relationship, Setting
-from tracecenter.contacts.services import MAX_DURATION_MINUTES
+from tracecenter.contacts.services import MAX_DURATION_MINUTES, source_exposure_of
 from tracecenter.intake.models import ResultClass
 from tracecenter.people.models import ContactPoint, Person, Sex
 
@@ -170,7 +170,7 @@ class CaseListItem(Schema):
     person_id: int
     jurisdiction_id: int
     team_id: int | None
-    assigned_to_id: int | None
+    owner_id: int | None
     status: str
     priority: int
     specimen_collection_date: dt.date | None
@@ -189,13 +189,18 @@ class CaseOut(CaseListItem):
     released_on: dt.date | None
     interview_notes: str
     interviewed_at: dt.datetime | None
-    source_exposure_id: int | None
+    source_exposure_id: int | None = Field(None, description="The exposure through which this person became a case, if any.")
     lab_result_ids: list[int]
     updated_at: dt.datetime
 
     @staticmethod
     def resolve_lab_result_ids(obj: Case) -> list[int]:
         return sorted(lab.pk for lab in obj.lab_results.all())
+
+    @staticmethod
+    def resolve_source_exposure_id(obj: Case) -> int | None:
+        source = source_exposure_of(obj)
+        return source.pk if source is not None else None
 
 
 class ContactListItem(Schema):
@@ -205,7 +210,7 @@ class ContactListItem(Schema):
     person_id: int
     jurisdiction_id: int
     team_id: int | None
-    assigned_to_id: int | None
+    owner_id: int | None
     status: str
     last_exposure_date: dt.date
     quarantine_end: dt.date

@@ -5,3 +5,6 @@ class AuditConfig(AppConfig):
     name = "tracecenter.audit"
     label = "audit"
     verbose_name = "Audit trail"
+
+    def ready(self) -> None:
+        from tracecenter.audit import jobs  # noqa: F401  (declares the sealing job)

@@ -67,7 +67,6 @@ def audit_record(
     )
     entry.entry_hash = chain.entry_hash(_content(entry))
     entry.save()
-    _seal_after_commit()
     return entry
 
 
@@ -104,25 +103,7 @@ def audit_record_many(
         entry.entry_hash = chain.entry_hash(_content(entry))
         entries.append(entry)
     insert_rows(AuditEntry, entries)
-    if entries:
-        _seal_after_commit()
     return len(entries)
-
-
-def _seal_after_commit() -> None:
-    """Seal once the transaction commits; a sealer never waits for another, so requests do not queue on the chain.
-
-    A page that writes twenty entries schedules one sealing, not twenty. Any sealing still
-    scheduled covers this entry too: Django drops the callbacks of a savepoint that is rolled
-    back, so one still listed was registered in this savepoint, an enclosing one, or an earlier
-    one already released into the transaction, and it runs at the same commit as this entry.
-    (Delivering a batch of events runs each handler in its own savepoint: one sealing, not one
-    per case opened.)
-    """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(func is seal_pending for _sids, func, _robust in connection.run_on_commit):
-        return
-    transaction.on_commit(seal_pending, robust=True)
 
 
 def _key() -> bytes:
@@ -131,6 +112,9 @@ def _key() -> bytes:
 
 def seal_pending(limit: int = SEAL_BATCH) -> int:
     """Give unsealed entries their place in the chain; returns how many were sealed.
+
+    Run by the workers (the periodic job `audit.seal`), never in a request: writing an entry
+    takes no lock, and only the sealer takes the chain's.
 
     Only one sealer works at a time: the head row is locked with SKIP LOCKED, so a
     second sealer returns at once and leaves the work to the first (on SQLite the

@@ -78,8 +78,8 @@ class Case(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="cases")
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="cases")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_cases"
     )
     status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.NEW)
     priority = models.PositiveSmallIntegerField(_("priority"), default=3)
@@ -97,16 +97,12 @@ class Case(models.Model):
     rules = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     interview_notes = EncryptedTextField(_("interview notes"), blank=True, default="")
     interviewed_at = models.DateTimeField(null=True, blank=True)
-    # The exposure that made this person a case: an edge of the transmission chain.
-    source_exposure = models.ForeignKey(
-        "contacts.Exposure", null=True, blank=True, on_delete=models.SET_NULL, related_name="resulting_cases"
-    )
     opened_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["assigned_to", "status", "priority"], name="case_worklist_idx"),
+            models.Index(fields=["owner", "status", "priority"], name="case_worklist_idx"),
             models.Index(fields=["jurisdiction", "status", "priority"], name="case_jurisdiction_idx"),
         ]
 

@@ -18,13 +18,13 @@ def cases_visible_to(user: Any) -> QuerySet[Case]:
     assigned = Q()
     if getattr(user, "is_authenticated", False):
         # An investigator sees the cases assigned to them, and a tracer the cases whose contacts they follow.
-        assigned = Q(assigned_to=user.pk) | Q(exposures__assigned_to=user.pk)
+        assigned = Q(owner=user.pk) | Q(exposures__owner=user.pk)
     return policy.scope(Case.objects.all(), user, assigned=assigned)
 
 
 def my_open_cases(user: Any) -> QuerySet[Case]:
     return (
-        Case.objects.filter(assigned_to=user.pk, status__in=OPEN_STATUSES)
+        Case.objects.filter(owner=user.pk, status__in=OPEN_STATUSES)
         .filter(policy.jurisdiction_q(user))
         .select_related("person")
         .order_by("priority", "opened_at")
@@ -58,3 +58,8 @@ def case_transfer_targets(case: Case) -> QuerySet[Jurisdiction]:
     """Where `case` may be transferred: any jurisdiction of the same state, where residents move."""
     root = case.jurisdiction.ancestors_and_self()[0]
     return Jurisdiction.objects.filter(path__startswith=f"/{root}/").exclude(pk=case.jurisdiction_id)
+
+
+def cases_from_intake_batch(batch_id: int) -> QuerySet[Case]:
+    """Cases that the results of one intake delivery opened or joined (whoever may see the batch may count them)."""
+    return Case.objects.filter(lab_results__message__batch_id=batch_id).distinct()

@@ -11,11 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, Team, User
-from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability
+from tracecenter.accounts.roles import Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
+from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, RuleSet, Symptom
 from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
@@ -29,15 +31,6 @@ from tracecenter.people.models import Person
 # A positive within this many days of an open case's specimen belongs to that case, not a new one.
 SAME_EPISODE_DAYS = 90
 MAX_REASON = 300
-
-
-def _may_assign_in(actor: Any, jurisdiction: Jurisdiction) -> bool:
-    """Assigning is a supervisor's act, and only inside the supervisor's own jurisdiction."""
-    return (
-        actor.has_capability(Capability.ASSIGN)
-        and actor.jurisdiction is not None
-        and jurisdiction.path.startswith(actor.jurisdiction.path)
-    )
 
 
 def case_activity_add(*, case: Case, actor: Any, kind: str, summary: str = "") -> CaseActivity:
@@ -88,6 +81,7 @@ def _recompute(case: Case) -> None:
         dates.isolation_end,
     )
     case.rules = rule_set
+    previous = case.priority
     case.priority = engine.priority(
         specimen_collection=case.specimen_collection_date,
         today=today,
@@ -95,6 +89,13 @@ def _recompute(case: Case) -> None:
         hospitalized=case.hospitalized,
         congregate_setting=case.congregate_setting,
     )
+    if case.pk is not None and case.priority != previous:
+        # Published before the caller saves, in the same transaction: both commit or neither does.
+        events.publish(
+            CasePriorityChanged(
+                case_id=case.pk, jurisdiction_id=case.jurisdiction_id, from_priority=previous, to_priority=case.priority
+            )
+        )
 
 
 @transaction.atomic
@@ -104,14 +105,12 @@ def case_open(
     person: Person,
     lab_result: LabResult | None = None,
     specimen_collection_date: dt.date | None = None,
-    source_exposure_id: int | None = None,
 ) -> Case:
     specimen = lab_result.specimen_collection_date if lab_result else specimen_collection_date
     case = Case(
         person=person,
         jurisdiction_id=person.jurisdiction_id,
         specimen_collection_date=specimen,
-        source_exposure_id=source_exposure_id,
     )
     case.jurisdiction = person.jurisdiction
     _recompute(case)
@@ -132,7 +131,7 @@ def case_open(
         jurisdiction_id=case.jurisdiction_id,
         fields=["person", "specimen_collection_date"],
     )
-    events.publish(events.CaseOpened(case_id=case.pk, person_id=person.pk, jurisdiction_id=case.jurisdiction_id))
+    events.publish(CaseOpened(case_id=case.pk, person_id=person.pk, jurisdiction_id=case.jurisdiction_id))
     return case
 
 
@@ -266,25 +265,28 @@ def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, o
         jurisdiction_id=case.jurisdiction_id,
         fields=["status"],
     )
-    events.publish(events.CaseStatusChanged(case_id=case.pk, from_status=from_status, to_status=to_status))
+    events.publish(
+        CaseStatusChanged(case_id=case.pk, from_status=from_status, to_status=to_status, jurisdiction_id=case.jurisdiction_id)
+    )
     return case
 
 
 @transaction.atomic
-def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | None = None) -> Case:
-    """Give a case to a worker (or take it back); only someone who may assign can."""
-    if not _may_assign_in(actor, case.jurisdiction):
+def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | None = None) -> Case:
+    """Give a case an owner (or take it back); only someone who may assign in its jurisdiction can."""
+    if not policy.may_assign_in(actor, case.jurisdiction):
         raise PermissionDenied
     if assignee is not None:
-        if assignee.role not in ASSIGNABLE_ROLES or not assignee.is_active:
+        if not policy.may_own_work(assignee):
             raise DomainError(_("This user cannot be given cases."), field="assignee")
-        if assignee.jurisdiction is None or not case.jurisdiction.path.startswith(assignee.jurisdiction.path):
+        if not policy.covers(assignee.jurisdiction, case.jurisdiction):
             raise DomainError(_("This user works in another jurisdiction."), field="assignee")
-    if team is not None and not case.jurisdiction.path.startswith(team.jurisdiction.path):
+    if team is not None and not policy.covers(team.jurisdiction, case.jurisdiction):
         raise DomainError(_("This team works in another jurisdiction."), field="team")
-    case.assigned_to = assignee
+    previous_owner_id = case.owner_id
+    case.owner = assignee
     case.team = team if team is not None else (assignee.team if assignee is not None else case.team)
-    case.save(update_fields=["assigned_to", "team", "updated_at"])
+    case.save(update_fields=["owner", "team", "updated_at"])
     if assignee is not None and case.status == CaseStatus.NEW:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
     case_activity_add(
@@ -296,24 +298,34 @@ def case_assign(*, actor: Any, case: Case, assignee: User | None, team: Team | N
         object_type="case",
         object_id=case.pk,
         jurisdiction_id=case.jurisdiction_id,
-        fields=["assigned_to", "team"],
+        fields=["owner", "team"],
+    )
+    events.publish(
+        CaseAssigned(
+            case_id=case.pk,
+            jurisdiction_id=case.jurisdiction_id,
+            team_id=case.team_id,
+            owner_id=case.owner_id,
+            previous_owner_id=previous_owner_id,
+        )
     )
     return case
 
 
 @transaction.atomic
-def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> Case:
+def case_transfer(*, actor: User, case: Case, to: Jurisdiction, reason: str) -> Case:
     """Move a case (and its person) to another jurisdiction; the timeline keeps where it was."""
-    if not _may_assign_in(actor, case.jurisdiction):
+    if not policy.may_assign_in(actor, case.jurisdiction):
         raise PermissionDenied
     reason = _clean_reason(reason)
     if to.pk == case.jurisdiction_id:
         raise DomainError(_("The case is already in this jurisdiction."), field="jurisdiction")
     origin = case.jurisdiction
+    previous_owner_id = case.owner_id
     case.jurisdiction = to
-    case.assigned_to = None
+    case.owner = None
     case.team = None
-    case.save(update_fields=["jurisdiction", "assigned_to", "team", "updated_at"])
+    case.save(update_fields=["jurisdiction", "owner", "team", "updated_at"])
     case.person.jurisdiction = to
     case.person.save(update_fields=["jurisdiction", "updated_at"])
     case_activity_add(
@@ -327,6 +339,11 @@ def case_transfer(*, actor: Any, case: Case, to: Jurisdiction, reason: str) -> C
         jurisdiction_id=to.pk,
         fields=["jurisdiction"],
         detail=f"from jurisdiction {origin.pk} to {to.pk}",
+    )
+    events.publish(
+        CaseTransferred(
+            case_id=case.pk, from_jurisdiction_id=origin.pk, to_jurisdiction_id=to.pk, previous_owner_id=previous_owner_id
+        )
     )
     return case
 
@@ -390,6 +407,24 @@ def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
             jurisdiction_id=case.jurisdiction_id,
             fields=changed,
         )
+    return case
+
+
+@transaction.atomic
+def case_mark_interviewed(*, actor: User | None, case: Case, contacts: int, places: int) -> Case:
+    """The interview is recorded: the case says when, moves to "interviewed" the first time, and tells its timeline."""
+    first_interview = case.interviewed_at is None
+    case.interviewed_at = clock.now()
+    case.save(update_fields=["interviewed_at", "updated_at"])
+    if first_interview and case.status in {
+        CaseStatus.NEW,
+        CaseStatus.ASSIGNED,
+        CaseStatus.ATTEMPTING,
+        CaseStatus.UNREACHABLE,
+        CaseStatus.REFUSED,
+    }:
+        case_change_status(actor=actor, case=case, to_status=CaseStatus.INTERVIEWED, reason=_("Interview recorded"))
+    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.INTERVIEW, summary=f"{contacts} contacts, {places} places")
     return case
 
 

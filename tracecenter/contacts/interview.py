@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracecenter.cases.models import Case, CaseActivity, CaseStatus
-from tracecenter.cases.services import CaseFacts, case_activity_add, case_change_status, case_record_facts
+from tracecenter.cases.models import Case
+from tracecenter.cases.services import CaseFacts, case_mark_interviewed, case_record_facts
+from tracecenter.contacts.events import InterviewCompleted
 from tracecenter.contacts.services import (
     ExposureInput,
     PlaceInput,
@@ -25,7 +26,7 @@ from tracecenter.contacts.services import (
     exposure_add,
     place_find_or_create,
 )
-from tracecenter.core import clock, events
+from tracecenter.core import events
 from tracecenter.core.errors import DomainError
 from tracecenter.people.services import PersonInput
 
@@ -86,21 +87,8 @@ def interview_record(*, actor: Any, case: Case, facts: CaseFacts, visits: list[V
         except DomainError as exc:
             field = "phone" if exc.field == "phones" else exc.field
             raise InterviewError(exc.message, section="contacts", row=index, field=field) from None
-    first_interview = case.interviewed_at is None
-    case.interviewed_at = clock.now()
-    case.save(update_fields=["interviewed_at", "updated_at"])
-    if first_interview and case.status in {
-        CaseStatus.NEW,
-        CaseStatus.ASSIGNED,
-        CaseStatus.ATTEMPTING,
-        CaseStatus.UNREACHABLE,
-        CaseStatus.REFUSED,
-    }:
-        case_change_status(actor=actor, case=case, to_status=CaseStatus.INTERVIEWED, reason=_("Interview recorded"))
-    case_activity_add(
-        case=case, actor=actor, kind=CaseActivity.Kind.INTERVIEW, summary=f"{len(contacts)} contacts, {len(visits)} places"
-    )
-    events.publish(events.InterviewCompleted(case_id=case.pk, contacts_elicited=len(contacts)))
+    case_mark_interviewed(actor=actor, case=case, contacts=len(contacts), places=len(visits))
+    events.publish(InterviewCompleted(case_id=case.pk, contacts_elicited=len(contacts)))
     return case
 
 

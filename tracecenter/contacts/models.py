@@ -60,8 +60,8 @@ class Exposure(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="exposures")
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="exposures")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="exposures")
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_exposures"
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_exposures"
     )
     status = models.CharField(_("status"), max_length=16, choices=ExposureStatus.choices, default=ExposureStatus.NEW)
     first_exposure_date = models.DateField(_("first exposure"), null=True, blank=True)
@@ -73,6 +73,8 @@ class Exposure(models.Model):
     quarantine_end = models.DateField(_("quarantine ends"))
     rules = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     notes = EncryptedTextField(_("notes"), blank=True, default="")
+    # The case this contact became: with `case` (or `parent_exposure`), an edge of the transmission chain.
+    resulting_case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="source_exposures")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -89,7 +91,7 @@ class Exposure(models.Model):
                 condition=Q(case__isnull=False) | Q(parent_exposure__isnull=False), name="exposure_has_a_source"
             ),
         ]
-        indexes = [models.Index(fields=["assigned_to", "status", "quarantine_end"], name="exposure_worklist_idx")]
+        indexes = [models.Index(fields=["owner", "status", "quarantine_end"], name="exposure_worklist_idx")]
 
     def __str__(self) -> str:
         return f"Contact {self.pk}"

@@ -14,13 +14,13 @@ def exposures_visible_to(user: Any) -> QuerySet[Exposure]:
     assigned = Q()
     if getattr(user, "is_authenticated", False):
         # The tracer following the contact, and the investigator who holds the source case.
-        assigned = Q(assigned_to=user.pk) | Q(case__assigned_to=user.pk) | Q(parent_exposure__assigned_to=user.pk)
+        assigned = Q(owner=user.pk) | Q(case__owner=user.pk) | Q(parent_exposure__owner=user.pk)
     return policy.scope(Exposure.objects.all(), user, assigned=assigned)
 
 
 def my_open_exposures(user: Any) -> QuerySet[Exposure]:
     return (
-        Exposure.objects.filter(assigned_to=user.pk)
+        Exposure.objects.filter(owner=user.pk)
         .exclude(status__in=[ExposureStatus.BECAME_CASE, ExposureStatus.RELEASED])
         .filter(policy.jurisdiction_q(user))
         .select_related("person")

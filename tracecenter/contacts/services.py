@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import User
-from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
@@ -20,6 +20,7 @@ from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
 from tracecenter.cases.services import case_activity_add
+from tracecenter.contacts.events import ContactBecameCase, ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.contacts.models import (
     Attendance,
     Event,
@@ -102,7 +103,7 @@ def _exposure_create(
                 person=person,
                 jurisdiction=origin.jurisdiction,
                 team=origin.team,
-                assigned_to=origin.assigned_to,
+                owner=origin.owner,
                 quarantine_end=quarantine_end,
                 rules=rule_set,
                 created_by=acting_user(actor),
@@ -118,7 +119,7 @@ def _exposure_create(
         jurisdiction_id=exposure.jurisdiction_id,
         fields=["person", "last_exposure_date", "setting"],
     )
-    events.publish(events.ContactElicited(exposure_id=exposure.pk, case_id=exposure.case_id, person_id=person.pk))
+    events.publish(ContactElicited(exposure_id=exposure.pk, case_id=exposure.case_id, person_id=person.pk))
     return exposure
 
 
@@ -169,7 +170,7 @@ _EXPOSURE_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 @transaction.atomic
-def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) -> Exposure:
+def exposure_change_status(*, actor: User | None, exposure: Exposure, to_status: str) -> Exposure:
     if to_status not in _EXPOSURE_TRANSITIONS.get(exposure.status, frozenset()):
         raise DomainError(_("A contact cannot go from this status to that one."), field="status")
     if to_status == ExposureStatus.RELEASED and clock.today() < exposure.quarantine_end:
@@ -177,6 +178,7 @@ def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) ->
             _("Quarantine ends %(date)s; the contact cannot be released before.") % {"date": exposure.quarantine_end.isoformat()},
             field="status",
         )
+    from_status = exposure.status
     exposure.status = to_status
     exposure.save(update_fields=["status", "updated_at"])
     audit_record(
@@ -187,39 +189,49 @@ def exposure_change_status(*, actor: Any, exposure: Exposure, to_status: str) ->
         jurisdiction_id=exposure.jurisdiction_id,
         fields=["status"],
     )
+    events.publish(
+        ExposureStatusChanged(
+            exposure_id=exposure.pk, jurisdiction_id=exposure.jurisdiction_id, from_status=from_status, to_status=to_status
+        )
+    )
     return exposure
 
 
 @transaction.atomic
-def exposure_assign(*, actor: Any, exposure: Exposure, assignee: User | None) -> Exposure:
-    if (
-        not actor.has_capability(Capability.ASSIGN)
-        or actor.jurisdiction is None
-        or not exposure.jurisdiction.path.startswith(actor.jurisdiction.path)
-    ):
+def exposure_assign(*, actor: User, exposure: Exposure, assignee: User | None) -> Exposure:
+    """Give a contact an owner (or take it back); only someone who may assign in its jurisdiction can."""
+    if not policy.may_assign_in(actor, exposure.jurisdiction):
         raise PermissionDenied
-    if assignee is not None and (
-        assignee.role not in ASSIGNABLE_ROLES
-        or assignee.jurisdiction is None
-        or not exposure.jurisdiction.path.startswith(assignee.jurisdiction.path)
+    if assignee is not None and not (
+        policy.may_own_work(assignee) and policy.covers(assignee.jurisdiction, exposure.jurisdiction)
     ):
         raise DomainError(_("This user cannot be given this contact."), field="assignee")
-    exposure.assigned_to = assignee
-    exposure.save(update_fields=["assigned_to", "updated_at"])
+    previous_owner_id = exposure.owner_id
+    exposure.owner = assignee
+    exposure.save(update_fields=["owner", "updated_at"])
     audit_record(
         actor=actor,
         action=Action.ASSIGN,
         object_type="contact",
         object_id=exposure.pk,
         jurisdiction_id=exposure.jurisdiction_id,
-        fields=["assigned_to"],
+        fields=["owner"],
+    )
+    events.publish(
+        ExposureAssigned(
+            exposure_id=exposure.pk,
+            jurisdiction_id=exposure.jurisdiction_id,
+            owner_id=exposure.owner_id,
+            previous_owner_id=previous_owner_id,
+        )
     )
     return exposure
 
 
 @transaction.atomic
 def link_new_case_to_exposures(*, case_id: int) -> list[int]:
-    """A contact who became a case keeps the link: the exposure is an edge of the transmission chain.
+    """A contact who became a case keeps the link: the exposure, pointing at the case it led to, is an
+    edge of the transmission chain (kept here in contacts, so cases knows nothing of exposures).
 
     Idempotent: called again for the same case it changes nothing.
     """
@@ -236,14 +248,26 @@ def link_new_case_to_exposures(*, case_id: int) -> list[int]:
         # Only an exposure recent enough to explain this infection counts: within the quarantine window.
         if exposure.quarantine_end < reference:
             continue
+        from_status = exposure.status
         exposure.status = ExposureStatus.BECAME_CASE
-        exposure.save(update_fields=["status", "updated_at"])
+        exposure.resulting_case = case
+        exposure.save(update_fields=["status", "resulting_case", "updated_at"])
         linked.append(exposure.pk)
-        events.publish(events.ContactBecameCase(exposure_id=exposure.pk, case_id=case.pk))
-    if linked and case.source_exposure_id is None:
-        case.source_exposure_id = linked[0]
-        case.save(update_fields=["source_exposure", "updated_at"])
+        events.publish(ContactBecameCase(exposure_id=exposure.pk, case_id=case.pk))
+        events.publish(
+            ExposureStatusChanged(
+                exposure_id=exposure.pk,
+                jurisdiction_id=exposure.jurisdiction_id,
+                from_status=from_status,
+                to_status=ExposureStatus.BECAME_CASE,
+            )
+        )
     return linked
+
+
+def source_exposure_of(case: Case) -> Exposure | None:
+    """The exposure that made this person a case (the most recent one linked), if any."""
+    return Exposure.objects.filter(resulting_case=case).order_by("-last_exposure_date", "-pk").first()
 
 
 @dataclasses.dataclass

@@ -120,3 +120,59 @@ def blind_index(normalized: str, *, purpose: str) -> str:
     key = _blind_key(settings.BLIND_INDEX_KEY)
     digest = hmac.new(key, f"{purpose}\x1f{normalized}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest[:20]).decode("ascii").lower()
+
+
+# --- Envelope encryption of large values (uploaded files; later recordings).
+#
+# A large value is encrypted once with a data key of its own; only that small data key is
+# encrypted with the keyring (as a text token above). Rotating the keyring re-wraps the data
+# key and never re-encrypts the value: a 50 MB file costs a few hundred bytes to rotate.
+# Layout: b"tc2" | length of the wrapped key (2 bytes) | wrapped key (ASCII) | nonce | ciphertext.
+BLOB_PREFIX = b"tc2"
+
+
+def seal_bytes(data: bytes, *, context: str) -> bytes:
+    data_key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(_NONCE_BYTES)
+    body = AESGCM(data_key).encrypt(nonce, data, context.encode("utf-8"))
+    wrapped = encrypt(base64.b64encode(data_key).decode("ascii"), context=f"data-key:{context}").encode("ascii")
+    return BLOB_PREFIX + len(wrapped).to_bytes(2, "big") + wrapped + nonce + body
+
+
+def _blob_parts(blob: bytes) -> tuple[str, int]:
+    """(wrapped data key, offset of the nonce)."""
+    if len(blob) < 5 or not blob.startswith(BLOB_PREFIX):
+        raise DecryptionError("The stored value is not an encrypted TraceCenter blob.")
+    size = int.from_bytes(blob[3:5], "big")
+    end = 5 + size
+    if len(blob) < end + _NONCE_BYTES:
+        raise DecryptionError("The stored blob is cut short.")
+    return blob[5:end].decode("ascii", errors="replace"), end
+
+
+def open_bytes(blob: bytes, *, context: str) -> bytes:
+    wrapped, offset = _blob_parts(bytes(blob))
+    data_key = base64.b64decode(decrypt(wrapped, context=f"data-key:{context}"))
+    try:
+        return AESGCM(data_key).decrypt(
+            blob[offset : offset + _NONCE_BYTES], bytes(blob[offset + _NONCE_BYTES :]), context.encode()
+        )
+    except (InvalidTag, ValueError):
+        raise DecryptionError("The stored blob failed authentication: wrong column or tampered.") from None
+
+
+def blob_key_id(head: bytes) -> str | None:
+    """The keyring key that wraps a blob's data key, read from its first few hundred bytes."""
+    try:
+        wrapped, _offset = _blob_parts(bytes(head) + b"\0" * _NONCE_BYTES)
+    except DecryptionError:
+        return None
+    return key_id_of(wrapped)
+
+
+def rewrap_head(head: bytes, *, context: str) -> tuple[bytes, int]:
+    """A blob's new header (data key wrapped with the current key) and the length of the old one."""
+    wrapped, offset = _blob_parts(bytes(head) + b"\0" * _NONCE_BYTES)
+    data_key = decrypt(wrapped, context=f"data-key:{context}")
+    rewrapped = encrypt(data_key, context=f"data-key:{context}").encode("ascii")
+    return BLOB_PREFIX + len(rewrapped).to_bytes(2, "big") + rewrapped, offset

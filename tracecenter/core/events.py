@@ -1,278 +1,222 @@
-"""Domain events: the seams between apps.
+"""Domain events: the mechanism only. Each event class lives in the app that publishes it.
 
-A service publishes an event inside its transaction; the event is written to the
-outbox table in that same transaction, so it cannot be lost when the process dies
-right after the commit. After the commit it is handed to the subscribers (which are
-registered by the higher apps in their AppConfig.ready, so lower apps never import
-higher ones). A subscriber that fails leaves the event pending; `manage.py
-dispatch_events` delivers pending events again, so subscribers must be idempotent.
+A service publishes an event inside its transaction. The event is written to the outbox
+and, in the same transaction, one delivery row for every subscriber that wants it; so an
+event exists exactly when the change it announces does. Nothing is delivered inline: after
+the commit the worker is woken, claims due deliveries and runs each subscriber with its own
+state, attempts and error (core/relay.py). One subscriber failing never re-runs another.
 
-Events carry ids and facts, never personal data.
+Subscribers are wired by the apps that listen, in their AppConfig.ready, so a lower app
+never imports a higher one: cases publish, routing listens.
+
+Events carry ids and facts, never personal data, and round-trip exactly: a field typed
+`dt.date` comes back a date, `dt.datetime` an aware datetime, `int | None` an int or None.
+The types an event may use are checked when it is first encoded (see `_codec`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
+import types
+import typing
 from collections import defaultdict
-from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from django.db import models, transaction
+from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from tracecenter.core import request_context, wakeup
+
+# A handler that raises is retried this many times in all (with growing pauses), then the delivery is dead.
+DEFAULT_MAX_ATTEMPTS = 8
+
+_TYPES: dict[str, type[DomainEvent]] = {}
 
 
-@dataclasses.dataclass(frozen=True)
 class DomainEvent:
-    name: ClassVar[str] = "DomainEvent"
+    """Base of every event: subclasses are frozen dataclasses of ids and facts.
+
+    The class name is the event's name in the outbox, so renaming an event class is a
+    migration of stored rows, not a refactoring.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__name__
+        known = _TYPES.get(cls.name)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(f"Two event classes are named {cls.name}: {known.__module__} and {cls.__module__}.")
+        _TYPES[cls.name] = cls
+
+
+def event_type(name: str) -> type[DomainEvent]:
+    """The event class stored under `name`; KeyError when no app defines it (any more)."""
+    return _TYPES[name]
+
+
+def event_types() -> dict[str, type[DomainEvent]]:
+    return dict(_TYPES)
+
+
+# --- Encoding: plain JSON in the outbox, exact types back out.
+
+Decoder = Callable[[Any], Any]
+
+
+def _decoder(owner: str, hint: Any) -> Decoder:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) != 1 or len(args) != 2:
+            raise TypeError(f"{owner}: only 'X | None' unions are allowed in events, not {hint}")
+        decode = _decoder(owner, inner[0])
+        return lambda v: None if v is None else decode(v)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _decoder(owner, args[0])
+        return lambda v: tuple(item(x) for x in v)
+    if hint is dt.datetime:  # before date: a datetime is a date
+        return dt.datetime.fromisoformat
+    if hint is dt.date:
+        return dt.date.fromisoformat
+    if hint is float:
+        return float
+    if hint in (int, str, bool):
+        return lambda v: v
+    raise TypeError(f"{owner}: events carry ids and facts (int, str, bool, float, date, datetime), not {hint}")
+
+
+_CODECS: dict[type[DomainEvent], dict[str, Decoder]] = {}
+
+
+def _codec(cls: type[DomainEvent]) -> dict[str, Decoder]:
+    codec = _CODECS.get(cls)
+    if codec is None:
+        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        codec = _CODECS[cls] = {f.name: _decoder(f"{cls.__name__}.{f.name}", hints[f.name]) for f in fields}
+    return codec
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("events carry aware datetimes (an instant), not naive ones")
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_encode_value(v) for v in value]
+    return value
+
+
+def encode(event: DomainEvent) -> dict[str, Any]:
+    _codec(type(event))  # refuses a field type that would not come back as it went in
+    return {f.name: _encode_value(getattr(event, f.name)) for f in dataclasses.fields(event)}  # type: ignore[arg-type]
+
+
+def decode(name: str, payload: dict[str, Any]) -> DomainEvent:
+    cls = event_type(name)
+    # A field added to the class since the event was stored takes its default (one without a default
+    # raises TypeError: such a change needs a migration of the stored events).
+    return cls(**{field: decode_value(payload[field]) for field, decode_value in _codec(cls).items() if field in payload})
+
+
+# --- Subscribers.
 
 
 @dataclasses.dataclass(frozen=True)
-class LabResultReceived(DomainEvent):
-    name: ClassVar[str] = "LabResultReceived"
-    lab_result_id: int
-    person_id: int
-    jurisdiction_id: int
-    classification: str
+class Subscriber:
+    """One listener of one event type; `name` is what its delivery rows point at."""
+
+    name: str
+    event: str
+    handler: Callable[[Any], None]
+    when: Callable[[Any], bool] | None = None
+    # Runs many events of this subscriber in one transaction (each in a savepoint); see relay.
+    batch: Callable[[Sequence[Any]], None] | None = None
+    # False for subscribers with an effect outside the database (a text, a call): they run outside a
+    # transaction and must make that effect once per idempotency key (core/effects.py).
+    atomic: bool = True
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
-@dataclasses.dataclass(frozen=True)
-class LabResultCorrected(DomainEvent):
-    """A lab corrected (OBX-11 'C') or retracted (entered in error) a result already received."""
-
-    name: ClassVar[str] = "LabResultCorrected"
-    lab_result_id: int
-    person_id: int
-    jurisdiction_id: int
-    previous: str  # the classification before
-    classification: str  # after; "retracted" when the result was entered in error
-
-
-@dataclasses.dataclass(frozen=True)
-class PersonsMerged(DomainEvent):
-    """Two records of one person were merged: everything of `merged_id` now belongs to `survivor_id`."""
-
-    name: ClassVar[str] = "PersonsMerged"
-    merge_id: int
-    survivor_id: int
-    merged_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseOpened(DomainEvent):
-    name: ClassVar[str] = "CaseOpened"
-    case_id: int
-    person_id: int
-    jurisdiction_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseStatusChanged(DomainEvent):
-    name: ClassVar[str] = "CaseStatusChanged"
-    case_id: int
-    from_status: str
-    to_status: str
-
-
-@dataclasses.dataclass(frozen=True)
-class InterviewCompleted(DomainEvent):
-    name: ClassVar[str] = "InterviewCompleted"
-    case_id: int
-    contacts_elicited: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ContactElicited(DomainEvent):
-    name: ClassVar[str] = "ContactElicited"
-    exposure_id: int
-    case_id: int | None
-    person_id: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ContactBecameCase(DomainEvent):
-    name: ClassVar[str] = "ContactBecameCase"
-    exposure_id: int
-    case_id: int
-
-
-EVENT_TYPES: dict[str, type[DomainEvent]] = {
-    cls.name: cls
-    for cls in (
-        LabResultReceived,
-        LabResultCorrected,
-        PersonsMerged,
-        CaseOpened,
-        CaseStatusChanged,
-        InterviewCompleted,
-        ContactElicited,
-        ContactBecameCase,
-    )
-}
-
-E = TypeVar("E", bound=DomainEvent)
-Handler = Callable[[Any], None]
-Filter = Callable[[Any], bool]
-_subscribers: dict[str, list[Handler]] = defaultdict(list)
-# A subscriber may say which events it acts on, so a feed's hundred thousand negative
-# results are marked delivered without a transaction each.
-_filters: dict[Handler, Filter] = {}
-# Set while deliver_batch runs handlers: events they publish are collected for it instead of
-# being delivered one transaction each after commit.
-_collecting: ContextVar[list[int] | None] = ContextVar("tracecenter_events_collecting", default=None)
+_SUBSCRIBERS: dict[str, list[Subscriber]] = defaultdict(list)
+_BY_NAME: dict[str, Subscriber] = {}
 
 
 def subscribe[E: DomainEvent](
-    event_type: type[E], handler: Callable[[E], None], *, when: Callable[[E], bool] | None = None
-) -> None:
-    if handler not in _subscribers[event_type.name]:
-        _subscribers[event_type.name].append(handler)
-    if when is not None:
-        _filters[handler] = when
+    event_type: type[E],
+    handler: Callable[[E], None],
+    *,
+    when: Callable[[E], bool] | None = None,
+    batch: Callable[[Sequence[E]], None] | None = None,
+    atomic: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    name: str = "",
+) -> Subscriber:
+    """Deliver every `event_type` (for which `when` is true) to `handler`. Idempotent per name."""
+    name = name or f"{handler.__module__}.{handler.__qualname__}"
+    existing = _BY_NAME.get(name)
+    if existing is not None:
+        return existing
+    subscriber = Subscriber(
+        name=name, event=event_type.name, handler=handler, when=when, batch=batch, atomic=atomic, max_attempts=max_attempts
+    )
+    _SUBSCRIBERS[event_type.name].append(subscriber)
+    _BY_NAME[name] = subscriber
+    return subscriber
 
 
-def _handlers_for(name: str, event: DomainEvent) -> list[Handler]:
-    return [h for h in _subscribers.get(name, []) if h not in _filters or _filters[h](event)]
+def unsubscribe(name: str) -> None:
+    """Stop creating deliveries for `name` (deliveries already made for it stay; the relay gives them up)."""
+    found = _BY_NAME.pop(name, None)
+    if found is not None:
+        _SUBSCRIBERS[found.event].remove(found)
 
 
-def _to_payload(event: DomainEvent) -> dict[str, Any]:
-    payload = dataclasses.asdict(event)
-    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in payload.items()}
+def subscriber(name: str) -> Subscriber | None:
+    return _BY_NAME.get(name)
 
 
-def publish(event: DomainEvent) -> None:
-    """Record `event` in the outbox; deliver it to subscribers once the transaction commits."""
-    from tracecenter.core.models import OutboxEvent
-
-    row = OutboxEvent.objects.create(name=event.name, payload=_to_payload(event))
-    collected = _collecting.get()
-    if collected is not None:
-        collected.append(row.pk)  # published by a handler inside deliver_batch: it delivers this one too
-        return
-    transaction.on_commit(lambda: deliver(row.pk), robust=True)
+def subscribers_of(event: DomainEvent) -> list[Subscriber]:
+    return [s for s in _SUBSCRIBERS.get(event.name, ()) if s.when is None or s.when(event)]
 
 
-def publish_many(batch: list[DomainEvent]) -> list[int]:
-    """Record many events at once and leave delivery to the caller (deliver_batch) or the dispatcher.
+def all_subscribers() -> list[Subscriber]:
+    return list(_BY_NAME.values())
 
-    For bulk intake: one INSERT for a whole chunk, and delivery batched after commit.
-    """
+
+# --- Publishing.
+
+
+def publish(event: DomainEvent) -> int:
+    """Record `event` and its deliveries in the current transaction; returns the outbox id."""
+    return publish_many([event])[0]
+
+
+def publish_many(batch: Sequence[DomainEvent]) -> list[int]:
+    """Record many events at once (one INSERT each for events and deliveries, for bulk intake)."""
     from tracecenter.core.bulk import insert_rows
-    from tracecenter.core.models import OutboxEvent
+    from tracecenter.core.models import EventDelivery, OutboxEvent
 
-    rows = [OutboxEvent(name=e.name, payload=_to_payload(e)) for e in batch]
+    if not batch:
+        return []
+    origin = request_context.origin()  # what a worker does for it is audited with this address
+    rows = [OutboxEvent(name=e.name, payload=encode(e), origin=origin) for e in batch]
     insert_rows(OutboxEvent, rows)
+    deliveries = [
+        EventDelivery(event_id=row.pk, subscriber=s.name)
+        for row, event in zip(rows, batch, strict=True)
+        for s in subscribers_of(event)
+    ]
+    if deliveries:
+        insert_rows(EventDelivery, deliveries)
+        wakeup.signal_after_commit()
     return [row.pk for row in rows]
 
 
-def deliver(outbox_id: int) -> bool:
-    """Deliver one outbox event to its subscribers; True when all of them succeeded."""
-    from tracecenter.core import clock
-    from tracecenter.core.models import OutboxEvent
-
-    with transaction.atomic():
-        row = OutboxEvent.objects.select_for_update().filter(pk=outbox_id, dispatched_at__isnull=True).first()
-        if row is None:
-            return True  # already delivered by another process
-        event = EVENT_TYPES[row.name](**row.payload)
-        try:
-            with transaction.atomic():
-                for handler in _handlers_for(row.name, event):
-                    handler(event)
-        except Exception as exc:  # a failing subscriber must not lose the event
-            logger.exception("event %s #%s failed", row.name, row.pk)
-            row.attempts += 1
-            row.last_error = type(exc).__name__
-            row.save(update_fields=["attempts", "last_error"])
-            return False
-        row.attempts += 1
-        row.dispatched_at = clock.now()
-        row.save(update_fields=["attempts", "dispatched_at"])
-        return True
-
-
-def deliver_batch(outbox_ids: list[int], published: list[int] | None = None) -> tuple[int, int]:
-    """Deliver many events, 500 to a transaction; returns (delivered, failed).
-
-    Each event's handlers run in a savepoint of their own, so one failing subscriber
-    leaves that event pending (to be retried) without undoing the others. Events no
-    handler acts on are only marked delivered. Events the handlers publish (a positive
-    result opens a case: CaseOpened) are delivered by the same loop once their batch
-    commits, rather than one transaction each; their ids are added to `published`.
-    """
-    from tracecenter.core import clock
-
-    delivered = failed = 0
-    queue = list(outbox_ids)
-    while queue:
-        ids, queue = queue[:500], queue[500:]
-        collected: list[int] = []
-        token = _collecting.set(collected)
-        try:
-            done_here, failed_here = _deliver_rows(ids, clock.now)
-        finally:
-            _collecting.reset(token)
-        delivered, failed = delivered + done_here, failed + failed_here
-        queue.extend(collected)  # committed with their batch: deliver them next
-        if published is not None:
-            published.extend(collected)
-    return delivered, failed
-
-
-def _deliver_rows(ids: list[int], now: Callable[[], Any]) -> tuple[int, int]:
-    from tracecenter.core.models import OutboxEvent
-
-    delivered = failed = 0
-    if ids:
-        with transaction.atomic():
-            rows = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=ids, dispatched_at__isnull=True)
-                .order_by("pk")
-            )
-            done: list[int] = []
-            for row in rows:
-                event = EVENT_TYPES[row.name](**row.payload)
-                handlers = _handlers_for(row.name, event)
-                try:
-                    if handlers:
-                        with transaction.atomic():
-                            for handler in handlers:
-                                handler(event)
-                except Exception as exc:  # a failing subscriber must not lose the event
-                    logger.exception("event %s #%s failed", row.name, row.pk)
-                    OutboxEvent.objects.filter(pk=row.pk).update(attempts=row.attempts + 1, last_error=type(exc).__name__)
-                    failed += 1
-                    continue
-                done.append(row.pk)
-            if done:
-                OutboxEvent.objects.filter(pk__in=done).update(dispatched_at=now(), attempts=models.F("attempts") + 1)
-            delivered += len(done)
-    return delivered, failed
-
-
-def deliver_pending(limit: int = 1000) -> tuple[int, int]:
-    """Deliver events left pending (a crash, a failed subscriber); returns (delivered, failed)."""
-    from tracecenter.core.models import OutboxEvent
-
-    ids = list(OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:limit])
-    return deliver_batch(ids)
-
-
-def deliver_all_pending() -> tuple[int, int]:
-    """Deliver every pending event, batch after batch; an event that fails stays pending (returns delivered, failed)."""
-    from tracecenter.core.models import OutboxEvent
-
-    delivered = failed = 0
-    last = 0
-    while True:
-        ids = list(
-            OutboxEvent.objects.filter(dispatched_at__isnull=True, pk__gt=last).order_by("pk").values_list("pk", flat=True)[:5000]
-        )
-        if not ids:
-            return delivered, failed
-        done, bad = deliver_batch(ids)
-        delivered, failed, last = delivered + done, failed + bad, ids[-1]
+def in_transaction() -> bool:
+    return transaction.get_connection().in_atomic_block

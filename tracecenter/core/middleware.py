@@ -8,7 +8,7 @@ from tracecenter.core import request_context
 
 
 class RequestContextMiddleware:
-    """Records the client address and channel of each request for the audit trail."""
+    """Records the client address, channel and user of each request for the audit trail."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -17,8 +17,10 @@ class RequestContextMiddleware:
         # REMOTE_ADDR is the peer; behind a proxy the deployment's proxy sets it right
         # (trusting X-Forwarded-For blindly would let anyone forge the audit address).
         channel = "api" if request.path.startswith("/api/") else "web"
+        user = getattr(request, "user", None)
+        actor_id = user.pk if user is not None and user.is_authenticated else None
         token = request_context.set_current(
-            request_context.RequestContext(ip_address=request.META.get("REMOTE_ADDR"), channel=channel)
+            request_context.RequestContext(ip_address=request.META.get("REMOTE_ADDR"), channel=channel, actor_id=actor_id)
         )
         try:
             return self.get_response(request)

@@ -6,9 +6,9 @@ random.Random(seed): the same seed gives the same people, cases and contacts. Th
 story's dates are relative to today: specimens were collected in the last three weeks.
 
 Cases are opened the way real ones are: a positive lab result is recorded, and the
-cases app opens the case when the transaction commits (an on-commit event handler).
-So each case is built in transactions of its own, and the run as a whole must not be
-wrapped in a transaction: the handlers would never run.
+cases app opens the case when the LabResultReceived event is delivered. The demo does
+what the workers would, in its own process (core.relay.drain) after each commit; so each
+case is built in transactions of its own, and the run as a whole is not wrapped in one.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from tracecenter.contacts.services import (
     exposure_change_status,
     place_find_or_create,
 )
-from tracecenter.core import clock
+from tracecenter.core import clock, relay
 from tracecenter.demo import names
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.intake.services import LabResultInput, lab_result_record
@@ -756,15 +756,16 @@ class DemoBuilder:
             )
             if plan.antigen_first:  # confirmed by PCR the next day: the same case, a second result
                 self._lab(person, actor, result=ResultClass.POSITIVE, specimen=min(self.today, plan.specimen + DAY), test=PCR)
-        # The transaction has committed: the case was opened by the event handler (and linked to the exposure).
+        # Committed: what a worker does next (open the case, link it to the exposure) is done here and now.
+        relay.drain()
         case = Case.objects.select_related("person", "jurisdiction").filter(lab_results=first).first()
         if case is None:
-            raise DemoError(
-                "No case was opened for a positive lab result: on-commit hooks did not run. "
-                "Run demo_data outside of any transaction."
-            )
-        if source is not None and not (
-            case.source_exposure_id and Exposure.objects.filter(pk=source.exposure_id, status=ExposureStatus.BECAME_CASE).exists()
+            raise DemoError("No case was opened for a positive lab result: its event was not delivered.")
+        if (
+            source is not None
+            and not Exposure.objects.filter(
+                pk=source.exposure_id, status=ExposureStatus.BECAME_CASE, resulting_case=case
+            ).exists()
         ):
             raise DemoError(f"Case {case.pk} was not linked to the exposure {source.exposure_id} of its person.")
         self.case_person_ids.add(person.pk)
@@ -866,7 +867,7 @@ class DemoBuilder:
         case.save(update_fields=["interviewed_at", "updated_at"])
         tracer = self.users["tracer"]
         for exposure in exposures:
-            if case.assigned_to != tracer and self.county_key[case.jurisdiction_id] == "harbor" and self.rng.random() < 0.85:
+            if case.owner != tracer and self.county_key[case.jurisdiction_id] == "harbor" and self.rng.random() < 0.85:
                 exposure_assign(actor=supervisor, exposure=exposure, assignee=tracer)
         secondary: list[Exposure] = []
         for exposure in exposures:
@@ -990,7 +991,7 @@ class DemoBuilder:
         else:
             setting, relationship = Setting.HOUSEHOLD, Relationship.HOUSEHOLD_MEMBER
         return exposure_add_secondary(
-            actor=parent.assigned_to or worker,
+            actor=parent.owner or worker,
             parent=parent,
             person=self._acquaintance(),
             data=ExposureInput(
@@ -1013,7 +1014,7 @@ class DemoBuilder:
         else:
             path = [ExposureStatus.NOTIFIED, ExposureStatus.MONITORING]
         for to_status in path:
-            exposure_change_status(actor=exposure.assigned_to or worker, exposure=exposure, to_status=to_status)
+            exposure_change_status(actor=exposure.owner or worker, exposure=exposure, to_status=to_status)
 
     def build_negatives(self) -> None:
         """People tested in the same weeks who were negative: most tests are."""
@@ -1027,7 +1028,7 @@ class DemoBuilder:
 
     def run(self) -> None:
         if transaction.get_connection().in_atomic_block:
-            raise DemoError("demo_data must run outside of a transaction: cases are opened by on-commit hooks.")
+            raise DemoError("demo_data must run outside of a transaction: cases are opened once results are committed.")
         plans = self.plan()
         self.setup()
         for count, plan in enumerate(plans, start=1):
@@ -1074,7 +1075,7 @@ def demo_summary() -> dict[str, Any]:
         "cases_by_status": {
             status: count for status in CaseStatus.values if (count := Case.objects.filter(**within, status=status).count())
         },
-        "cases_from_contacts": Case.objects.filter(**within, source_exposure__isnull=False).count(),
+        "cases_from_contacts": Case.objects.filter(**within, source_exposures__isnull=False).distinct().count(),
         "contacts": exposures.filter(case__isnull=False).count(),
         "contacts_of_contacts": exposures.filter(parent_exposure__isnull=False).count(),
         "contacts_by_status": dict(sorted(Counter(exposures.values_list("status", flat=True)).items())),

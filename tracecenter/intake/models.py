@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction
-from tracecenter.core.fields import EncryptedTextField
+from tracecenter.core.fields import EncryptedBlobField, EncryptedTextField
 from tracecenter.people.models import Person
 
 
@@ -51,6 +51,23 @@ class IntakeBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Intake batch {self.pk}"
+
+
+class IntakeUpload(models.Model):
+    """An uploaded file, kept encrypted from the moment the request receives it until a worker has ingested it.
+
+    Once every unit of it is stored on its own (InboundMessage), the file itself is dropped:
+    the same personal data is not kept twice.
+    """
+
+    batch = models.OneToOneField(IntakeBatch, on_delete=models.CASCADE, related_name="upload")
+    data = EncryptedBlobField(null=True)
+    size = models.PositiveBigIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Upload of batch {self.batch_id}"
 
 
 class InboundMessage(models.Model):

@@ -13,7 +13,7 @@ The order of work is the guarantee:
    applied, events recorded. If anything unexpected fails, the chunk is rolled back and
    applied again one unit per transaction, so one bad unit fails alone (state "failed",
    kept for re-processing) and every other unit is accepted.
-4. After commit, events are delivered: positives open cases (cases.handlers).
+4. After commit the workers deliver the events: positives open cases (cases.handlers).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from tracecenter.core import clock, crypto, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
 from tracecenter.core.errors import DomainError
-from tracecenter.core.models import OutboxEvent
 from tracecenter.intake import detect
+from tracecenter.intake.events import LabResultCorrected, LabResultReceived
 from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult, LabResultRevision
 from tracecenter.intake.records import LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 from tracecenter.intake.report import IngestReport
@@ -125,13 +125,25 @@ class Stored:
 
 
 def store_units(
-    *, units: Sequence[RawUnit], fmt: str, batch: IntakeBatch | None, jurisdiction: Jurisdiction
-) -> tuple[list[Stored], int]:
-    """Store units not seen before and commit; returns what to process and the number of duplicates."""
+    *,
+    units: Sequence[RawUnit],
+    fmt: str,
+    batch: IntakeBatch | None,
+    jurisdiction: Jurisdiction,
+    stored_here: set[int] | None = None,
+) -> tuple[list[Stored], int, int]:
+    """Store units not seen before and commit.
+
+    Returns what to process, the number of duplicates, and the number this same delivery
+    already processed before it was restarted (a worker that died mid-file): those are
+    neither processed again nor counted as duplicates. `stored_here` holds the ids of the
+    messages this run stored (it is added to), which tells a repeat within the file from a
+    message of the earlier attempt.
+    """
     keyed = [(unit, content_key(fmt, unit.text)) for unit in units]
     # A file may repeat a message within itself: the second is a duplicate of the first.
     seen: dict[str, RawUnit] = {}
-    duplicates = 0
+    duplicates = earlier = 0
     unique: list[tuple[RawUnit, str]] = []
     for unit, key in keyed:
         if key in seen:
@@ -148,7 +160,12 @@ def store_units(
             if found is not None:
                 # Never processed (a crash) or failed on our side: process it now. Anything else was done.
                 resume = found.state in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED)
-                duplicates += 0 if resume else 1
+                if resume:
+                    pass
+                elif batch is not None and found.batch_id == batch.pk and found.pk not in (stored_here or ()):
+                    earlier += 1
+                else:
+                    duplicates += 1
                 out.append(Stored(unit, found, resume, resumed=resume))
                 continue
             message = InboundMessage(
@@ -165,6 +182,8 @@ def store_units(
         try:
             with transaction.atomic():
                 insert_rows(InboundMessage, fresh)
+            if stored_here is not None:
+                stored_here.update(m.pk for m in fresh)
         except IntegrityError:
             # Another intake stored one of these a moment ago: store one at a time, the rest as duplicates.
             for stored in out:
@@ -176,10 +195,12 @@ def store_units(
                         },
                     )
                     stored.message = message
+                    if created and stored_here is not None:
+                        stored_here.add(message.pk)
                     if not created and message.state not in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED):
                         stored.process = False
                         duplicates += 1
-    return out, duplicates
+    return out, duplicates, earlier
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +321,6 @@ class _Chunk:
         self.counties = counties
         self.resolver = resolver
         self.report = IngestReport()
-        self.outbox_ids: list[int] = []
         # Filled while identities are resolved, written once the chunk's new persons exist.
         self._contact_updates: list[tuple[int, list[str], list[str]]] = []
         self._reviews: list[tuple[NewPerson, Any, _Pending]] = []
@@ -523,7 +543,7 @@ class _Chunk:
         for lab in to_create:
             by_message.setdefault(lab.message_id or 0, []).append(lab.pk)
             received.append(
-                events.LabResultReceived(
+                LabResultReceived(
                     lab_result_id=lab.pk, person_id=lab.person_id, jurisdiction_id=lab.jurisdiction_id, classification=lab.result
                 )
             )
@@ -536,7 +556,8 @@ class _Chunk:
             items=[(lab.pk, lab.jurisdiction_id) for lab in to_create],
             detail="lab intake",
         )
-        self.outbox_ids.extend(events.publish_many(received + corrected))
+        # Delivered by the workers once this chunk commits: opening cases is not intake's work.
+        events.publish_many(received + corrected)
 
     def _retract_key(self, record: ResultRecord, item: _Pending) -> str:
         if not record.accession:
@@ -564,7 +585,7 @@ class _Chunk:
             fields=sorted(changes),
             detail="lab correction",
         )
-        return events.LabResultCorrected(
+        return LabResultCorrected(
             lab_result_id=lab.pk,
             person_id=lab.person_id,
             jurisdiction_id=lab.jurisdiction_id,
@@ -611,7 +632,6 @@ class Intake:
     root: Jurisdiction
     actor: Any = None
     batch: IntakeBatch | None = None
-    deliver_events: bool = True
     report: IngestReport = dataclasses.field(default_factory=IngestReport)
     # Seconds per stage (split, store_raw, parse, match, store, deliver), for bench/intake.py and logs.
     timings: defaultdict[str, float] = dataclasses.field(default_factory=lambda: defaultdict(float))
@@ -619,9 +639,8 @@ class Intake:
     def __post_init__(self) -> None:
         self.counties = _Counties(self.root)
         self.resolver = Resolver(self.root)
-        self._published: list[int] = []  # events this run's deliveries led to (CaseOpened...)
-        self.pending_outbox: list[int] = []
         self.file_name = self.batch.filename if self.batch is not None else ""
+        self._stored_here: set[int] = set()  # messages this run stored (not an earlier attempt of its batch)
 
     # -- entry points
 
@@ -685,10 +704,13 @@ class Intake:
 
     def ingest_units(self, units: Sequence[RawUnit], *, fmt: str) -> list[InboundMessage]:
         started = time.perf_counter()
-        stored, duplicates = store_units(units=units, fmt=fmt, batch=self.batch, jurisdiction=self.root)
+        stored, duplicates, earlier = store_units(
+            units=units, fmt=fmt, batch=self.batch, jurisdiction=self.root, stored_here=self._stored_here
+        )
         self.timings["store_raw"] += time.perf_counter() - started
         self.report.messages += len(units)
         self.report.duplicates += duplicates
+        self.report.earlier += earlier
         to_process = [s for s in stored if s.process]
         self.report.resumed += sum(1 for s in to_process if s.resumed)
         self.process(to_process, fmt=fmt)
@@ -744,28 +766,8 @@ class Intake:
                 self._apply([fresh], fmt=fmt)
             return
         self.report.merge(chunk.report)
-        if self.deliver_events:
-            self.deliver(chunk.outbox_ids)
-        else:
-            self.pending_outbox.extend(chunk.outbox_ids)
-
-    def deliver(self, outbox_ids: list[int]) -> None:
-        started = time.perf_counter()
-        events.deliver_batch(outbox_ids, published=self._published)
-        self.timings["deliver"] += time.perf_counter() - started
-
-    def cases_opened(self) -> int:
-        """Cases opened by delivering this run's results (not by anyone else meanwhile)."""
-        return sum(
-            OutboxEvent.objects.filter(pk__in=self._published[start : start + 900], name="CaseOpened").count()
-            for start in range(0, len(self._published), 900)
-        )
 
     def finish(self) -> IngestReport:
-        if self.pending_outbox:
-            self.deliver(self.pending_outbox)
-            self.pending_outbox = []
-        self.report.cases_opened = self.cases_opened()
         if self.batch is not None:
             self.batch.status = (
                 IntakeBatch.Status.DONE if self.report.files > len(self.report.file_errors) else IntakeBatch.Status.FAILED
@@ -808,10 +810,13 @@ class Intake:
         """A file that holds no unit at all is still kept, whole, as one rejected message (returned)."""
         text = data.decode("utf-8", errors="replace") if fmt else data.decode("latin-1")
         unit = RawUnit(index=1, text=text, where="file")
-        stored, duplicates = store_units(units=[unit], fmt=fmt or "unknown", batch=self.batch, jurisdiction=self.root)
+        stored, duplicates, earlier = store_units(
+            units=[unit], fmt=fmt or "unknown", batch=self.batch, jurisdiction=self.root, stored_here=self._stored_here
+        )
         self.report.messages += 1
-        if duplicates:
-            self.report.duplicates += 1
+        if duplicates or earlier:
+            self.report.duplicates += duplicates
+            self.report.earlier += earlier
         else:
             self._mark_rejected([(stored[0], problems)])
         self.report.file_errors.append({"file": filename or self.file_name, "problems": [p.as_dict() for p in problems]})

@@ -20,6 +20,7 @@ class IngestReport:
     duplicates: int = 0
     failed: int = 0  # an error of ours while processing: kept, and re-processed by `intake_resume`
     resumed: int = 0  # received earlier but never processed (a crash): processed now
+    earlier: int = 0  # processed by this same delivery before it was restarted (a worker stopped mid-file)
     results: Counter[str] = dataclasses.field(default_factory=Counter)
     corrections: int = 0
     retractions: int = 0
@@ -27,7 +28,6 @@ class IngestReport:
     persons_created: int = 0
     persons_matched: int = 0
     persons_review: int = 0  # created, with a review of a possible match queued for a supervisor
-    cases_opened: int = 0
     warnings: int = 0
     rejections: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     file_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)

@@ -15,6 +15,7 @@ from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.classify import loinc_is_valid, test_condition
+from tracecenter.intake.events import LabResultReceived
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
 
@@ -87,7 +88,7 @@ def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, sourc
         fields=sorted(values),
     )
     events.publish(
-        events.LabResultReceived(
+        LabResultReceived(
             lab_result_id=lab.pk, person_id=person.pk, jurisdiction_id=person.jurisdiction_id, classification=lab.result
         )
     )

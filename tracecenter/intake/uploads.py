@@ -1,52 +1,64 @@
-"""Files uploaded by staff: ingested in the background so the page can show progress."""
+"""Files uploaded by staff: stored before the request returns, ingested by a worker.
+
+The request only stores the file (encrypted) and queues its ingestion in the same
+transaction, so an accepted upload cannot be lost: if the worker dies mid-file, the task
+runs again and carries on where it stopped (units already stored are recognised; see
+pipeline.store_units). The page reads its progress from the batch row.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
-from tracecenter.core.actors import acting_user
-from tracecenter.intake.models import IntakeBatch
+from tracecenter.core import clock, tasks
+from tracecenter.core.relay import describe
+from tracecenter.intake.models import IntakeBatch, IntakeUpload
 from tracecenter.intake.pipeline import Intake
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def upload_start(*, actor: Any, data: bytes, filename: str) -> IntakeBatch:
-    """Record the upload and start ingesting it once this transaction commits.
+def upload_start(*, actor: User, data: bytes, filename: str) -> IntakeBatch:
+    """Store the uploaded file and queue its ingestion; both commit with the request, or neither."""
+    from tracecenter.intake.tasks import ingest_upload
 
-    If the server stops mid-file, every message stored so far is kept in the "received"
-    state and `manage.py intake_resume` (or the next MLLP listener start) finishes it.
-    """
-    user = acting_user(actor)
-    if user is None or user.jurisdiction is None:
+    if not actor.is_authenticated or actor.jurisdiction is None:
         raise PermissionError("an upload needs a signed-in user with a jurisdiction")
     batch = IntakeBatch.objects.create(
-        source=IntakeBatch.Source.UPLOAD, filename=filename[:255], jurisdiction=user.jurisdiction, received_by=user
+        source=IntakeBatch.Source.UPLOAD, filename=filename[:255], jurisdiction=actor.jurisdiction, received_by=actor
     )
+    IntakeUpload.objects.create(batch=batch, data=data, size=len(data))
     audit_record(
         actor=actor, action=Action.CREATE, object_type="intake_batch", object_id=batch.pk, jurisdiction_id=batch.jurisdiction_id
     )
-    transaction.on_commit(
-        lambda: threading.Thread(target=_run, args=(batch.pk, data, filename), name=f"intake-{batch.pk}", daemon=True).start()
-    )
+    tasks.enqueue(ingest_upload, batch.pk)
     return batch
 
 
-def _run(batch_id: int, data: bytes, filename: str) -> None:
+def upload_ingest(*, batch_id: int) -> None:
+    """Ingest a stored upload (a worker's task); run again after a crash it finishes the file."""
+    batch = IntakeBatch.objects.select_related("jurisdiction", "received_by").get(pk=batch_id)
+    upload = IntakeUpload.objects.filter(batch=batch).first()
+    if batch.status != IntakeBatch.Status.RUNNING or upload is None or upload.data is None:
+        return  # done already (a task delivered twice)
+    run = Intake(root=batch.jurisdiction, actor=batch.received_by, batch=batch)
     try:
-        batch = IntakeBatch.objects.select_related("jurisdiction", "received_by").get(pk=batch_id)
-        run = Intake(root=batch.jurisdiction, actor=batch.received_by, batch=batch)
-        run.ingest_bytes(data, filename=filename)
+        run.ingest_bytes(upload.data, filename=batch.filename)
+    except Exception as exc:
+        # Its class and place, not its message (which may quote the file): the task is retried.
+        logger.error("upload %s failed (%s); the file is kept and will be tried again", batch_id, describe(exc))
+        raise
+    with transaction.atomic():
         run.finish()
-    except Exception:
-        logger.exception("upload %s failed", batch_id)
-        IntakeBatch.objects.filter(pk=batch_id).update(status=IntakeBatch.Status.FAILED)
-    finally:
-        connection.close()
+        IntakeUpload.objects.filter(pk=upload.pk).update(data=None, ingested_at=clock.now())
+
+
+def upload_failed(*, batch_id: int) -> None:
+    """The last attempt failed too: the page stops waiting (the file stays stored for a later try)."""
+    IntakeBatch.objects.filter(pk=batch_id, status=IntakeBatch.Status.RUNNING).update(status=IntakeBatch.Status.FAILED)

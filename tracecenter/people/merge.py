@@ -19,6 +19,7 @@ from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
+from tracecenter.people.events import PersonsMerged
 from tracecenter.people.identity import refresh_match_keys
 from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey, PersonMerge
 
@@ -68,7 +69,7 @@ def person_merge(*, actor: Any, survivor: Person, merged: Person, reason: str = 
         survivor=survivor, merged=merged, moved=moved, reason=reason.strip()[:200], merged_by=acting_user(actor)
     )
     # Cases listens: two open cases may now belong to one person.
-    events.publish(events.PersonsMerged(merge_id=record.pk, survivor_id=survivor.pk, merged_id=merged.pk))
+    events.publish(PersonsMerged(merge_id=record.pk, survivor_id=survivor.pk, merged_id=merged.pk))
     for person, role in ((survivor, "survivor"), (merged, "merged")):
         audit_record(
             actor=actor,

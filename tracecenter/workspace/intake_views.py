@@ -22,6 +22,7 @@ from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
+from tracecenter.cases.selectors import cases_from_intake_batch
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.models import InboundMessage, IntakeBatch
 from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, warnings_of
@@ -89,7 +90,9 @@ def intake_batch(request: HttpRequest, pk: int) -> HttpResponse:
         actor=user, action=Action.READ, object_type="intake_batch", object_id=batch.pk, jurisdiction_id=batch.jurisdiction_id
     )
     report = json.loads(batch.report) if batch.report else None
-    return render(request, "workspace/intake_batch.html", {"batch": batch, "report": report})
+    # Read from what exists: the workers open cases from the positives after intake is done with them.
+    context = {"batch": batch, "report": report, "cases_from_batch": cases_from_intake_batch(batch.pk).count()}
+    return render(request, "workspace/intake_batch.html", context)
 
 
 @login_required

@@ -36,8 +36,15 @@ from tracecenter.workspace import forms
 PAGE_SIZE = 50
 
 
+def _user(request: HttpRequest) -> User:
+    """The signed-in user of a view behind login_required."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
 def _case_queryset(user: Any) -> QuerySet[Case]:
-    return cases_visible_to(user).select_related("person", "jurisdiction", "assigned_to", "team", "rules")
+    return cases_visible_to(user).select_related("person", "jurisdiction", "owner", "team", "rules")
 
 
 def _audit_list(user: Any, object_type: str, ids: list[int]) -> None:
@@ -62,7 +69,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
         _audit_list(user, "contact_list", [e.pk for e in exposures])
         context.update(cases=cases, exposures=exposures)
     elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
-        queue = _case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "assigned_to", "opened_at")
+        queue = _case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "owner", "opened_at")
         page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
         _audit_list(user, "case_list", [c.pk for c in page.object_list])
         context.update(page=page, can_assign=user.has_capability(Capability.ASSIGN))
@@ -100,7 +107,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": user.has_capability(Capability.EDIT_RECORDS),
         "can_assign": can_assign,
         "status_form": forms.StatusForm(initial={"status": case.status}),
-        "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.assigned_to_id})
+        "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.owner_id})
         if can_assign
         else None,
         "transfer_form": forms.TransferForm(jurisdictions=case_transfer_targets(case)) if can_assign else None,
@@ -137,7 +144,7 @@ def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.AssignForm(request.POST, assignees=case_assignees(case))
     if form.is_valid():
         try:
-            case_assign(actor=request.user, case=case, assignee=form.cleaned_data["assignee"])
+            case_assign(actor=_user(request), case=case, assignee=form.cleaned_data["assignee"])
             messages.success(request, _("Assignment saved."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -153,7 +160,7 @@ def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.TransferForm(request.POST, jurisdictions=case_transfer_targets(case))
     if form.is_valid():
         try:
-            case_transfer(actor=request.user, case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"])
+            case_transfer(actor=_user(request), case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"])
             messages.success(request, _("Case transferred."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -310,9 +317,7 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    visible = exposures_visible_to(user).select_related(
-        "person", "case", "parent_exposure", "assigned_to", "rules", "jurisdiction"
-    )
+    visible = exposures_visible_to(user).select_related("person", "case", "parent_exposure", "owner", "rules", "jurisdiction")
     exposure: Exposure = get_for(user, visible, pk, object_type="contact")
     case_visible = exposure.case_id is not None and cases_visible_to(user).filter(pk=exposure.case_id).exists()
     secondary = list(exposures_visible_to(user).filter(parent_exposure=exposure).select_related("person"))

@@ -32,7 +32,7 @@ class World:
 @pytest.fixture
 def world(users: dict[str, User], make_case: Callable[..., Case], county: Any, other_county: Any) -> World:
     investigator = users["case_investigator"]
-    mine = make_case(county, assigned_to=investigator, first_name="Beatriz", last_name="Mineiro", phones=["(617) 555-0101"])
+    mine = make_case(county, owner=investigator, first_name="Beatriz", last_name="Mineiro", phones=["(617) 555-0101"])
     other = make_case(county, first_name="Carl", last_name="Otherton", phones=["(617) 555-0102"])
     far = make_case(other_county, first_name="Dora", last_name="Farley", phones=["(617) 555-0103"])
     yesterday = clock.today() - dt.timedelta(days=1)
@@ -42,7 +42,7 @@ def world(users: dict[str, User], make_case: Callable[..., Case], county: Any, o
         data=ExposureInput(last_exposure_date=yesterday),
         person=PersonInput(first_name="Eli", last_name="Contactson", date_of_birth=dt.date(1990, 1, 2)),
     )
-    contact.assigned_to = users["contact_tracer"]
+    contact.owner = users["contact_tracer"]
     contact.save()
     other_contact = exposure_add(
         actor=None,

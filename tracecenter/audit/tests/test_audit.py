@@ -216,40 +216,28 @@ def test_audit_entries_name_the_fields_touched_never_their_values(county, users)
             assert value.casefold() not in text
 
 
-def test_many_entries_in_one_transaction_schedule_one_sealing(db, users, django_capture_on_commit_callbacks):
-    from tracecenter.audit.services import seal_pending
-
+def test_writing_entries_leaves_the_sealing_to_the_workers(db, users, django_capture_on_commit_callbacks):
+    """A request that audits twenty reads schedules nothing and takes no lock: the chain is the sealer's alone."""
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         for n in range(20):
             audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=n)
-    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
-    assert AuditEntry.objects.filter(seq__isnull=True).count() == 0
+    assert callbacks == []
+    assert AuditEntry.objects.filter(seq__isnull=True).count() == 20
+    assert not AuditChainHead.objects.exists() or AuditChainHead.objects.get().last_seq == 0
 
 
-def test_a_sealing_scheduled_in_a_rolled_back_savepoint_does_not_cover_later_entries(
-    db, users, django_capture_on_commit_callbacks
-):
-    from tracecenter.audit.services import seal_pending
+def test_the_periodic_sealing_job_seals_what_was_written_and_the_chain_verifies(db, users):
+    from tracecenter.core import schedule
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
-        try:
-            with transaction.atomic():
-                audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=1)
-                raise RuntimeError("the inner work failed")
-        except RuntimeError:
-            pass
-        audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=2)
-    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
-    assert list(AuditEntry.objects.values_list("object_id", "seq")) == [("2", 1)]
-
-
-def test_entries_in_sibling_savepoints_schedule_one_sealing(db, users, django_capture_on_commit_callbacks):
-    """Event delivery runs each handler in its own savepoint; a released savepoint's sealing covers the next."""
-    from tracecenter.audit.services import seal_pending
-
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
-        for n in range(5):
-            with transaction.atomic():
-                audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=n)
-    assert [c for c in callbacks if c is seal_pending] == [seal_pending]
-    assert AuditEntry.objects.filter(seq__isnull=True).count() == 0
+    try:
+        with transaction.atomic():
+            audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=1)
+            raise RuntimeError("the work failed")
+    except RuntimeError:
+        pass
+    for n in range(2, 5):
+        audit_record(actor=users[Role.SUPERVISOR], action=Action.READ, object_type="case", object_id=n)
+    assert "audit.seal" in schedule.jobs()
+    assert schedule.run_now("audit.seal")
+    assert list(AuditEntry.objects.order_by("seq").values_list("object_id", "seq")) == [("2", 1), ("3", 2), ("4", 3)]
+    assert verify_chain().ok

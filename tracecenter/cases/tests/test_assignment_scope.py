@@ -11,11 +11,11 @@ def test_a_supervisor_cannot_assign_a_case_of_another_county(make_case, make_use
     with pytest.raises(PermissionDenied):
         case_assign(actor=outside_supervisor, case=case, assignee=users[Role.CASE_INVESTIGATOR])
     case.refresh_from_db()
-    assert case.assigned_to is None
+    assert case.owner is None
 
 
 def test_a_supervisor_assigns_a_case_of_their_own_county(make_case, county, users):
     case = make_case(county)
     case_assign(actor=users[Role.SUPERVISOR], case=case, assignee=users[Role.CASE_INVESTIGATOR])
     case.refresh_from_db()
-    assert case.assigned_to == users[Role.CASE_INVESTIGATOR] and case.status == "assigned"
+    assert case.owner == users[Role.CASE_INVESTIGATOR] and case.status == "assigned"

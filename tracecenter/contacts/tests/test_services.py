@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from conftest import run_background_work
 from tracecenter.accounts.roles import Role
 from tracecenter.cases.models import Case, RuleSet
 from tracecenter.contacts.models import Attendance, Exposure, ExposureStatus, Place
@@ -15,10 +16,11 @@ from tracecenter.contacts.services import (
     exposure_add,
     exposure_add_secondary,
     place_find_or_create,
+    source_exposure_of,
 )
 from tracecenter.core import clock
 from tracecenter.core.errors import DomainError
-from tracecenter.core.models import OutboxEvent
+from tracecenter.core.models import EventDelivery, OutboxEvent
 from tracecenter.intake.services import LabResultInput, lab_result_record
 from tracecenter.people.models import Person
 from tracecenter.people.services import PersonInput
@@ -37,7 +39,7 @@ def contact(first="Bruno", last="Okafor", dob=dt.date(1990, 5, 17), **more):
 @pytest.fixture
 def case(make_case, county, users):
     # Asymptomatic, specimen two days ago: infectious from four days ago to eight days ahead.
-    return make_case(county, assigned_to=users[Role.CASE_INVESTIGATOR], days_ago=2)
+    return make_case(county, owner=users[Role.CASE_INVESTIGATOR], days_ago=2)
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def test_a_contact_inherits_the_cases_worker_and_quarantines_from_the_last_expos
     exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
     assert exposure.quarantine_end == days_ago(1) + 14 * DAY  # the built-in default
     assert exposure.rules is None
-    assert exposure.assigned_to == case.assigned_to and exposure.team == case.team
+    assert exposure.owner == case.owner and exposure.team == case.team
     assert exposure.jurisdiction == case.jurisdiction
     assert exposure.status == ExposureStatus.NEW
 
@@ -168,44 +170,40 @@ def test_a_contact_of_a_contact_is_exposed_while_the_contact_may_be_infectious(c
     assert caught.value.field == "last_name"
 
 
-def test_a_contact_who_tests_positive_becomes_a_case_linked_to_the_exposure(case, tracer, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
-    # The chain runs on commit: LabResultReceived opens the case, whose CaseOpened (queued while the first delivery
-    # runs) links the exposure. Django's capture keeps running callbacks until no new one is queued, so one capture is
-    # enough. The callbacks are robust (a failing handler only logs), hence the assertions on the outcome below.
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        lab_result_record(
-            actor=None,
-            person=exposure.person,
-            data=LabResultInput(specimen_collection_date=clock.today(), test_loinc="94500-6", result="positive"),
-        )
-    assert len(callbacks) >= 3  # LabResultReceived, CaseOpened and ContactBecameCase deliveries, audit sealing
+def test_a_contact_who_tests_positive_becomes_a_case_linked_to_the_exposure(case, tracer):
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    lab_result_record(
+        actor=None,
+        person=exposure.person,
+        data=LabResultInput(specimen_collection_date=clock.today(), test_loinc="94500-6", result="positive"),
+    )
+    # The chain runs in the workers: LabResultReceived opens the case, whose CaseOpened links the exposure.
+    assert not Case.objects.filter(person=exposure.person).exists()
+    run_background_work()
     new_case = Case.objects.get(person=exposure.person)
-    assert new_case.source_exposure == exposure
     exposure.refresh_from_db()
     assert exposure.status == ExposureStatus.BECAME_CASE
-    assert list(exposure.resulting_cases.all()) == [new_case]
-    delivered = set(OutboxEvent.objects.filter(dispatched_at__isnull=False).values_list("name", flat=True))
-    assert {"LabResultReceived", "CaseOpened", "ContactBecameCase"} <= delivered
-    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+    assert exposure.resulting_case == new_case
+    assert source_exposure_of(new_case) == exposure
+    delivered = set(EventDelivery.objects.filter(state="done").values_list("event__name", flat=True))
+    assert {"LabResultReceived", "CaseOpened"} <= delivered
+    assert not EventDelivery.objects.exclude(state="done").exists()
+    assert OutboxEvent.objects.filter(name="ContactBecameCase", payload__exposure_id=exposure.pk).exists()
 
 
-def test_a_contact_whose_specimen_predates_the_exposure_becomes_a_case_without_a_source(
-    case, tracer, django_capture_on_commit_callbacks
-):
+def test_a_contact_whose_specimen_predates_the_exposure_becomes_a_case_without_a_source(case, tracer):
     exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
     # The same person, with a specimen before the exposure: the exposure cannot explain this infection.
-    with django_capture_on_commit_callbacks(execute=True):
-        lab_result_record(
-            actor=None,
-            person=exposure.person,
-            data=LabResultInput(specimen_collection_date=days_ago(3), test_loinc="94500-6", result="positive"),
-        )
+    lab_result_record(
+        actor=None,
+        person=exposure.person,
+        data=LabResultInput(specimen_collection_date=days_ago(3), test_loinc="94500-6", result="positive"),
+    )
+    run_background_work()
     new_case = Case.objects.get(person=exposure.person)
-    assert new_case.source_exposure is None
+    assert source_exposure_of(new_case) is None
     exposure.refresh_from_db()
-    assert exposure.status == ExposureStatus.NEW
+    assert exposure.status == ExposureStatus.NEW and exposure.resulting_case is None
 
 
 # Places and attendance

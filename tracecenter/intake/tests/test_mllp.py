@@ -207,6 +207,9 @@ def test_killing_the_listener_mid_file_and_resending_loses_and_duplicates_nothin
     assert _count(db, "SELECT count(*) FROM intake_inboundmessage WHERE state <> 'processed'") == 0
     assert _count(db, "SELECT count(*) FROM intake_labresult") == total
     assert _count(db, "SELECT count(DISTINCT message_id) FROM intake_labresult") == total
+    # The listener only stores and answers: opening cases is the workers' job.
+    assert _count(db, "SELECT count(*) FROM cases_case") == 0
+    _manage(env, "worker", "--until-idle")
     positives = len([n for n in range(total) if n % 4 == 0])
     assert _count(db, "SELECT count(*) FROM cases_case") == positives
 

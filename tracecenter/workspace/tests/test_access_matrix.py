@@ -70,14 +70,14 @@ def world(users, make_case, make_person, county, other_county, make_user):
 
     investigator = users[Role.CASE_INVESTIGATOR]
     tracer = users[Role.CONTACT_TRACER]
-    case = make_case(county, assigned_to=investigator)
+    case = make_case(county, owner=investigator)
     exposure = exposure_add(
         actor=investigator,
         case=case,
         person=PersonInput(first_name="Luis", last_name="Pérez"),
         data=ExposureInput(last_exposure_date=case.specimen_collection_date),
     )
-    exposure.assigned_to = tracer
+    exposure.owner = tracer
     exposure.save()
     batch = IntakeBatch.objects.create(source=IntakeBatch.Source.UPLOAD, filename="results.csv", jurisdiction=county)
     message = InboundMessage.objects.create(
@@ -157,7 +157,7 @@ def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(clie
     # The tracer follows a contact of this case, so they see the case ...
     assert client.get(world["urls"]["workspace:case_detail"]).status_code == 200
     # ... but not a case of the same county and team that has nothing to do with them.
-    unrelated = make_case(county, assigned_to=users[Role.CASE_INVESTIGATOR], first_name="Otra")
+    unrelated = make_case(county, owner=users[Role.CASE_INVESTIGATOR], first_name="Otra")
     assert client.get(reverse("workspace:case_detail", args=[unrelated.pk])).status_code == 403
 
 

@@ -7,25 +7,22 @@ on real data.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.signals import connection_created
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
+from conftest import run_background_work
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
 from tracecenter.core import clock
-from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult
+from tracecenter.intake.models import InboundMessage, IntakeBatch, IntakeUpload, LabResult
 from tracecenter.intake.pipeline import Intake
 from tracecenter.intake.services import LabResultInput, lab_result_record
 from tracecenter.intake.synthetic import SyntheticReport, oru_r01
@@ -33,8 +30,6 @@ from tracecenter.people.identity import match_review_open
 from tracecenter.people.models import MatchReview, Person, PersonMerge
 
 CSV_FIXTURE = Path(__file__).resolve().parents[2] / "intake" / "tests" / "fixtures" / "csv" / "test-results-upload-valid.csv"
-# The upload is ingested by a thread after the request's transaction commits: how long to wait for it.
-INGEST_TIMEOUT = 30.0
 
 
 def lab_report(n: int = 1, **overrides: Any) -> SyntheticReport:
@@ -49,60 +44,6 @@ def lab_report(n: int = 1, **overrides: Any) -> SyntheticReport:
         **overrides,
     }
     return SyntheticReport(**values)
-
-
-# How long a statement waits for another connection's write to end: the busy timeout of settings.DATABASES.
-LOCK_WAIT = 20.0
-
-
-def _wait_while_locked(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            return execute(sql, params, many, context)
-        except OperationalError as exc:
-            # SQLite leaves the failed statement undone and the transaction open: running it again is safe.
-            if "database table is locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _prepare(connection: BaseDatabaseWrapper, reading_uncommitted: bool = True, **_kwargs: Any) -> None:
-    if connection.vendor != "sqlite":
-        return
-    if reading_uncommitted and _wait_while_locked not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_wait_while_locked)
-    elif not reading_uncommitted and _wait_while_locked in connection.execute_wrappers:
-        connection.execute_wrappers.remove(_wait_while_locked)
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA read_uncommitted = {int(reading_uncommitted)}")
-
-
-@contextlib.contextmanager
-def concurrent_sqlite() -> Iterator[None]:
-    """Gives the SQLite test database the concurrency of a deployment's, while an upload's thread writes.
-
-    The test database lives in memory with a shared cache, where locks are per table and a conflict
-    fails at once ("database table is locked") where the file database of a deployment waits (WAL and
-    a busy timeout). A progress poll reading the batch while the thread updates it, or the batch page
-    auditing its read while the thread stores a chunk, would fail the request or the upload. So, on
-    this connection and on every one opened meanwhile (the ingest thread's): readers take no table
-    locks (read_uncommitted, as WAL readers do not block), and a statement meeting another connection's
-    write waits for it as the busy timeout would. PostgreSQL needs none of this and is left as it is.
-    """
-    _prepare(connection)
-    connection_created.connect(_prepare, dispatch_uid="intake-tests-concurrent-sqlite")
-    try:
-        yield
-    finally:
-        connection_created.disconnect(dispatch_uid="intake-tests-concurrent-sqlite")
-        _prepare(connection, reading_uncommitted=False)
-
-
-@pytest.fixture
-def background_ingest(transactional_db: None) -> Iterator[None]:
-    with concurrent_sqlite():
-        yield
 
 
 BOUNDARY = "TraceCenterUploadBoundary7MA4YWxkTrZu0gW"
@@ -130,29 +71,33 @@ def uploaded_batch(response: Any) -> IntakeBatch:
     return batch
 
 
-def wait_until_finished(client: Client, batch: IntakeBatch) -> dict[str, Any]:
-    """Poll the progress endpoint as the batch page's script does, until the background ingest is done."""
-    url = reverse("workspace:intake_batch_progress", args=[batch.pk])
-    deadline = time.monotonic() + INGEST_TIMEOUT
-    while True:
-        response = client.get(url)
-        assert response.status_code == 200
-        progress: dict[str, Any] = response.json()
-        assert set(progress) == {"status", "done", "total", "finished"}
+def progress_of(client: Client, batch: IntakeBatch) -> dict[str, Any]:
+    """The progress endpoint, as the batch page's script polls it."""
+    response = client.get(reverse("workspace:intake_batch_progress", args=[batch.pk]))
+    assert response.status_code == 200
+    progress: dict[str, Any] = response.json()
+    assert set(progress) == {"status", "done", "total", "finished"}
+    return progress
+
+
+def ingested_by_a_worker(client: Client, batch: IntakeBatch) -> dict[str, Any]:
+    """Nothing is ingested inside the request; a worker does it (here, in this process): the progress after."""
+    assert progress_of(client, batch) == {"status": "running", "done": 0, "total": 0, "finished": False}
+    assert not InboundMessage.objects.filter(batch=batch).exists()
+    for _attempt in range(10):
+        run_background_work()
+        progress = progress_of(client, batch)
         if progress["finished"]:
             return progress
-        assert progress["status"] == "running", progress
-        assert time.monotonic() < deadline, f"batch {batch.pk} not finished after {INGEST_TIMEOUT} s: {progress}"
-        time.sleep(0.1)
+        # A failed attempt waits for its retry: its time has come.
+        DBTaskResult.objects.filter(status="READY").update(run_after=clock.now())
+    raise AssertionError(f"batch {batch.pk} never finished: {progress}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Uploads. Ingestion runs in a thread with its own connection once the upload commits, so these
-# tests need real commits (transactional_db, through background_ingest), not the rolled-back
-# transaction of `db`.
+# Uploads. The request stores the file and queues its ingestion; the worker's code runs here.
 
 
-@pytest.mark.usefixtures("background_ingest")
 def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, users: dict[str, User]) -> None:
     supervisor = users[Role.SUPERVISOR]
     client.force_login(supervisor)
@@ -161,7 +106,7 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
 
     response = upload(client, "elr-feed.hl7", hl7)
     batch = uploaded_batch(response)
-    progress = wait_until_finished(client, batch)
+    progress = ingested_by_a_worker(client, batch)
     assert progress == {"status": "done", "done": 2, "total": 2, "finished": True}
 
     page = client.get(reverse("workspace:intake_batch", args=[batch.pk]))
@@ -170,7 +115,8 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
     assert 'id="intake-progress"' not in html  # finished: no progress bar, the report instead
     report = page.context["report"]
     assert (report["messages"], report["accepted"], report["rejected"]) == (2, 1, 1)
-    assert report["results"]["positive"] == 1 and report["cases_opened"] == 1
+    assert report["results"]["positive"] == 1 and page.context["cases_from_batch"] == 1
+    assert "<dt>Cases from these results</dt><dd>1</dd>" in html
     assert "<dt>Accepted</dt><dd>1</dd>" in html and "<dt>Rejected</dt><dd>1</dd>" in html
     [rejection] = report["rejections"]
     assert rejection["location"] == "PID-5" and rejection["message"] == 2
@@ -183,7 +129,7 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
     assert list(LabResult.objects.values_list("source", "result")) == [("hl7v2", "positive")]
 
     csv_batch = uploaded_batch(upload(client, "simplereport.csv", CSV_FIXTURE.read_bytes()))
-    assert wait_until_finished(client, csv_batch)["status"] == "done"
+    assert ingested_by_a_worker(client, csv_batch)["status"] == "done"
     csv_page = client.get(reverse("workspace:intake_batch", args=[csv_batch.pk]))
     csv_report = csv_page.context["report"]
     assert (csv_report["messages"], csv_report["accepted"], csv_report["rejected"]) == (1, 1, 0)
@@ -197,7 +143,6 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
         assert set(entries.values_list("action", flat=True)) == {"create", "read"}
 
 
-@pytest.mark.usefixtures("background_ingest")
 def test_an_upload_that_crashes_ends_the_progress_and_says_so(
     client: Client, users: dict[str, User], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -207,9 +152,13 @@ def test_an_upload_that_crashes_ends_the_progress_and_says_so(
     monkeypatch.setattr(Intake, "ingest_bytes", crash)
     client.force_login(users[Role.SUPERVISOR])
     batch = uploaded_batch(upload(client, "elr-feed.hl7", oru_r01(lab_report()).encode()))
-    # Without an end, the page's script would poll for ever under a bar that never moves.
-    assert wait_until_finished(client, batch) == {"status": "failed", "done": 0, "total": 0, "finished": True}
-    assert "upload" in caplog.text and "disk full" in caplog.text
+    # Tried again and again; once the retries are spent the batch says so (the page's script would otherwise
+    # poll for ever under a bar that never moves). The file stays stored for a later try.
+    assert ingested_by_a_worker(client, batch) == {"status": "failed", "done": 0, "total": 0, "finished": True}
+    assert DBTaskResult.objects.get().status == "FAILED" and len(DBTaskResult.objects.get().worker_ids) == 4
+    assert IntakeUpload.objects.get(batch=batch).data is not None
+    assert "upload" in caplog.text and "RuntimeError" in caplog.text
+    assert "disk full" not in caplog.text  # an exception's message may quote personal data: not logged
     html = client.get(reverse("workspace:intake_batch", args=[batch.pk])).content.decode()
     assert 'id="intake-progress"' not in html
     assert "Ingesting this file stopped on an error. Upload it again" in html
@@ -266,7 +215,6 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 
-@pytest.mark.usefixtures("background_ingest")
 @pytest.mark.parametrize(
     ("name", "data", "stored_name"),
     [
@@ -288,7 +236,7 @@ def test_a_hostile_upload_is_kept_and_reported_without_harm(
     client.force_login(users[Role.SUPERVISOR])
 
     batch = uploaded_batch(upload(client, name, data))
-    progress = wait_until_finished(client, batch)
+    progress = ingested_by_a_worker(client, batch)
     batch.refresh_from_db()
     # Only the last part of the name is kept, whichever separator the sender used.
     assert batch.filename == stored_name

@@ -42,7 +42,7 @@ def form_data(
 
 @pytest.fixture
 def tracer_case(users, make_case, county):
-    return make_case(county, assigned_to=users[Role.CONTACT_TRACER], days_ago=3)
+    return make_case(county, owner=users[Role.CONTACT_TRACER], days_ago=3)
 
 
 @pytest.fixture

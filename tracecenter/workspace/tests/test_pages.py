@@ -26,16 +26,16 @@ def test_my_work_costs_the_same_queries_for_3_cases_as_for_12(client, users, mak
     tracer = users[Role.CONTACT_TRACER]
     client.force_login(tracer)
     for i in range(3):
-        make_case(county, assigned_to=tracer, first_name=f"A{i}")
+        make_case(county, owner=tracer, first_name=f"A{i}")
     few = _queries(client, "/")
     for i in range(9):
-        make_case(county, assigned_to=tracer, first_name=f"B{i}")
+        make_case(county, owner=tracer, first_name=f"B{i}")
     assert _queries(client, "/") == few
 
 
 def test_the_case_page_costs_the_same_queries_for_1_contact_as_for_8(client, users, make_case, county):
     tracer = users[Role.CONTACT_TRACER]
-    case = make_case(county, assigned_to=tracer)
+    case = make_case(county, owner=tracer)
     client.force_login(tracer)
     exposure_add(
         actor=tracer,

@@ -1,13 +1,15 @@
+"""manage.py dispatch_events: deliver every event due now in this process (what a worker would)."""
+
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tracecenter.core.events import deliver_pending
+from tracecenter.core import relay
 
 
 class Command(BaseCommand):
-    help = "Deliver domain events that are still pending in the outbox (after a crash or a failed subscriber)."
+    help = "Deliver every event delivery that is due now, in this process, then stop (a worker does this all the time)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        delivered, failed = deliver_pending()
-        self.stdout.write(f"delivered {delivered}, failed {failed}")
+        result = relay.drain()
+        self.stdout.write(f"delivered {result.done}, failed {result.failed}, dead {result.dead}")

@@ -58,7 +58,7 @@ class Command(BaseCommand):
         self.stdout.write("results: " + ", ".join(f"{data['results'][c]} {c}" for c in CLASSIFICATIONS))
         self.stdout.write(
             f"persons: {data['persons_created']} created, {data['persons_matched']} matched, "
-            f"{data['persons_review']} queued for review; cases opened: {data['cases_opened']}"
+            f"{data['persons_review']} queued for review (the workers open cases from the positives)"
         )
         for error in data["file_errors"]:
             for problem in error["problems"]:

@@ -8,7 +8,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracecenter.core.errors import DomainError
-from tracecenter.core.events import deliver_all_pending
 from tracecenter.intake.mllp import MllpServer
 from tracecenter.intake.pipeline import intake_root, resume_pending
 
@@ -36,11 +35,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc.message)) from None
         if not 0 < options["port"] < 65536:
             raise CommandError("--port must be between 1 and 65535.")
-        # What an earlier run left half done: messages stored but not processed, events not delivered.
+        # What an earlier run left half done: messages stored but not processed. (Opening cases from
+        # the results is the workers' job, never the listener's: it only has to store and answer.)
         resumed = resume_pending(root=root)
-        delivered, _failed = deliver_all_pending()
-        if resumed or delivered:
-            self.stdout.write(f"processed {resumed} message(s) and delivered {delivered} event(s) left by an earlier run")
+        if resumed:
+            self.stdout.write(f"processed {resumed} message(s) left by an earlier run")
         try:
             server = MllpServer((options["host"], options["port"]), root)
         except OSError as exc:

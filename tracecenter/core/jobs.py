@@ -1,0 +1,33 @@
+"""The platform's own periodic jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tracecenter.core import clock, tasks
+from tracecenter.core.env import env_int
+from tracecenter.core.models import EventDelivery, OutboxEvent
+from tracecenter.core.schedule import periodic
+
+# Delivered events are kept this long (for administrators to look into), then removed.
+EVENT_RETENTION = dt.timedelta(days=env_int("EVENT_RETENTION_DAYS", 30))
+
+
+@periodic(
+    "tasks.recover",
+    every=dt.timedelta(seconds=env_int("TASK_RECOVER_SECONDS", 15)),
+    description="Tasks of workers that stopped are run again",
+)
+def recover_tasks() -> None:
+    tasks.recover_stale()
+
+
+@periodic("events.prune", every=dt.timedelta(hours=1), description="Events delivered to every subscriber long ago are removed")
+def prune_events(batch: int = 5000) -> int:
+    cutoff = clock.now() - EVENT_RETENTION
+    unfinished = EventDelivery.objects.exclude(state=EventDelivery.State.DONE).values("event_id")
+    old = OutboxEvent.objects.filter(created_at__lt=cutoff).exclude(pk__in=unfinished)
+    removed = 0
+    while ids := list(old.values_list("pk", flat=True)[:batch]):
+        removed += OutboxEvent.objects.filter(pk__in=ids).delete()[1].get(OutboxEvent._meta.label, 0)
+    return removed
