@@ -37,6 +37,7 @@ from tracecenter.audit.services import audit_record_many
 from tracecenter.core import clock, crypto, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
+from tracecenter.core.codes import normalize_language
 from tracecenter.core.errors import DomainError
 from tracecenter.intake import detect
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
@@ -269,8 +270,8 @@ def _clean_patient(patient: PatientRecord, problems: list[Problem]) -> dict[str,
     values["date_of_birth"] = dob
     values["sex"] = patient.sex if patient.sex in Sex.values else Sex.UNKNOWN
     values["state"] = (patient.state or "").strip().upper()[:2]
-    language = (patient.preferred_language or "").strip().lower()[:8]
-    values["preferred_language"] = language or "en"
+    # The parsers already give ISO codes; normalised again here because this is where a Person is written.
+    values["preferred_language"] = normalize_language(patient.preferred_language or "") or "en"
     return None if problems else values
 
 

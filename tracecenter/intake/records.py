@@ -58,7 +58,7 @@ class PatientRecord:
     county: str = ""
     phones: list[str] = dataclasses.field(default_factory=list)  # as sent; the pipeline normalizes to E.164
     emails: list[str] = dataclasses.field(default_factory=list)
-    preferred_language: str = ""  # ISO 639-1 when the sender gave one
+    preferred_language: str = ""  # as core.codes.normalize_language gives it ("es", "yue"), when the sender gave one
     source_id: str = ""  # the sender's patient id (PID-3.1, Patient.identifier, patient_id column)
     source_id_authority: str = ""
 

@@ -15,6 +15,7 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, crypto
 from tracecenter.core.actors import acting_user
+from tracecenter.core.codes import normalize_language
 from tracecenter.core.errors import DomainError
 from tracecenter.people import normalize
 from tracecenter.people.identity import refresh_match_keys
@@ -77,7 +78,13 @@ def clean_person_input(data: PersonInput) -> CleanPerson:
     if data.sex not in Sex.values:
         raise DomainError(_("Choose one of the listed values."), field="sex")
     values["sex"] = data.sex
-    values["preferred_language"] = (data.preferred_language or "en").strip().lower()[:8]
+    language = normalize_language((data.preferred_language or "").strip() or "en")
+    if language is None:
+        raise DomainError(
+            _("This is not a language TraceCenter knows: give its ISO 639 code, such as “es”, or its name."),
+            field="preferred_language",
+        )
+    values["preferred_language"] = language
     state = (data.state or "").strip().upper()
     if state and (len(state) != 2 or not state.isalpha()):
         raise DomainError(_("Use the two-letter state code."), field="state")

@@ -6,23 +6,21 @@ from typing import Any
 
 from django import forms
 from django.forms import formset_factory
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.cases.models import CaseStatus, Symptom
 from tracecenter.contacts.models import PlaceKind, Proximity, Relationship, Setting
+from tracecenter.core import codes
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-LANGUAGES = [
-    ("en", _("English")),
-    ("es", _("Spanish")),
-    ("zh", _("Chinese")),
-    ("vi", _("Vietnamese")),
-    ("ht", _("Haitian Creole")),
-    ("pt", _("Portuguese")),
-    ("other", _("Other")),
-]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The common interpreter languages, named in the user's language; called each time a form is shown."""
+    return codes.language_choices(translation.get_language() or "en")
 
 
 class CaseFactsForm(forms.Form):
@@ -53,7 +51,7 @@ class ContactForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=200)
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     date_of_birth = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
-    preferred_language = forms.ChoiceField(label=_("Language"), choices=LANGUAGES, initial="en")
+    preferred_language = forms.ChoiceField(label=_("Language"), choices=language_choices, initial="en")
     relationship = forms.ChoiceField(label=_("Relationship"), choices=Relationship.choices, initial=Relationship.OTHER)
     setting = forms.ChoiceField(label=_("Setting"), choices=Setting.choices, initial=Setting.OTHER)
     last_exposure_date = forms.DateField(label=_("Last exposure"), widget=DATE)

@@ -51,6 +51,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 
+from tracecenter.core.codes import normalize_clia, normalize_language, normalize_sex
 from tracecenter.intake import classify
 from tracecenter.intake.records import Format, LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 
@@ -509,51 +510,6 @@ def _valid_zone(zone: str | None) -> bool:
 
 # --- Value tables.
 
-_SEX = {
-    **dict.fromkeys(("f", "female", "woman", "girl"), "F"),
-    **dict.fromkeys(("m", "male", "man", "boy"), "M"),
-    # HL7 table 0001: A ambiguous, O other; SimpleReport also takes "other" and nonbinary answers.
-    **dict.fromkeys(("o", "other", "a", "ambiguous", "x", "nonbinary", "non binary", "intersex"), "O"),
-    # N is "not applicable" in HL7 0001.
-    **dict.fromkeys(("u", "unk", "unknown", "n", "na", "n a", "not applicable", "refused", "declined", "asked but unknown"), "U"),
-}
-
-# ISO 639-1 for the languages most often written as a name or an ISO 639-2/3 code in US uploads.
-_LANGUAGES: dict[str, str] = {}
-for _code, _names in {
-    "en": "eng english",
-    "es": "spa spanish español espanol",
-    "zh": "chi zho chinese mandarin cantonese",
-    "vi": "vie vietnamese",
-    "ko": "kor korean",
-    "tl": "tgl tagalog filipino fil",
-    "ru": "rus russian",
-    "ar": "ara arabic",
-    "fr": "fre fra french",
-    "ht": "hat haitian creole",
-    "pt": "por portuguese",
-    "de": "ger deu german",
-    "it": "ita italian",
-    "pl": "pol polish",
-    "ja": "jpn japanese",
-    "hi": "hin hindi",
-    "so": "som somali",
-    "am": "amh amharic",
-    "fa": "per fas persian farsi",
-    "uk": "ukr ukrainian",
-    "ne": "nep nepali",
-    "my": "bur mya burmese",
-    "km": "khm khmer cambodian",
-    "ur": "urd urdu",
-    "bn": "ben bengali",
-    "pa": "pan punjabi",
-    "gu": "guj gujarati",
-}.items():
-    _LANGUAGES[_code] = _code
-    for _name in _names.split():
-        _LANGUAGES[_name] = _code
-_LANGUAGES["haitian creole"] = "ht"
-
 _STATE_NAMES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
     "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
@@ -581,7 +537,6 @@ _STATUS = {
 }
 
 _LOINC_SHAPE = re.compile(r"\d{1,7}-\d", re.ASCII)
-_CLIA = re.compile(r"\d{2}D\d{7}", re.ASCII | re.IGNORECASE)
 _NPI = re.compile(r"\d{10}", re.ASCII)
 _SNOMED_CODE = re.compile(r"\d{6,18}", re.ASCII)
 
@@ -881,7 +836,7 @@ class CsvResultsParser:
             county=row.text(COUNTY),
             phones=[phone] if (phone := row.text(PHONE)) else [],
             emails=[email] if (email := row.text(EMAIL)) else [],
-            preferred_language=_LANGUAGES.get(row.text(LANGUAGE).casefold(), ""),
+            preferred_language=self._language(row),
             source_id=row.text(PATIENT_ID),
             # ReportStream names the ordering facility as the patient id's assigner; the lab when there is none.
             source_id_authority=(row.text(FACILITY_NAME) or lab_clia) if row.text(PATIENT_ID) else "",
@@ -991,24 +946,42 @@ class CsvResultsParser:
 
     def _clia(self, row: _Row, field: str) -> str:
         value = row.text(field)
-        if value and not _CLIA.fullmatch(value):
+        if not value:
+            return ""
+        clia = normalize_clia(value)
+        if clia is None:
             row.warn(
                 field,
                 f"'{_printable(value, 30)}' is not a CLIA number (10 characters, like 05D2201580); left out.",
                 "invalid_clia",
             )
             return ""
-        return value.upper()
+        return clia
 
     def _sex(self, row: _Row) -> str:
         value = row.text(SEX)
         if not value:
             return "U"
-        sex = _SEX.get(" ".join(re.sub(r"[^a-z]+", " ", value.casefold()).split()))
+        sex = normalize_sex(value)
         if sex is None:
             row.warn(SEX, f"'{_printable(value, 30)}' is not a sex TraceCenter knows; recorded as unknown.", "unknown_sex")
             return "U"
         return sex
+
+    def _language(self, row: _Row) -> str:
+        value = row.text(LANGUAGE)
+        if not value:
+            return ""
+        language = normalize_language(value)
+        if language is None:
+            # Said, not dropped silently: the person is then stored with the default language, English.
+            row.warn(
+                LANGUAGE,
+                f"'{_printable(value, 30)}' is not a language TraceCenter knows (a name or an ISO 639 code); left empty.",
+                "unknown_language",
+            )
+            return ""
+        return language
 
     def _state(self, row: _Row) -> str:
         value = row.text(STATE)

@@ -57,6 +57,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.specimen import Specimen
 from pydantic import BaseModel, ValidationError
 
+from tracecenter.core.codes import normalize_clia, normalize_language, normalize_sex
 from tracecenter.intake import classify
 from tracecenter.intake.records import Format, LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 
@@ -102,7 +103,8 @@ _STATUS: Final = {
 }
 _STATUS_NOT_RESULTED: Final = frozenset({"registered", "unknown"})
 
-_GENDER: Final = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
+_R4_GENDERS: Final = frozenset({"female", "male", "other", "unknown"})
+_SEX_WORDS: Final = {"F": "female", "M": "male", "O": "other", "U": "unknown"}
 
 _BUNDLE_TYPES: Final = frozenset(
     {
@@ -118,13 +120,6 @@ _BUNDLE_TYPES: Final = frozenset(
     }
 )
 
-# ISO 639-2 codes some senders use where FHIR expects BCP 47; the pipeline wants ISO 639-1.
-_LANGUAGE_639_2: Final = {
-    "eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "zho": "zh", "chi": "zh", "vie": "vi", "kor": "ko",
-    "ara": "ar", "rus": "ru", "por": "pt", "hat": "ht", "tgl": "tl", "deu": "de", "ger": "de", "ita": "it",
-    "jpn": "ja", "pol": "pl", "som": "so", "amh": "am", "hin": "hi", "ben": "bn", "urd": "ur", "fas": "fa",
-}  # fmt: skip
-
 _MODELS: Final[dict[str, type[BaseModel]]] = {
     "DiagnosticReport": DiagnosticReport,
     "MessageHeader": MessageHeader,
@@ -137,7 +132,6 @@ _MODELS: Final[dict[str, type[BaseModel]]] = {
     "Specimen": Specimen,
 }
 
-_CLIA = re.compile(r"\d{2}D\d{7}", re.ASCII)
 # A FHIR date or dateTime: the date part is read as the sender wrote it, in the sender's own offset,
 # as HL7 v2 timestamps are: the collection *day* is what case rules count from.
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?", re.ASCII | re.DOTALL)
@@ -502,13 +496,6 @@ def _instant(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None  # an instant without its offset is not a moment
-
-
-def _language(code: str) -> str:
-    primary = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
-    if len(primary) == 2 and primary.isascii() and primary.isalpha():
-        return primary
-    return _LANGUAGE_639_2.get(primary, "")
 
 
 def _shape_problem(value: Any) -> Problem | None:
@@ -1109,7 +1096,7 @@ class _BundleParse:
             }
             if "CLIA" in codes or view.s("identifier", i, "system") == CLIA_OID:
                 typed = typed or value
-            elif _CLIA.fullmatch(value):
+            elif normalize_clia(value):
                 pattern = pattern or value
             else:
                 other = other or value
@@ -1215,25 +1202,39 @@ class _BundleParse:
                     )
                 )
         gender = view.s("gender")
-        record.sex = _GENDER.get(gender, "U")
-        if gender and gender not in _GENDER:
-            reason = f"The gender {_show(gender)} is not an R4 gender (female, male, other, unknown), so it was read as unknown."
+        sex = normalize_sex(gender) if gender else None
+        record.sex = sex or "U"
+        if gender and gender not in _R4_GENDERS:
+            read = _SEX_WORDS[sex or "U"]
+            reason = f"The gender {_show(gender)} is not an R4 gender (female, male, other, unknown), so it was read as {read}."
             warnings.append(Problem(view.where("gender"), reason, "invalid"))
         self._address(view, record)
         self._telecom(view, record)
-        languages = [i for i in view.items("communication") if view.get("communication", i, "preferred") is True]
-        for i in languages + view.items("communication"):
-            codes = [
-                view.s("communication", i, "language", "coding", j, "code")
-                for j in view.items("communication", i, "language", "coding")
-            ]
-            language = next((_language(code) for code in codes if _language(code)), "")
-            if language:
-                record.preferred_language = language
-                break
+        record.preferred_language, problem = self._language(view)
+        if problem is not None:
+            warnings.append(problem)
         self._patient_id(view, record)
         self.warnings.extend((entry.index, problem) for problem in warnings)
         return record
+
+    def _language(self, view: _View) -> tuple[str, Problem | None]:
+        """The preferred communication's language, else the first readable one; a problem when none can be read."""
+        preferred = [i for i in view.items("communication") if view.get("communication", i, "preferred") is True]
+        unread: tuple[int, str] | None = None
+        for i in preferred + view.items("communication"):
+            concept = ("communication", i, "language")
+            # BCP 47 codes, the ISO 639-2 codes some senders use instead, then the concept's text ("Spanish").
+            values = [view.s(*concept, "coding", j, "code") for j in view.items(*concept, "coding")]
+            for value in filter(None, [*values, view.s(*concept, "text")]):
+                language = normalize_language(value)
+                if language:
+                    return language, None
+                unread = unread or (i, value)
+        if unread is None:
+            return "", None
+        i, value = unread
+        reason = f"The language {_show(value)} is not one TraceCenter knows (a BCP 47 or ISO 639 code), so it was left empty."
+        return "", Problem(view.where("communication", i, "language"), reason, "invalid")
 
     def _address(self, view: _View, record: PatientRecord) -> None:
         addresses = [i for i in view.items("address") if view.clean("address", i)]

@@ -32,6 +32,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+from tracecenter.core.codes import normalize_clia, normalize_language, normalize_sex
 from tracecenter.intake import classify
 from tracecenter.intake.records import (
     Format,
@@ -69,7 +70,6 @@ _DTM = re.compile(
     re.ASCII,
 )
 _VERSION_SHAPE = re.compile(r"\d\.\d{1,2}(?:\.\d{1,2})?", re.ASCII)
-_CLIA = re.compile(r"\d{2}[A-Z]\d{7}", re.ASCII)
 _LOCATION = re.compile(r"([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?(?:-(\d+)(?:\.(\d+))?(?:\.(\d+))?)?", re.ASCII)
 
 _LOINC_SYSTEMS = frozenset({"LN", "LOINC", "2.16.840.1.113883.6.1", "HTTP://LOINC.ORG"})
@@ -96,27 +96,10 @@ _STATUS = {
     "N": "X",
     "O": "X",
 }
-_SEX = {"F": "F", "M": "M", "O": "O", "U": "U", "A": "O", "N": "U", "X": "O"}
 
 # PID-3 identifier types, most useful first. Social security numbers ("SS") are never used as the
 # patient's id: they would end up stored and shown as an ordinary identifier.
 _ID_TYPE_PREFERENCE = {"MR": 0, "PI": 1, "PT": 2, "PN": 3, "AN": 4}
-
-# ISO 639-2 (bibliographic and terminology forms) and English names to ISO 639-1, for PID-15.
-_LANGUAGES = {
-    "eng": "en", "spa": "es", "fre": "fr", "fra": "fr", "ger": "de", "deu": "de", "chi": "zh", "zho": "zh",
-    "vie": "vi", "kor": "ko", "rus": "ru", "ara": "ar", "tgl": "tl", "fil": "tl", "por": "pt", "hat": "ht",
-    "ita": "it", "jpn": "ja", "pol": "pl", "hin": "hi", "som": "so", "amh": "am", "per": "fa", "fas": "fa",
-    "urd": "ur", "ben": "bn", "pan": "pa", "guj": "gu", "khm": "km", "lao": "lo", "tha": "th", "ukr": "uk",
-    "nep": "ne", "bur": "my", "mya": "my", "tir": "ti", "orm": "om", "swa": "sw", "yid": "yi", "heb": "he",
-    "gre": "el", "ell": "el", "arm": "hy", "hye": "hy", "alb": "sq", "sqi": "sq", "rum": "ro", "ron": "ro",
-    "hun": "hu", "cze": "cs", "ces": "cs", "slo": "sk", "slk": "sk", "srp": "sr", "hrv": "hr", "bos": "bs",
-    "dut": "nl", "nld": "nl", "tur": "tr", "mar": "mr", "tam": "ta", "tel": "te", "kur": "ku", "pus": "ps",
-    "mon": "mn", "english": "en", "spanish": "es", "french": "fr", "chinese": "zh", "mandarin": "zh",
-    "cantonese": "zh", "vietnamese": "vi", "korean": "ko", "russian": "ru", "arabic": "ar", "tagalog": "tl",
-    "portuguese": "pt", "haitian creole": "ht", "german": "de", "italian": "it", "japanese": "ja",
-    "polish": "pl", "hindi": "hi", "somali": "so", "amharic": "am", "persian": "fa", "farsi": "fa", "urdu": "ur",
-}  # fmt: skip
 
 # MSH-18 character sets (HL7 table 0211) that Python can decode; UTF-16/32 cannot be cut at ASCII
 # segment boundaries and are left to the UTF-8 / Latin-1 fallback.
@@ -622,7 +605,7 @@ class _MessageReader:
 
         raw_sex = r.first(pid.get(8), 1).upper()
         if raw_sex:
-            sex = _SEX.get(raw_sex)
+            sex = normalize_sex(raw_sex)
             if sex is None:
                 issues.warn(
                     f"{loc}-8",
@@ -708,12 +691,10 @@ class _MessageReader:
         code, text = r.first(raw, 1), r.first(raw, 2)
         if not (code or text):
             return ""
-        for candidate in (code, text):
-            key = candidate.strip().casefold().split("-")[0].split("_")[0]
-            if len(key) == 2 and key.isalpha() and key.isascii():
-                return key
-            if key in _LANGUAGES:
-                return _LANGUAGES[key]
+        # The code first; senders who put a name or an unknown local code there often name the language in CWE-2.
+        language = normalize_language(code) or normalize_language(text)
+        if language:
+            return language
         self.issues.warn(
             f"{pid.loc}-15",
             f"The language {_quote(code or text, 20)} is not an ISO 639 code TraceCenter knows; left empty.",
@@ -986,7 +967,8 @@ class _MessageReader:
         producer = r.reps(obx.get(15))[0]
         producer_id, producer_name, producer_system = r.part(producer, 1), r.part(producer, 2), r.part(producer, 3).upper()
         names.append(producer_name)
-        ids.append(producer_id if producer_system == "CLIA" or _CLIA.fullmatch(producer_id) else "")
+        # A CLIA-typed id is kept as sent: at-home test senders put ReportStream placeholders ("00Z...") there.
+        ids.append(normalize_clia(producer_id) or (producer_id if producer_system == "CLIA" else ""))
         names.append(r.first(self.msh.get(4), 1))
         ids.append(r.first(self.msh.get(4), 2))
         return next((n for n in names if n), ""), next((i for i in ids if i), "")

@@ -532,6 +532,42 @@ def test_an_unknown_sex_is_unknown_with_a_warning(parser: CsvResultsParser) -> N
     assert [(w.location, w.code) for w in report.warnings] == [("line 2, column patient_gender", "unknown_sex")]
 
 
+@pytest.mark.parametrize(
+    ("value", "language"),
+    [("es", "es"), ("Spanish", "es"), ("español", "es"), ("espanol", "es"), ("SPA", "es"), ("chi", "zh"), ("Cantonese", "yue"),
+     ("es-MX", "es"), ("Tagalog", "tl"), ("criollo haitiano", "ht"), ("", "")],
+)  # fmt: skip
+def test_a_language_arrives_as_its_iso_code_from_a_name_or_an_iso_639_2_code(
+    parser: CsvResultsParser, value: str, language: str
+) -> None:
+    report = only_report(parser, sr_file(sr_row(patient_preferred_language=value)))
+    assert (report.patient.preferred_language, report.warnings) == (language, [])
+
+
+def test_an_unknown_language_is_left_empty_with_a_warning(parser: CsvResultsParser) -> None:
+    report = only_report(parser, sr_file(sr_row(patient_preferred_language="Martian")))
+    assert report.patient.preferred_language == ""
+    assert [(w.location, w.code) for w in report.warnings] == [("line 2, column patient_preferred_language", "unknown_language")]
+
+
+@pytest.mark.parametrize(("value", "clia"), [("05D2201580", "05D2201580"), ("05d2201580", "05D2201580")])
+def test_a_clia_number_is_read_in_upper_case(parser: CsvResultsParser, value: str, clia: str) -> None:
+    report = only_report(parser, sr_file(sr_row(testing_lab_clia=value)))
+    assert (report.results[0].performing_lab_id, report.warnings) == (clia, [])
+
+
+def test_a_clia_number_with_another_letter_is_left_out_with_a_warning(parser: CsvResultsParser) -> None:
+    report = only_report(parser, sr_file(sr_row(testing_lab_clia="00Z0000042")))
+    assert report.results[0].performing_lab_id == ""
+    assert [(w.location, w.code) for w in report.warnings] == [("line 2, column testing_lab_clia", "invalid_clia")]
+
+
+@pytest.mark.parametrize(("value", "sex"), [("mujer", "F"), ("Masculino", "M"), ("no binario", "O"), ("desconocido", "U")])
+def test_sex_words_in_spanish(parser: CsvResultsParser, value: str, sex: str) -> None:
+    report = only_report(parser, sr_file(sr_row(patient_gender=value)))
+    assert (report.patient.sex, report.warnings) == (sex, [])
+
+
 def test_the_date_of_birth_is_required_in_simplereport_but_optional_in_pdi(parser: CsvResultsParser) -> None:
     (problem,) = row_problems(parser, sr_file(sr_row(patient_dob="")))
     assert (problem.location, problem.code) == ("line 2, column patient_dob", "missing")

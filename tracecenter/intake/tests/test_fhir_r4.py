@@ -365,6 +365,43 @@ def test_the_official_name_address_language_and_identifier() -> None:
     assert record.sex == "O"
 
 
+@pytest.mark.parametrize(
+    ("language", "read"),
+    [
+        ({"coding": [{"system": "urn:ietf:bcp:47", "code": "es"}]}, "es"),
+        ({"coding": [{"code": "spa"}]}, "es"),
+        ({"coding": [{"code": "SPA"}]}, "es"),
+        ({"coding": [{"system": "urn:ietf:bcp:47", "code": "zh-yue"}]}, "yue"),
+        ({"coding": [{"code": "L99"}], "text": "Spanish"}, "es"),
+        ({"text": "criollo haitiano"}, "ht"),
+    ],
+)
+def test_a_language_arrives_as_its_iso_code_from_a_tag_an_iso_639_2_code_or_a_name(language, read) -> None:
+    bundle = load(SR_1)
+    bundle["entry"][PATIENT]["resource"]["communication"] = [{"language": language}]
+    report = one(bundle)
+    assert report.patient.preferred_language == read
+    assert not [w for w in report.warnings if "communication" in w.location]
+
+
+def test_an_unknown_language_is_left_empty_with_a_warning() -> None:
+    bundle = load(SR_1)
+    bundle["entry"][PATIENT]["resource"]["communication"] = [{"language": {"coding": [{"code": "xx"}], "text": "Martian"}}]
+    report = one(bundle)
+    assert report.patient.preferred_language == ""
+    (warning,) = [w for w in report.warnings if "communication" in w.location]
+    assert (warning.location, warning.code) == ("Bundle.entry[3].resource(Patient).communication[0].language", "invalid")
+
+
+def test_a_gender_outside_r4_is_read_when_it_is_plain_and_always_warned_about() -> None:
+    bundle = load(SR_1)
+    bundle["entry"][PATIENT]["resource"]["gender"] = "F"
+    report = one(bundle)
+    assert report.patient.sex == "F"
+    (warning,) = [w for w in report.warnings if w.location.endswith("gender")]
+    assert "read as female" in warning.reason
+
+
 def test_a_patient_without_a_name_cannot_have_results() -> None:
     bundle = load(SR_1)
     del bundle["entry"][PATIENT]["resource"]["name"]

@@ -202,15 +202,41 @@ def test_sex_codes_map_to_f_m_o_u(sent: str, read: str) -> None:
     assert parse_one(base(PID={8: sent})).patient.sex == read
 
 
+@pytest.mark.parametrize(("sent", "read"), [("FEMALE", "F"), ("Male", "M"), ("X", "O")])
+def test_sex_words_some_senders_use_are_read_without_a_warning(sent: str, read: str) -> None:
+    report = parse_one(base(PID={8: sent}))
+    assert (report.patient.sex, report.warnings) == (read, [])
+
+
 def test_an_unknown_sex_code_is_read_as_u_with_a_warning() -> None:
     report = parse_one(base(PID={8: "Q"}))
     assert report.patient.sex == "U"
     assert locations(report.warnings) == ["PID-8"]
 
 
-@pytest.mark.parametrize(("sent", "read"), [("ENG^English^ISO6392", "en"), ("es", "es"), ("^Vietnamese", "vi"), ("", "")])
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("ENG^English^ISO6392", "en"),
+        ("es", "es"),
+        ("^Vietnamese", "vi"),
+        ("", ""),
+        ("SPA^Spanish^HL70296", "es"),
+        ("fre", "fr"),
+        ("es-MX^Spanish (Mexico)^BCP47", "es"),
+        ("^español", "es"),
+        ("L99^Haitian Creole^L", "ht"),
+        ("yue^Cantonese^ISO6393", "yue"),
+    ],
+)
 def test_the_primary_language_becomes_iso_639_1(sent: str, read: str) -> None:
     assert parse_one(base(PID={15: sent})).patient.preferred_language == read
+
+
+def test_an_unknown_language_is_left_empty_with_a_warning_at_pid_15() -> None:
+    report = parse_one(base(PID={15: "XX^Martian^L"}))
+    assert report.patient.preferred_language == ""
+    assert [(w.location, w.code) for w in report.warnings] == [("PID-15", "invalid_value")]
 
 
 # --- Splitting files ---------------------------------------------------------------------------------------

@@ -75,6 +75,15 @@ def test_a_positive_opens_a_case_on_the_right_person_with_the_infectious_period(
     assert message.state == "processed" and message.control_id == "MSG00001" and message.outcome["lab_results"] == [lab.pk]
 
 
+@pytest.mark.parametrize(("sent", "stored"), [("SPA^Spanish^HL70296", "es"), ("^criollo haitiano", "ht"), ("", "en")])
+def test_the_patients_language_is_stored_as_its_iso_code(state, sent, stored):
+    pid = oru_r01(report()).split("\r")[1]
+    fields = pid.split("|") + [""] * (16 - len(pid.split("|")))
+    fields[15] = sent
+    ingest(state, oru_r01(report()).replace(pid, "|".join(fields)))
+    assert Person.objects.get().preferred_language == stored
+
+
 def test_a_negative_is_kept_on_the_person_without_a_case(state):
     run = ingest(state, report(analytes=[Analyte(result="negative")]))
     assert run.report.results["negative"] == 1

@@ -129,12 +129,23 @@ def test_clean_input_is_normalized_and_deduplicated():
         ({"state": "Massachusetts"}, "state"),
         ({"postal_code": "SW1A 1AA"}, "postal_code"),
         ({"notes": "n" * 10_001}, "notes"),
+        ({"preferred_language": "Martian"}, "preferred_language"),
+        ({"preferred_language": "xx"}, "preferred_language"),
+        ({"preferred_language": "en'; --"}, "preferred_language"),
     ],
 )
 def test_invalid_input_is_refused_naming_the_field(changes, field):
     with pytest.raises(DomainError) as caught:
         clean_person_input(valid(**changes))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [("es", "es"), ("spa", "es"), ("Spanish", "es"), ("español", "es"), ("es-MX", "es"), ("Cantonese", "yue"), ("", "en")],
+)
+def test_a_language_is_stored_as_its_iso_code(written, stored):
+    assert clean_person_input(valid(preferred_language=written)).values["preferred_language"] == stored
 
 
 def test_a_birth_date_in_the_future_is_refused():

@@ -75,6 +75,21 @@ def test_an_interview_saves_the_facts_contacts_and_places(tracer_client, tracer_
     assert Attendance.objects.get(case=tracer_case).place.name == "Corner Market"
 
 
+def test_a_contact_who_speaks_cantonese_is_saved_with_its_code(tracer_client, tracer_case):
+    data = form_data(tracer_case, [{"first_name": "Wing", "last_name": "Chan", "preferred_language": "yue"}])
+    response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)
+    assert response.status_code == 302
+    assert Exposure.objects.get(case=tracer_case).person.preferred_language == "yue"
+
+
+def test_the_language_list_is_named_in_the_tracers_language(tracer_client, tracer_case):
+    url = reverse("workspace:interview", args=[tracer_case.pk])
+    tracer_client.post("/i18n/setlang/", {"language": "es", "next": url})
+    html = tracer_client.get(url).content.decode()
+    assert '<option value="es">Español</option>' in html
+    assert '<option value="yue">Cantonés</option>' in html
+
+
 def test_one_bad_contact_saves_nothing_and_points_at_its_row(tracer_client, tracer_case):
     persons_before, status_before = Person.objects.count(), tracer_case.status
     long_ago = (clock.today() - dt.timedelta(days=40)).isoformat()
