@@ -5,3 +5,7 @@ class WorkspaceConfig(AppConfig):
     name = "tracecenter.workspace"
     label = "workspace"
     verbose_name = "Tracer workspace"
+
+    def ready(self) -> None:
+        # Every screen module, so that the panels and live updates they register exist before a page asks.
+        from tracecenter.workspace.views import audit, cases, contacts, intake, people, work  # noqa: F401

@@ -1,9 +1,8 @@
-"""Lab intake and identity review screens. Thin: check the capability, fetch through selectors, call a service."""
+"""Lab intake screens: upload, the delivery's progress and report, a rejected message and its fix."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -15,25 +14,18 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
-from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
-from tracecenter.cases.selectors import cases_from_intake_batch
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.models import InboundMessage, IntakeBatch
 from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, warnings_of
 from tracecenter.intake.selectors import batches_visible_to, messages_needing_attention, messages_visible_to
 from tracecenter.intake.uploads import upload_start
-from tracecenter.people.identity import identity_of
-from tracecenter.people.merge import match_review_decide, person_merge_undo
-from tracecenter.people.models import ContactPoint, MatchReview
-from tracecenter.people.selectors import match_reviews_visible_to, merges_visible_to
-
-PAGE_SIZE = 50
+from tracecenter.workspace.panels import panels_for
+from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
 
 
 class UploadForm(forms.Form):
@@ -55,13 +47,9 @@ class FixForm(forms.Form):
         return text.replace("\r\n", "\n")
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 @login_required
 def intake_upload(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     require_audited(user, Capability.INGEST, object_type="intake_batch")
     # Bound on every POST, even one without fields or files, so a missing file is an error on the field.
     form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
@@ -84,21 +72,20 @@ def intake_upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def intake_batch(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     batch = get_for(user, batches_visible_to(user), pk, object_type="intake_batch", capability=Capability.INGEST)
     audit_record(
         actor=user, action=Action.READ, object_type="intake_batch", object_id=batch.pk, jurisdiction_id=batch.jurisdiction_id
     )
     report = json.loads(batch.report) if batch.report else None
-    # Read from what exists: the workers open cases from the positives after intake is done with them.
-    context = {"batch": batch, "report": report, "cases_from_batch": cases_from_intake_batch(batch.pk).count()}
+    context = {"batch": batch, "report": report, "panels": panels_for("intake_batch", user, batch)}
     return render(request, "workspace/intake_batch.html", context)
 
 
 @login_required
 def intake_batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """Counts only (no personal data), polled by the batch page while a file is being ingested."""
-    user = _user(request)
+    user = signed_in(request)
     batch = get_for(user, batches_visible_to(user), pk, object_type="intake_batch", capability=Capability.INGEST)
     # An upload that crashed is marked failed without a finish time: it is over all the same, and the page
     # must stop polling and say so rather than show a bar that never moves.
@@ -108,7 +95,7 @@ def intake_batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = signed_in(request)
     message = get_for(user, messages_visible_to(user), pk, object_type="inbound_message", capability=Capability.INGEST)
     # The raw message holds the patient's details: reading it is audited like opening a record.
     audit_record(
@@ -148,67 +135,3 @@ def intake_message(request: HttpRequest, pk: int) -> HttpResponse:
             "replaced_by": replaced_by,
         },
     )
-
-
-@login_required
-def match_reviews(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    require_audited(user, Capability.REVIEW_MATCHES, object_type="match_review")
-    reviews = Paginator(match_reviews_visible_to(user).filter(status=MatchReview.Status.OPEN), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    merges = list(merges_visible_to(user).filter(undone_at__isnull=True).select_related("merged_by")[:20])
-    return render(request, "workspace/match_reviews.html", {"page": reviews, "merges": merges})
-
-
-def _side(person: Any) -> dict[str, Any]:
-    points = list(ContactPoint.objects.filter(person=person))
-    return {
-        "person": person,
-        "phones": [p.value for p in points if p.kind == ContactPoint.Kind.PHONE],
-        "emails": [p.value for p in points if p.kind == ContactPoint.Kind.EMAIL],
-        "lab_results": person.lab_results.order_by("-specimen_collection_date")[:10],
-        "identity": identity_of(person),
-    }
-
-
-@login_required
-def match_review(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    review = get_for(user, match_reviews_visible_to(user), pk, object_type="match_review", capability=Capability.REVIEW_MATCHES)
-    if request.method == "POST":
-        decision = request.POST.get("decision")
-        if decision not in ("same", "different"):
-            messages.error(request, _("Choose whether these are the same person."))
-        else:
-            try:
-                match_review_decide(actor=user, review=review, same_person=decision == "same")
-            except DomainError as exc:
-                messages.error(request, str(exc.message))
-            else:
-                messages.success(request, _("Merged.") if decision == "same" else _("Kept as different people."))
-                return redirect("workspace:match_reviews")
-    # Both records are shown in full: the decision needs them, so both reads are audited.
-    for person in (review.incoming, review.candidate):
-        audit_record(
-            actor=user, action=Action.READ, object_type="person", object_id=person.pk, jurisdiction_id=person.jurisdiction_id
-        )
-    return render(
-        request,
-        "workspace/match_review.html",
-        {"review": review, "incoming": _side(review.incoming), "candidate": _side(review.candidate)},
-    )
-
-
-@login_required
-@require_POST
-def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    merge = get_for(user, merges_visible_to(user), pk, object_type="person_merge", capability=Capability.REVIEW_MATCHES)
-    try:
-        person_merge_undo(actor=user, merge=merge)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("The merge was undone: the two records are separate again."))
-    return redirect("workspace:match_reviews")

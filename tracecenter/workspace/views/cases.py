@@ -1,4 +1,4 @@
-"""The tracer's screens. Thin: fetch through the access policy, call a service, render."""
+"""The case's screens: the case page, the interview, status, assignment, transfer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,66 +13,28 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tracecenter.accounts.models import User
-from tracecenter.accounts.roles import Capability, Scope
+from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for
 from tracecenter.audit.models import Action
-from tracecenter.audit.selectors import audit_entries_visible_to
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
-from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity
+from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.rule_messages import rule_message
-from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_visible_to, my_open_cases
+from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_from_intake_batch, cases_visible_to
 from tracecenter.cases.services import CaseFacts, case_assign, case_change_status, case_preview_dates, case_transfer
 from tracecenter.contacts.interview import ContactInput, InterviewError, VisitInput, interview_record
-from tracecenter.contacts.models import Exposure
-from tracecenter.contacts.selectors import exposures_visible_to, my_open_exposures
+from tracecenter.contacts.selectors import exposures_visible_to
 from tracecenter.contacts.services import ExposureInput, PlaceInput
 from tracecenter.core.errors import DomainError
+from tracecenter.intake.models import IntakeBatch
 from tracecenter.people.models import ContactPoint
 from tracecenter.people.services import PersonInput
-from tracecenter.workspace import forms
-
-PAGE_SIZE = 50
-
-
-def _user(request: HttpRequest) -> User:
-    """The signed-in user of a view behind login_required."""
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from tracecenter.workspace import forms, panels
+from tracecenter.workspace.views.common import signed_in
 
 
-def _case_queryset(user: Any) -> QuerySet[Case]:
+def case_queryset(user: Any) -> QuerySet[Case]:
     return cases_visible_to(user).select_related("person", "jurisdiction", "owner", "team", "rules")
-
-
-def _audit_list(user: Any, object_type: str, ids: list[int]) -> None:
-    if ids:
-        audit_record(
-            actor=user,
-            action=Action.READ,
-            object_type=object_type,
-            detail=("ids " + ",".join(map(str, ids)))[:200],
-            jurisdiction_id=user.jurisdiction_id,
-        )
-
-
-@login_required
-def my_work(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    context: dict[str, Any] = {"scope": user.scope}
-    if user.scope == Scope.ASSIGNED:
-        cases = list(my_open_cases(user)[:200])
-        exposures = list(my_open_exposures(user)[:200])
-        _audit_list(user, "case_list", [c.pk for c in cases])
-        _audit_list(user, "contact_list", [e.pk for e in exposures])
-        context.update(cases=cases, exposures=exposures)
-    elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
-        queue = _case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "owner", "opened_at")
-        page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
-        _audit_list(user, "case_list", [c.pk for c in page.object_list])
-        context.update(page=page, can_assign=user.has_capability(Capability.ASSIGN))
-    return render(request, "workspace/my_work.html", context)
 
 
 def _timeline(case: Case) -> list[CaseActivity]:
@@ -82,10 +43,10 @@ def _timeline(case: Case) -> list[CaseActivity]:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in(request)
     case = get_for(
         user,
-        _case_queryset(user).prefetch_related(
+        case_queryset(user).prefetch_related(
             Prefetch("person__contact_points", queryset=ContactPoint.objects.order_by("kind", "rank")),
             "lab_results",
         ),
@@ -116,7 +77,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _edit_case(request: HttpRequest, pk: int, capability: Capability = Capability.EDIT_RECORDS) -> Case:
-    return get_for(request.user, _case_queryset(request.user), pk, object_type="case", capability=capability)
+    user = signed_in(request)
+    return get_for(user, case_queryset(user), pk, object_type="case", capability=capability)
 
 
 @login_required
@@ -127,7 +89,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             case_change_status(
-                actor=request.user, case=case, to_status=form.cleaned_data["status"], reason=form.cleaned_data["reason"]
+                actor=signed_in(request), case=case, to_status=form.cleaned_data["status"], reason=form.cleaned_data["reason"]
             )
             messages.success(request, _("Status changed."))
         except DomainError as exc:
@@ -144,7 +106,7 @@ def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.AssignForm(request.POST, assignees=case_assignees(case))
     if form.is_valid():
         try:
-            case_assign(actor=_user(request), case=case, assignee=form.cleaned_data["assignee"])
+            case_assign(actor=signed_in(request), case=case, assignee=form.cleaned_data["assignee"])
             messages.success(request, _("Assignment saved."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -160,7 +122,9 @@ def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.TransferForm(request.POST, jurisdictions=case_transfer_targets(case))
     if form.is_valid():
         try:
-            case_transfer(actor=_user(request), case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"])
+            case_transfer(
+                actor=signed_in(request), case=case, to=form.cleaned_data["jurisdiction"], reason=form.cleaned_data["reason"]
+            )
             messages.success(request, _("Case transferred."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -234,8 +198,8 @@ def _attach_error(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -
 
 @login_required
 def interview(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    case = get_for(user, _case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS)
+    user = signed_in(request)
+    case = get_for(user, case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS)
     if request.method == "POST":
         facts_form = forms.CaseFactsForm(request.POST, prefix="case")
         visit_formset = forms.VisitFormSet(request.POST, prefix="visits")
@@ -296,8 +260,8 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     """The infectious period and isolation end the typed onset would give, before saving."""
-    user: User = request.user  # type: ignore[assignment]
-    case = get_for(user, _case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS, audit=False)
+    user = signed_in(request)
+    case = get_for(user, case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS, audit=False)
     form = forms.CaseFactsForm(request.POST, prefix="case")
     form.is_valid()
     onset = form.cleaned_data.get("symptom_onset")
@@ -314,36 +278,11 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-@login_required
-def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    visible = exposures_visible_to(user).select_related("person", "case", "parent_exposure", "owner", "rules", "jurisdiction")
-    exposure: Exposure = get_for(user, visible, pk, object_type="contact")
-    case_visible = exposure.case_id is not None and cases_visible_to(user).filter(pk=exposure.case_id).exists()
-    secondary = list(exposures_visible_to(user).filter(parent_exposure=exposure).select_related("person"))
-    phones = [cp for cp in exposure.person.contact_points.all() if cp.kind == ContactPoint.Kind.PHONE]
-    return render(
-        request,
-        "workspace/contact_detail.html",
-        {
-            "exposure": exposure,
-            "person": exposure.person,
-            "case_visible": case_visible,
-            "secondary": secondary,
-            "phones": phones,
-        },
-    )
+def _cases_from_batch(user: User, batch: IntakeBatch) -> dict[str, Any] | None:
+    # Read from what exists: the workers open cases from the positives after intake is done with them.
+    return {"count": cases_from_intake_batch(batch.pk).count()}
 
 
-@login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    page = Paginator(audit_entries_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    audit_record(
-        actor=user,
-        action=Action.READ,
-        object_type="audit_log",
-        detail=f"page {page.number}",
-        jurisdiction_id=user.jurisdiction_id,
-    )
-    return render(request, "workspace/audit_log.html", {"page": page})
+panels.register(
+    panels.Panel(slot="intake_batch", name="cases", template="workspace/panels/cases_from_batch.html", context=_cases_from_batch)
+)

@@ -1,0 +1,1 @@
+"""The screens, one module per area; each page may combine the domains below it."""

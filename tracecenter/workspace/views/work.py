@@ -1,0 +1,35 @@
+"""My work: the start page of everyone who works on cases and contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tracecenter.accounts.roles import Capability, Scope
+from tracecenter.cases.models import OPEN_STATUSES
+from tracecenter.cases.selectors import my_open_cases
+from tracecenter.contacts.selectors import my_open_exposures
+from tracecenter.workspace.views.cases import case_queryset
+from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
+
+
+@login_required
+def my_work(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    context: dict[str, Any] = {"scope": user.scope}
+    if user.scope == Scope.ASSIGNED:
+        cases = list(my_open_cases(user)[:200])
+        exposures = list(my_open_exposures(user)[:200])
+        audit_list(user, "case_list", [c.pk for c in cases])
+        audit_list(user, "contact_list", [e.pk for e in exposures])
+        context.update(cases=cases, exposures=exposures)
+    elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
+        queue = case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "owner", "opened_at")
+        page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+        audit_list(user, "case_list", [c.pk for c in page.object_list])
+        context.update(page=page, can_assign=user.has_capability(Capability.ASSIGN))
+    return render(request, "workspace/my_work.html", context)
