@@ -26,11 +26,12 @@ $(STAMP): requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
+# One process serves the pages and the live updates and runs the worker (the embedded default);
+# Ctrl-C stops them together. With REDIS_URL set, run `manage.py worker` beside it (see docs/platform.md).
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo_data --cases $(DEMO_CASES)
-	@echo "TraceCenter is at http://$(HOST):$(PORT)/ (stop with Ctrl-C)"
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

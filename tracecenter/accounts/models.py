@@ -72,6 +72,10 @@ class User(AbstractUser):
         return self.has_capability(Capability.REVIEW_MATCHES)
 
     @property
+    def can_operate(self) -> bool:
+        return self.has_capability(Capability.OPERATE)
+
+    @property
     def scope(self) -> Scope:
         return SCOPES.get(self.role, Scope.NONE)
 

@@ -8,6 +8,7 @@ stay here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
@@ -72,3 +73,28 @@ def may_assign_in(user: Any, jurisdiction: Jurisdiction) -> bool:
 def may_own_work(user: User) -> bool:
     """Whether `user` can be the owner of a case or contact at all (active, in a role that takes work)."""
     return user.is_active and user.role in ASSIGNABLE_ROLES
+
+
+# --- Real-time push: who hears about which record. The same rules as `scope`, as group names.
+
+
+def push_groups(user: User) -> list[str]:
+    """The push groups `user`'s browser joins: exactly the records `scope` lets them see."""
+    groups = [f"user.{user.pk}"]
+    if not user.is_active or user.jurisdiction_id is None:
+        return groups
+    if user.scope == Scope.TEAM and user.team_id is not None:
+        # A team's supervisor sees the team's records and the ones not yet routed to a team.
+        groups += [f"team.{user.team_id}", f"jurisdiction.{user.jurisdiction_id}.unteamed"]
+    elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
+        groups.append(f"jurisdiction.{user.jurisdiction_id}")
+    return groups
+
+
+def record_groups(*, jurisdiction: Jurisdiction, team_id: int | None, user_ids: Iterable[int | None] = ()) -> list[str]:
+    """The push groups of everyone who may see a record of `jurisdiction` (and `team_id`), plus `user_ids`."""
+    above = jurisdiction.ancestors_and_self()
+    groups = [f"user.{pk}" for pk in user_ids if pk]
+    groups += [f"jurisdiction.{pk}" for pk in above]
+    groups += [f"team.{team_id}"] if team_id is not None else [f"jurisdiction.{pk}.unteamed" for pk in above]
+    return groups

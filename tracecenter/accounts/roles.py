@@ -33,6 +33,7 @@ class Capability(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     INGEST = "ingest"  # upload lab result files; see intake reports and rejected messages, fix and re-process them
     REVIEW_MATCHES = "review_matches"  # decide whether two person records are the same person; merge and undo
+    OPERATE = "operate"  # see the workers, periodic jobs and failed deliveries; send failed work again
 
 
 class Scope(enum.StrEnum):
@@ -53,7 +54,7 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.EPIDEMIOLOGIST: frozenset({Capability.VIEW_RECORDS, Capability.EXPORT, Capability.INGEST}),
     Role.WORKFORCE_PLANNER: frozenset(),
     Role.QUALITY_ANALYST: frozenset(),
-    Role.ADMINISTRATOR: frozenset({Capability.MANAGE_USERS}),
+    Role.ADMINISTRATOR: frozenset({Capability.MANAGE_USERS, Capability.OPERATE}),
     Role.AUDITOR: frozenset({Capability.VIEW_AUDIT}),
 }
 

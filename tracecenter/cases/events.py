@@ -31,6 +31,7 @@ class CaseAssigned(DomainEvent):
     team_id: int | None
     owner_id: int | None
     previous_owner_id: int | None
+    previous_team_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

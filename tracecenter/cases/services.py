@@ -283,7 +283,7 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
             raise DomainError(_("This user works in another jurisdiction."), field="assignee")
     if team is not None and not policy.covers(team.jurisdiction, case.jurisdiction):
         raise DomainError(_("This team works in another jurisdiction."), field="team")
-    previous_owner_id = case.owner_id
+    previous_owner_id, previous_team_id = case.owner_id, case.team_id
     case.owner = assignee
     case.team = team if team is not None else (assignee.team if assignee is not None else case.team)
     case.save(update_fields=["owner", "team", "updated_at"])
@@ -307,6 +307,7 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
             team_id=case.team_id,
             owner_id=case.owner_id,
             previous_owner_id=previous_owner_id,
+            previous_team_id=previous_team_id,
         )
     )
     return case

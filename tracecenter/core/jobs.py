@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tracecenter.core import clock, tasks
+from tracecenter.core import clock, push, tasks
 from tracecenter.core.env import env_int
 from tracecenter.core.models import EventDelivery, OutboxEvent
 from tracecenter.core.schedule import periodic
@@ -31,3 +31,8 @@ def prune_events(batch: int = 5000) -> int:
     while ids := list(old.values_list("pk", flat=True)[:batch]):
         removed += OutboxEvent.objects.filter(pk__in=ids).delete()[1].get(OutboxEvent._meta.label, 0)
     return removed
+
+
+@periodic("push.prune", every=dt.timedelta(hours=1), description="Pushes older than a day are removed (browsers reload by then)")
+def prune_pushes() -> int:
+    return push.prune()

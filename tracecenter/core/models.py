@@ -132,3 +132,18 @@ class RecordedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} message {self.pk}"
+
+
+class PushMessage(models.Model):
+    """One push to one group of browsers (core/push.py): ids and facts, never personal data."""
+
+    group = models.CharField(max_length=90)  # "user.12", "team.3", "jurisdiction.5", "jurisdiction.5.unteamed"
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "id"], name="push_group_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.group}"

@@ -39,7 +39,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from tracecenter.core import clock, events, request_context
+from tracecenter.core import clock, events, request_context, wakeup
 from tracecenter.core.env import env_int
 from tracecenter.core.models import EventDelivery
 
@@ -264,6 +264,9 @@ def drain(*, token: str | None = None, limit: int = 500, max_rounds: int = 10_00
 
 def deliveries_retry(ids: Sequence[int]) -> int:
     """Send dead deliveries again (an administrator's button): pending, due now, attempts counted afresh."""
-    return EventDelivery.objects.filter(id__in=list(ids), state=DEAD).update(
+    changed = EventDelivery.objects.filter(id__in=list(ids), state=DEAD).update(
         state=PENDING, attempts=0, next_attempt_at=clock.now(), claim="", finished_at=None
     )
+    if changed:
+        wakeup.signal_after_commit()
+    return changed

@@ -169,6 +169,16 @@ def recover_stale(now: dt.datetime | None = None) -> int:
     return recovered
 
 
+def tasks_retry(ids: list[str]) -> int:
+    """Run failed tasks again (an administrator's button): ready now; the earlier attempts stay counted."""
+    changed = DBTaskResult.objects.filter(pk__in=ids, status=TaskResultStatus.FAILED).update(
+        status=TaskResultStatus.READY, run_after=clock.now(), finished_at=None
+    )
+    if changed:
+        wakeup.signal_after_commit()
+    return changed
+
+
 def drain(worker_id: str = "inline", *, limit: int = 10_000) -> int:
     """Run every task ready now in this process (commands and tests); returns how many ran."""
     ran = 0

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracecenter.workspace.views import audit, cases, contacts, intake, people, work
+from tracecenter.workspace.views import audit, cases, contacts, intake, people, system, work
 
 app_name = "workspace"
 
@@ -21,4 +21,6 @@ urlpatterns = [
     path("identity/reviews/", people.match_reviews, name="match_reviews"),
     path("identity/reviews/<int:pk>/", people.match_review, name="match_review"),
     path("identity/merges/<int:pk>/undo/", people.merge_undo, name="merge_undo"),
+    path("system/", system.system, name="system"),
+    path("system/retry/", system.system_retry, name="system_retry"),
 ]

@@ -71,3 +71,91 @@
   }
   window.setTimeout(poll, 500);
 })();
+
+// Live updates: a socket to /live/ that says which parts of the page changed; each part is fetched
+// again through its ordinary (audited) view. Reconnects by itself (back-off, and at once when the tab
+// wakes or the network returns) and asks for what it missed since the last push it saw.
+(function () {
+  "use strict";
+  var regions = document.querySelectorAll("[data-live]");
+  var main = document.getElementById("main");
+  var status = document.getElementById("live-status");
+  if (!regions.length || !window.WebSocket || !main) { return; }
+  var after = parseInt(main.dataset.liveAfter || "0", 10) || 0;
+  var seen = new Set();
+  var socket = null;
+  var delay = 1000;
+  var pending = new Map();
+  var lastHeard = Date.now();
+
+  function say(key, paused) {
+    if (!status) { return; }
+    status.textContent = status.dataset[key] || "";
+    status.classList.toggle("paused", Boolean(paused));
+  }
+
+  function refresh(region) {
+    if (pending.has(region)) { return; }  // a burst of pushes is one fetch
+    pending.set(region, window.setTimeout(function () {
+      pending.delete(region);
+      fetch(region.dataset.livePart, { credentials: "same-origin", redirect: "manual" })
+        .then(function (response) {
+          if (response.type === "opaqueredirect" || response.status === 403) { say("signedOut", true); return null; }
+          return response.ok ? response.text() : null;
+        })
+        .then(function (html) {
+          if (html === null) { return; }
+          region.innerHTML = html;
+          region.classList.remove("live-updated");
+          void region.offsetWidth;  // restart the highlight
+          region.classList.add("live-updated");
+          say("updated");
+        })
+        .catch(function () { /* the next push or reconnect fetches it again */ });
+    }, 250));
+  }
+
+  function handle(message) {
+    lastHeard = Date.now();
+    if (message.type === "reload") { window.location.reload(); return; }
+    if (message.type !== "push" || seen.has(message.id)) { return; }
+    seen.add(message.id);
+    after = Math.max(after, message.id);
+    regions.forEach(function (region) {
+      if (region.dataset.live.split(" ").indexOf(message.kind) >= 0) { refresh(region); }
+    });
+  }
+
+  function connect() {
+    if (socket) { return; }
+    var url = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + "/live/";
+    socket = new WebSocket(url);
+    socket.onopen = function () {
+      delay = 1000;
+      lastHeard = Date.now();
+      say("connected");
+      socket.send(JSON.stringify({ type: "resume", after: after }));
+    };
+    socket.onmessage = function (event) {
+      try { handle(JSON.parse(event.data)); } catch (ignored) { /* not ours */ }
+    };
+    socket.onclose = function (event) {
+      socket = null;
+      if (event.code === 4401) { say("signedOut", true); return; }
+      say("reconnecting", true);
+      window.setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+
+  // A socket can look open after a laptop sleeps while its connection is long dead: ping, and
+  // reconnect when nothing comes back.
+  window.setInterval(function () {
+    if (!socket || socket.readyState !== WebSocket.OPEN) { return; }
+    if (Date.now() - lastHeard > 60000) { socket.close(); return; }
+    socket.send(JSON.stringify({ type: "ping" }));
+  }, 25000);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { delay = 1000; connect(); } });
+  window.addEventListener("online", function () { delay = 1000; connect(); });
+  connect();
+})();

@@ -36,9 +36,18 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:match_reviews": ("get", {Role.SUPERVISOR}),
     "workspace:match_review": ("get", {Role.SUPERVISOR}),
     "workspace:merge_undo": ("post", {Role.SUPERVISOR}),
+    "workspace:system": ("get", {Role.ADMINISTRATOR}),
+    "workspace:system_retry": ("post", {Role.ADMINISTRATOR}),
 }
 # Pages that list (no record id in the URL): an outsider's refusal there is by role, tested above.
-LISTS = {"workspace:my_work", "workspace:audit_log", "workspace:intake_upload", "workspace:match_reviews"}
+LISTS = {
+    "workspace:my_work",
+    "workspace:audit_log",
+    "workspace:intake_upload",
+    "workspace:match_reviews",
+    "workspace:system",
+    "workspace:system_retry",
+}
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
 
 

@@ -1,0 +1,86 @@
+"""manage.py serve: the web server (HTTP and the live WebSocket), and on the embedded default the worker too."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve TraceCenter with uvicorn. Without REDIS_URL (the embedded default) the live updates' channel layer "
+        "lives in this process, so the worker runs here too; with Redis, run `manage.py worker` processes beside "
+        "any number of `serve` processes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+        parser.add_argument(
+            "--worker",
+            choices=["auto", "yes", "no"],
+            default="auto",
+            help="run a worker inside this process: auto = only without Redis (default)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        import uvicorn
+
+        from tracecenter.core.worker import start_in_thread
+
+        if not 0 < options["port"] < 65536:
+            raise CommandError("--port must be between 1 and 65535.")
+        embedded = not settings.REDIS_URL
+        inside = options["worker"] == "yes" or (options["worker"] == "auto" and embedded)
+        self.stdout.write(f"TraceCenter is at http://{options['host']}:{options['port']}/ (stop with Ctrl-C)")
+        self.stdout.write(f"  database: {_database()}")
+        self.stdout.write(
+            "  live updates: in this process (no REDIS_URL)"
+            if embedded
+            else f"  live updates: Redis at {_where(settings.REDIS_URL)}"
+        )
+        if not settings.DEBUG:
+            # WhiteNoise serves the collected files: collected here, so that a new release never serves old ones.
+            call_command("collectstatic", "--no-input", verbosity=0)
+        worker = start_in_thread() if inside else None
+        self.stdout.write(
+            f"  worker: inside this process ({worker.id[:8]})"
+            if worker
+            else "  worker: none here; run `manage.py worker` beside it"
+        )
+        if embedded and not inside:
+            self.stdout.write(
+                self.style.WARNING("  without Redis, pushes from workers elsewhere reach this server through the database")
+            )
+        self.stdout.flush()
+        config = uvicorn.Config(
+            "tracecenter.asgi:application",
+            host=options["host"],
+            port=options["port"],
+            ws="websockets-sansio",
+            ws_max_size=64 * 1024,  # a browser of ours sends a few bytes; nothing needs more
+            lifespan="off",
+        )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            if worker is not None:
+                worker.shutdown()
+                worker.thread.join(timeout=30)  # type: ignore[attr-defined]
+
+
+def _where(url: str) -> str:
+    """host:port/path of a URL, without a password that may be in it."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or ''}{parts.path}"
+
+
+def _database() -> str:
+    if connection.vendor == "sqlite":
+        return f"SQLite at {connection.settings_dict['NAME']}"
+    return f"{connection.vendor} at {connection.settings_dict.get('HOST') or 'localhost'}/{connection.settings_dict['NAME']}"
