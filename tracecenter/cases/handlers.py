@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracecenter.core import events
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
 from tracecenter.people.events import PersonsMerged
@@ -11,6 +13,13 @@ def on_lab_result_received(event: LabResultReceived) -> None:
     from tracecenter.cases.services import case_open_for_positive
 
     case_open_for_positive(lab_result_id=event.lab_result_id)
+
+
+def on_lab_results_received(batch: Sequence[LabResultReceived]) -> None:
+    """Many at once (a surge, a feed's chunk): the relay falls back to one by one if this fails."""
+    from tracecenter.cases.services import cases_open_for_positives
+
+    cases_open_for_positives(lab_result_ids=[event.lab_result_id for event in batch])
 
 
 def on_lab_result_corrected(event: LabResultCorrected) -> None:
@@ -30,6 +39,6 @@ def _is_positive(event: LabResultReceived) -> bool:
 
 
 def register() -> None:
-    events.subscribe(LabResultReceived, on_lab_result_received, when=_is_positive)
+    events.subscribe(LabResultReceived, on_lab_result_received, when=_is_positive, batch=on_lab_results_received)
     events.subscribe(LabResultCorrected, on_lab_result_corrected)
     events.subscribe(PersonsMerged, on_persons_merged)

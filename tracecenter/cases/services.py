@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record
+from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.cases import engine
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, RuleSet, Symptom
@@ -23,6 +24,7 @@ from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
+from tracecenter.core.bulk import insert_rows
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.classify import opens_case
 from tracecenter.intake.models import LabResult, ResultClass
@@ -54,15 +56,24 @@ def _age(person: Person, today: dt.date) -> int | None:
     return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
 
-def _case_dates(case: Case, onset: dt.date | None) -> tuple[engine.CaseDates, RuleSet | None]:
+RulesCache = dict[tuple[int, dt.date], tuple[engine.Rules, RuleSet | None]]
+
+
+def _case_dates(case: Case, onset: dt.date | None, cache: RulesCache | None = None) -> tuple[engine.CaseDates, RuleSet | None]:
     """The case's dates under the rules in force on its reference date; RuleViolation if it has none."""
     ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
-    rules, rule_set = rules_for(case.jurisdiction, ref)
+    key = (case.jurisdiction_id, ref)
+    if cache is not None and key in cache:
+        rules, rule_set = cache[key]
+    else:
+        rules, rule_set = rules_for(case.jurisdiction, ref)
+        if cache is not None:
+            cache[key] = (rules, rule_set)
     dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=clock.today())
     return dates, rule_set
 
 
-def _recompute(case: Case) -> None:
+def _recompute(case: Case, cache: RulesCache | None = None) -> None:
     """Derive infectious period, isolation end and priority from the case's facts and rules."""
     today = clock.today()
     onset = None if case.asymptomatic else case.symptom_onset
@@ -72,7 +83,7 @@ def _recompute(case: Case) -> None:
         case.rules = None
         return
     try:
-        dates, rule_set = _case_dates(case, onset)
+        dates, rule_set = _case_dates(case, onset, cache)
     except engine.RuleViolation as exc:
         raise rule_error(exc) from None
     case.infectious_start, case.infectious_end, case.isolation_end = (
@@ -142,6 +153,7 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
     Idempotent: delivering the same LabResultReceived twice opens one case.
     """
     lab = LabResult.objects.select_related("person__jurisdiction").get(pk=lab_result_id)
+    _lock_persons({lab.person_id})
     if lab.status == LabResult.Status.RETRACTED or lab.cases.exists():
         return None
     if not opens_case(
@@ -174,6 +186,87 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
         )
         return current
     return case_open(actor=None, person=lab.person, lab_result=lab)
+
+
+def _lock_persons(person_ids: set[int]) -> None:
+    """One opener at a time per person (in id order, so two workers never deadlock): never two cases for one person."""
+    list(Person.objects.select_for_update().filter(pk__in=sorted(person_ids)).order_by("pk").values_list("pk", flat=True))
+
+
+@transaction.atomic
+def cases_open_for_positives(*, lab_result_ids: Sequence[int]) -> list[Case]:
+    """`case_open_for_positive` for many results at once (a surge of positives): the same outcome, in a few statements.
+
+    Results of persons who have an open case already, or several results in this batch, go
+    through the one-by-one path after the new cases exist, so each joins the right case.
+    Returns the cases opened.
+    """
+    labs = list(
+        LabResult.objects.filter(pk__in=list(lab_result_ids))
+        .select_related("person", "person__jurisdiction")
+        .only(
+            *("id", "person_id", "status", "condition", "test_loinc", "result", "specimen_collection_date"),
+            *("person__id", "person__date_of_birth", "person__jurisdiction_id", "person__jurisdiction__path"),
+        )
+        .order_by("pk")
+    )
+    if not labs:
+        return []
+    _lock_persons({lab.person_id for lab in labs})
+    through = Case.lab_results.through
+    attached = set(through.objects.filter(labresult_id__in=[lab.pk for lab in labs]).values_list("labresult_id", flat=True))
+    wanted = [
+        lab
+        for lab in labs
+        if lab.pk not in attached
+        and lab.status != LabResult.Status.RETRACTED
+        and opens_case(
+            condition=lab.condition, loinc=lab.test_loinc, classification=lab.result, conditions=settings.CASE_CONDITIONS
+        )
+    ]
+    with_open_case = set(
+        Case.objects.filter(person_id__in={lab.person_id for lab in wanted}, status__in=OPEN_STATUSES).values_list(
+            "person_id", flat=True
+        )
+    )
+    fresh: dict[int, LabResult] = {}
+    joining: list[LabResult] = []
+    for lab in wanted:
+        if lab.person_id in with_open_case or lab.person_id in fresh:
+            joining.append(lab)
+        else:
+            fresh[lab.person_id] = lab
+    cache: RulesCache = {}
+    cases = []
+    for lab in fresh.values():
+        case = Case(
+            person=lab.person, jurisdiction=lab.person.jurisdiction, specimen_collection_date=lab.specimen_collection_date
+        )
+        _recompute(case, cache)
+        cases.append(case)
+    insert_rows(Case, cases)
+    labs_of = list(fresh.values())
+    through.objects.bulk_create([through(case_id=c.pk, labresult_id=lab.pk) for c, lab in zip(cases, labs_of, strict=True)])
+    now = clock.now()
+    CaseActivity.objects.bulk_create(
+        [
+            CaseActivity(
+                case=c, at=now, kind=CaseActivity.Kind.OPENED, summary=_("Opened from lab result %(id)s") % {"id": lab.pk}
+            )
+            for c, lab in zip(cases, labs_of, strict=True)
+        ]
+    )
+    audit_record_many(
+        actor=None,
+        action=Action.CREATE,
+        object_type="case",
+        items=[(c.pk, c.jurisdiction_id) for c in cases],
+        fields=["person", "specimen_collection_date"],
+    )
+    events.publish_many([CaseOpened(case_id=c.pk, person_id=c.person_id, jurisdiction_id=c.jurisdiction_id) for c in cases])
+    for lab in joining:
+        case_open_for_positive(lab_result_id=lab.pk)
+    return cases
 
 
 @transaction.atomic

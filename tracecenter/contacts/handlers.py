@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracecenter.cases.events import CaseOpened
 from tracecenter.core import events
 
@@ -12,5 +14,11 @@ def on_case_opened(event: CaseOpened) -> None:
     link_new_case_to_exposures(case_id=event.case_id)
 
 
+def on_cases_opened(batch: Sequence[CaseOpened]) -> None:
+    from tracecenter.contacts.services import link_new_cases_to_exposures
+
+    link_new_cases_to_exposures(case_ids=[event.case_id for event in batch])
+
+
 def register() -> None:
-    events.subscribe(CaseOpened, on_case_opened)
+    events.subscribe(CaseOpened, on_case_opened, batch=on_cases_opened)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -263,6 +264,20 @@ def link_new_case_to_exposures(*, case_id: int) -> list[int]:
             )
         )
     return linked
+
+
+@transaction.atomic
+def link_new_cases_to_exposures(*, case_ids: Sequence[int]) -> None:
+    """`link_new_case_to_exposures` for many new cases: one query when, as in most surges, none of them was a contact."""
+    person_of = dict(Case.objects.filter(pk__in=list(case_ids)).values_list("pk", "person_id"))
+    contacts = set(
+        Exposure.objects.filter(person_id__in=set(person_of.values()))
+        .exclude(status=ExposureStatus.BECAME_CASE)
+        .values_list("person_id", flat=True)
+    )
+    for case_id, person_id in sorted(person_of.items()):
+        if person_id in contacts:
+            link_new_case_to_exposures(case_id=case_id)
 
 
 def source_exposure_of(case: Case) -> Exposure | None:

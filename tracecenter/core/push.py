@@ -59,7 +59,12 @@ def message_of(row: PushMessage) -> dict[str, Any]:
 
 def push(groups: Iterable[str], kind: str, data: dict[str, Any]) -> list[PushMessage]:
     """Announce `kind` with `data` (ids and facts only) to `groups`, once the current transaction commits."""
-    rows = [PushMessage(group=group, kind=kind, data=data) for group in dict.fromkeys(groups)]
+    return push_many([(groups, kind, data)])
+
+
+def push_many(pushes: Iterable[tuple[Iterable[str], str, dict[str, Any]]]) -> list[PushMessage]:
+    """Several pushes in one statement (a surge of new cases)."""
+    rows = [PushMessage(group=group, kind=kind, data=data) for groups, kind, data in pushes for group in dict.fromkeys(groups)]
     if not rows:
         return []
     PushMessage.objects.bulk_create(rows)  # PostgreSQL and SQLite both return the new ids

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -62,9 +63,12 @@ def on_case_transferred(event: CaseTransferred) -> None:
 
 
 def on_case_changed(event: CaseOpened | CaseStatusChanged | CasePriorityChanged) -> None:
-    case = _case(event.case_id)
-    if case is not None:
-        push.push(_case_groups(case), "case.changed", {"case_id": case.pk})
+    on_cases_changed([event])
+
+
+def on_cases_changed(batch: Sequence[CaseOpened | CaseStatusChanged | CasePriorityChanged]) -> None:
+    cases = Case.objects.select_related("jurisdiction").filter(pk__in=[event.case_id for event in batch])
+    push.push_many((_case_groups(case), "case.changed", {"case_id": case.pk}) for case in cases)
 
 
 def on_exposure_changed(event: ExposureAssigned | ExposureStatusChanged) -> None:
@@ -81,9 +85,13 @@ def on_exposure_changed(event: ExposureAssigned | ExposureStatusChanged) -> None
 def register() -> None:
     events.subscribe(CaseAssigned, on_case_assigned)
     events.subscribe(CaseTransferred, on_case_transferred)
-    events.subscribe(CaseOpened, on_case_changed, name="tracecenter.workspace.live.on_case_opened")
-    events.subscribe(CaseStatusChanged, on_case_changed, name="tracecenter.workspace.live.on_case_status_changed")
-    events.subscribe(CasePriorityChanged, on_case_changed, name="tracecenter.workspace.live.on_case_priority_changed")
+    events.subscribe(CaseOpened, on_case_changed, batch=on_cases_changed, name="tracecenter.workspace.live.on_case_opened")
+    events.subscribe(
+        CaseStatusChanged, on_case_changed, batch=on_cases_changed, name="tracecenter.workspace.live.on_case_status_changed"
+    )
+    events.subscribe(
+        CasePriorityChanged, on_case_changed, batch=on_cases_changed, name="tracecenter.workspace.live.on_case_priority_changed"
+    )
     events.subscribe(ExposureAssigned, on_exposure_changed, name="tracecenter.workspace.live.on_exposure_assigned")
     events.subscribe(ExposureStatusChanged, on_exposure_changed, name="tracecenter.workspace.live.on_exposure_status_changed")
 

@@ -399,3 +399,33 @@ def test_merging_a_record_without_a_case_says_nothing_to_the_case(
         person_merge(actor=users["supervisor"], survivor=case.person, merged=make_person(county, first_name="Anita"))
     run_background_work()
     assert CaseActivity.objects.filter(case=case).count() == before
+
+
+def test_a_batch_of_positives_opens_the_same_cases_as_one_by_one(make_person, make_case, county, other_county):
+    from tracecenter.cases.services import cases_open_for_positives
+
+    earlier = make_case(county, first_name="Known", days_ago=5)  # has an open case: joins it
+    twice = make_person(county, first_name="Twice")
+    plain = [make_person(j, first_name=f"New{i}") for i, j in enumerate((county, other_county, county))]
+    labs = [record_result(p, specimen_days_ago=2) for p in plain]
+    labs += [record_result(twice, specimen_days_ago=3), record_result(twice, specimen_days_ago=1)]
+    labs += [record_result(earlier.person, specimen_days_ago=1)]
+    negative = record_result(make_person(county, first_name="Neg"), result="negative")
+    opened = cases_open_for_positives(lab_result_ids=[lab.pk for lab in [*labs, negative, *earlier.lab_results.all()]])
+
+    assert len(opened) == 4  # three new people, and "Twice" once
+    for person in plain:
+        [case] = Case.objects.filter(person=person)
+        assert case.jurisdiction_id == person.jurisdiction_id and case.status == CaseStatus.NEW
+        assert case.specimen_collection_date == days_ago(2) and case.isolation_end == days_ago(2) + 10 * DAY
+        assert case.infectious_start == days_ago(4) and case.priority == 3  # a fresh specimen, under 65
+        assert CaseActivity.objects.filter(case=case, kind=CaseActivity.Kind.OPENED).count() == 1
+        assert AuditEntry.objects.filter(action=Action.CREATE, object_type="case", object_id=str(case.pk)).count() == 1
+        assert OutboxEvent.objects.filter(name="CaseOpened", payload__case_id=case.pk).count() == 1
+    [both] = Case.objects.filter(person=twice)
+    assert both.lab_results.count() == 2 and both.specimen_collection_date == days_ago(3)
+    assert Case.objects.filter(person=earlier.person).count() == 1 and earlier.lab_results.count() == 2
+    assert not Case.objects.filter(lab_results=negative).exists()
+    # Delivered again (a retry after a crash): nothing more.
+    assert cases_open_for_positives(lab_result_ids=[lab.pk for lab in labs]) == []
+    assert Case.objects.count() == 5
