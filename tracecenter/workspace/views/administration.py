@@ -247,12 +247,10 @@ def _user_forms(request: HttpRequest, user: User, target: User | None) -> tuple[
         new=target is None,
     )
     extra = tuple((s.language, language_name(s.language)) for s in spoken)
-    languages = admin_forms.LanguageFormSet(
-        data,
-        prefix="languages",
-        initial=[{"language": s.language, "proficiency": s.proficiency} for s in spoken],
-        form_kwargs={"extra_codes": extra},
-    )
+    # The user's languages are the rows' initial values on the page only: bound to a POST, every row
+    # that names a language is read, whatever the page was built from.
+    initial = [{"language": s.language, "proficiency": s.proficiency} for s in spoken] if data is None else None
+    languages = admin_forms.LanguageFormSet(data, prefix="languages", initial=initial, form_kwargs={"extra_codes": extra})
     return form, languages
 
 
