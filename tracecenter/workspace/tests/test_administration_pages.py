@@ -384,3 +384,11 @@ def test_a_user_with_a_temporary_password_is_sent_to_change_it_until_done(client
     tracer.refresh_from_db()
     assert not tracer.must_change_password
     assert AuditEntry.objects.filter(actor_id=tracer.pk, detail="password changed").exists()
+
+
+def test_the_administration_pages_speak_spanish(as_admin, county):
+    as_admin.post("/i18n/setlang/", {"language": "es", "next": "/"})
+    html = as_admin.get(reverse("workspace:admin_jurisdictions")).content.decode()
+    assert "<h1>Administración</h1>" in html and "Jurisdicciones y equipos" in html
+    html = as_admin.get(reverse("workspace:admin_user_create")).content.decode()
+    assert "Idiomas que habla" in html and "Nativo" in html and "Español" in html
