@@ -35,8 +35,14 @@ def jurisdiction_tree(user: Any) -> list[TreeNode]:
     return roots
 
 
-def teams_administered_by(user: Any) -> QuerySet[Team]:
-    return policy.administered(Team.objects.all(), user).select_related("jurisdiction").order_by("jurisdiction__path", "name")
+def teams_administered_by(user: Any, *, keep: int | None = None) -> QuerySet[Team]:
+    """The teams of `user`'s jurisdictions, and the team `keep` (the one an edited user already has)."""
+    administered = policy.administered(Team.objects.all(), user).values("pk")
+    return (
+        Team.objects.filter(Q(pk__in=administered) | Q(pk=keep))
+        .select_related("jurisdiction")
+        .order_by("jurisdiction__path", "name")
+    )
 
 
 def skills_available_to(user: Any) -> QuerySet[Skill]:

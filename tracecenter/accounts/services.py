@@ -110,7 +110,7 @@ def _clean_languages(languages: Sequence[SpokenLanguage]) -> dict[str, str]:
     return spoken
 
 
-def _clean_user(actor: User, data: UserInput) -> _CleanUser:
+def _clean_user(actor: User, data: UserInput, current: User | None = None) -> _CleanUser:
     values: dict[str, Any] = {
         "first_name": clean_text(data.first_name, field="first_name", max_length=NAME_MAX),
         "last_name": clean_text(data.last_name, field="last_name", max_length=NAME_MAX),
@@ -121,7 +121,10 @@ def _clean_user(actor: User, data: UserInput) -> _CleanUser:
     _require_administers(actor, data.jurisdiction)
     team = data.team
     if team is not None:
-        _require_administers(actor, team.jurisdiction)
+        # Joining a team is the team's jurisdiction's business; a team the user already has (one of the
+        # state's, say, kept while a county administrator edits them) stays without that question.
+        if current is None or team.pk != current.team_id:
+            _require_administers(actor, team.jurisdiction)
         if team.jurisdiction_id not in data.jurisdiction.ancestors_and_self():
             raise DomainError(
                 _("This team works in another jurisdiction: choose a team of %(name)s or of a jurisdiction above it.")
@@ -199,7 +202,7 @@ def user_update(*, actor: User, user: User, data: UserInput) -> User:
     """Change a user's names, e-mail, role, place, team, languages and skills. The user name stays:
     the audit trail and other records name people by it."""
     _require_administers(actor, user.jurisdiction)
-    clean = _clean_user(actor, data)
+    clean = _clean_user(actor, data, current=user)
     if user.pk == actor.pk:
         # An administrator who demoted or moved themselves could lock the department out of its own set-up.
         if clean.values["role"] != user.role:

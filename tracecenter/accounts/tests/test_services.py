@@ -366,3 +366,11 @@ def test_skill_codes_are_unique_and_skills_stay_in_scope(admin, county, other_co
     with pytest.raises(PermissionDenied):
         services.skill_create(actor=admin, jurisdiction=other_county, code="x", name="X")
     assert Skill.objects.count() == 1
+
+
+def test_a_county_administrator_keeps_the_state_team_a_user_already_has(admin, state, county):
+    state_team = Team.objects.create(name="State desk", jurisdiction=state)
+    user = User.objects.create(username="lent", role=Role.CONTACT_TRACER, jurisdiction=county, team=state_team)
+    services.user_update(actor=admin, user=user, data=tracer_input(county, team=state_team, first_name="Lent"))
+    user.refresh_from_db()
+    assert (user.team, user.first_name) == (state_team, "Lent")

@@ -392,3 +392,10 @@ def test_the_administration_pages_speak_spanish(as_admin, county):
     assert "<h1>Administración</h1>" in html and "Jurisdicciones y equipos" in html
     html = as_admin.get(reverse("workspace:admin_user_create")).content.decode()
     assert "Idiomas que habla" in html and "Nativo" in html and "Español" in html
+
+
+def test_the_edit_page_offers_the_team_a_user_already_has_outside_the_administrators_reach(as_admin, state, county):
+    state_team = Team.objects.create(name="State desk", jurisdiction=state)
+    user = User.objects.create(username="lent", first_name="L", last_name="T", jurisdiction=county, team=state_team)
+    html = as_admin.get(reverse("workspace:admin_user_edit", args=[user.pk])).content.decode()
+    assert f'<option value="{state_team.pk}" selected>' in html

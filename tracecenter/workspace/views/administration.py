@@ -242,15 +242,15 @@ def _user_forms(request: HttpRequest, user: User, target: User | None) -> tuple[
         data,
         initial=initial,
         jurisdictions=_visible_jurisdictions(request),
-        teams=selectors.teams_administered_by(user),
+        teams=selectors.teams_administered_by(user, keep=target.team_id if target is not None else None),
         skills=selectors.skills_available_to(user),
         new=target is None,
     )
-    extra = tuple((s.language, language_name(s.language)) for s in spoken)
+    extra = tuple((s.language, language_name(s.language, translation.get_language() or "en")) for s in spoken)
     # The user's languages are the rows' initial values on the page only: bound to a POST, every row
     # that names a language is read, whatever the page was built from.
-    initial = [{"language": s.language, "proficiency": s.proficiency} for s in spoken] if data is None else None
-    languages = admin_forms.LanguageFormSet(data, prefix="languages", initial=initial, form_kwargs={"extra_codes": extra})
+    rows = [{"language": s.language, "proficiency": s.proficiency} for s in spoken] if data is None else None
+    languages = admin_forms.LanguageFormSet(data, prefix="languages", initial=rows, form_kwargs={"extra_codes": extra})
     return form, languages
 
 
