@@ -52,13 +52,46 @@ class Team(models.Model):
         return self.name
 
 
+class Skill(models.Model):
+    """Something a worker can do that work may ask for ("asl-interpreting", "hospital-liaison").
+
+    Routing matches work on the code. A skill belongs to the jurisdiction whose administrator
+    defined it and can be given to users there and below.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="skills")
+
+    class Meta:
+        ordering = ["name", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Proficiency(models.TextChoices):
+    NATIVE = "native", _("Native")
+    FLUENT = "fluent", _("Fluent")
+    CONVERSATIONAL = "conversational", _("Conversational")
+
+
+# Best first: the order a user's languages are shown in.
+PROFICIENCY_RANK: dict[str, int] = {Proficiency.NATIVE: 0, Proficiency.FLUENT: 1, Proficiency.CONVERSATIONAL: 2}
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CONTACT_TRACER)
     jurisdiction = models.ForeignKey(
         Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="users", verbose_name=_("jurisdiction")
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
-    languages = models.CharField(_("languages spoken"), max_length=100, blank=True, default="en")
+    skills = models.ManyToManyField(Skill, blank=True, related_name="users", verbose_name=_("skills"))
+    # Set when an administrator issues a temporary password; the user changes it before anything else.
+    must_change_password = models.BooleanField(default=False)
+
+    class Meta(AbstractUser.Meta):
+        indexes = [models.Index(fields=["jurisdiction", "last_name", "first_name"], name="user_directory_idx")]
 
     def has_capability(self, capability: Capability) -> bool:
         return self.is_active and capability in CAPABILITIES.get(self.role, frozenset())
@@ -76,9 +109,29 @@ class User(AbstractUser):
         return self.has_capability(Capability.OPERATE)
 
     @property
+    def can_administer(self) -> bool:
+        return self.has_capability(Capability.MANAGE_USERS)
+
+    @property
     def scope(self) -> Scope:
         return SCOPES.get(self.role, Scope.NONE)
 
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
+
+
+class UserLanguage(models.Model):
+    """A language a user speaks, and how well: work for a Spanish speaker goes to someone who speaks Spanish."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="spoken_languages")
+    # The ISO 639 code of tracecenter.core.codes.normalize_language, the same code persons carry.
+    language = models.CharField(_("language"), max_length=12)
+    proficiency = models.CharField(_("proficiency"), max_length=16, choices=Proficiency.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "language"], name="userlanguage_one_per_user")]
+        indexes = [models.Index(fields=["language", "proficiency"], name="userlanguage_routing_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.language} ({self.proficiency})"

@@ -75,6 +75,31 @@ def may_own_work(user: User) -> bool:
     return user.is_active and user.role in ASSIGNABLE_ROLES
 
 
+def may_administer(user: Any, jurisdiction: Jurisdiction | None) -> bool:
+    """Setting up users, teams, skills, jurisdictions and rules is an administrator's act, and only in
+    the administrator's own jurisdiction and below it: a county's administrator cannot reach another
+    county or the state."""
+    return (
+        getattr(user, "is_authenticated", False)
+        and user.has_capability(Capability.MANAGE_USERS)
+        and jurisdiction is not None
+        and covers(user.jurisdiction, jurisdiction)
+    )
+
+
+def administered[M: Model](qs: QuerySet[M], user: Any, *, jurisdiction_field: str | None = "jurisdiction") -> QuerySet[M]:
+    """Narrow `qs` to the rows in jurisdictions `user` administers: `may_administer`, asked in bulk.
+
+    `jurisdiction_field` names the row's jurisdiction; None when the rows are jurisdictions themselves.
+    """
+    if not (getattr(user, "is_authenticated", False) and user.has_capability(Capability.MANAGE_USERS)):
+        return qs.none()
+    if user.jurisdiction_id is None:
+        return qs.none()
+    lookup = "path__startswith" if jurisdiction_field is None else f"{jurisdiction_field}__path__startswith"
+    return qs.filter(**{lookup: user.jurisdiction.path})
+
+
 # --- Real-time push: who hears about which record. The same rules as `scope`, as group names.
 
 

@@ -8,3 +8,8 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from tracecenter.audit import jobs  # noqa: F401  (declares the sealing job)
+        from tracecenter.audit.services import audit_record
+        from tracecenter.core import trail
+
+        # Apps below the audit trail (accounts) write to it through this seam.
+        trail.install(audit_record)

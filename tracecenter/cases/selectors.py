@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import operator
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
@@ -45,6 +48,56 @@ def rule_set_in_force(jurisdiction: Jurisdiction, on: dt.date) -> RuleSet | None
 def rules_for(jurisdiction: Jurisdiction, on: dt.date) -> tuple[engine.Rules, RuleSet | None]:
     rule_set = rule_set_in_force(jurisdiction, on)
     return (rule_set.as_rules() if rule_set else engine.DEFAULT_RULES), rule_set
+
+
+def _judged_relations() -> list[tuple[type[Model], str]]:
+    """The record types that keep the rule version they were judged by (cases, contacts), with their field.
+
+    Found through RuleSet's relations: contacts sit above cases in the layers and are not imported here.
+    """
+    found = []
+    for relation in RuleSet._meta.get_fields(include_hidden=True):
+        if relation.auto_created and not relation.concrete and relation.one_to_many:
+            model = relation.related_model
+            assert model is not None and not isinstance(model, str)
+            found.append((model, relation.field.name))  # type: ignore[union-attr]
+    return found
+
+
+def rule_sets_with_use(qs: QuerySet[RuleSet]) -> QuerySet[RuleSet]:
+    """`qs` with `in_use`: whether any case or contact was judged by the version."""
+    judged = [Exists(model._base_manager.filter(**{field: OuterRef("pk")})) for model, field in _judged_relations()]
+    return qs.annotate(in_use=functools.reduce(operator.or_, judged))
+
+
+def rule_set_in_use(rule_set: RuleSet) -> bool:
+    row = rule_sets_with_use(RuleSet.objects.filter(pk=rule_set.pk)).first()
+    return bool(getattr(row, "in_use", False))
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleVersion:
+    rule_set: RuleSet
+    inherited: bool  # a version of a jurisdiction above, which applies here where this one has none of its own
+    in_force: bool  # the version a case of this jurisdiction would be judged by today
+    in_use: bool
+
+
+def rule_versions(jurisdiction: Jurisdiction, on: dt.date) -> list[RuleVersion]:
+    """The versions that can apply to `jurisdiction`: its own and those of the jurisdictions above it, newest first."""
+    in_force = rule_set_in_force(jurisdiction, on)
+    rows = rule_sets_with_use(
+        RuleSet.objects.filter(jurisdiction_id__in=jurisdiction.ancestors_and_self()).select_related("jurisdiction")
+    ).order_by("-effective_from", "-jurisdiction__path")
+    return [
+        RuleVersion(
+            rule_set=r,
+            inherited=r.jurisdiction_id != jurisdiction.pk,
+            in_force=in_force is not None and r.pk == in_force.pk,
+            in_use=bool(r.in_use),  # type: ignore[attr-defined]
+        )
+        for r in rows
+    ]
 
 
 def case_assignees(case: Case) -> QuerySet[User]:

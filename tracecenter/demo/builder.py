@@ -25,7 +25,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from tracecenter.accounts.models import Jurisdiction, Team, User
+from tracecenter.accounts.models import Jurisdiction, Proficiency, Team, User, UserLanguage
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
@@ -123,20 +123,25 @@ class DemoUser:
     county: str
     first_name: str
     last_name: str
-    languages: str = "en"
+    # (ISO 639 code, proficiency), best spoken first: routing offers work in these languages.
+    languages: tuple[tuple[str, str], ...] = (("en", Proficiency.NATIVE),)
     on_team: bool = False
 
 
+ES_EN = (("es", Proficiency.NATIVE), ("en", Proficiency.FLUENT))
+VI_EN = (("vi", Proficiency.NATIVE), ("en", Proficiency.FLUENT))
+EN_ES = (("en", Proficiency.NATIVE), ("es", Proficiency.CONVERSATIONAL))
+
 DEMO_USERS = (
-    DemoUser("investigator", Role.CASE_INVESTIGATOR, "harbor", "Rosa", "Delgado", "en,es", on_team=True),
-    DemoUser("tracer", Role.CONTACT_TRACER, "harbor", "Kevin", "Tran", "en,vi", on_team=True),
+    DemoUser("investigator", Role.CASE_INVESTIGATOR, "harbor", "Rosa", "Delgado", ES_EN, on_team=True),
+    DemoUser("tracer", Role.CONTACT_TRACER, "harbor", "Kevin", "Tran", VI_EN, on_team=True),
     DemoUser("supervisor", Role.SUPERVISOR, "harbor", "Patricia", "Okafor", on_team=True),
     DemoUser("epidemiologist", Role.EPIDEMIOLOGIST, "harbor", "Daniel", "Kim"),
     DemoUser("planner", Role.WORKFORCE_PLANNER, "harbor", "Linda", "Moreau"),
-    DemoUser("quality", Role.QUALITY_ANALYST, "harbor", "Samuel", "Reyes", "en,es"),
+    DemoUser("quality", Role.QUALITY_ANALYST, "harbor", "Samuel", "Reyes", EN_ES),
     DemoUser("admin", Role.ADMINISTRATOR, "harbor", "Grace", "Holloway"),
     DemoUser("auditor", Role.AUDITOR, "harbor", "Martin", "Feld"),
-    DemoUser("tracer.valley", Role.CONTACT_TRACER, "valley", "Lucía", "Herrera", "en,es", on_team=True),
+    DemoUser("tracer.valley", Role.CONTACT_TRACER, "valley", "Lucía", "Herrera", ES_EN, on_team=True),
     DemoUser("supervisor.valley", Role.SUPERVISOR, "valley", "Thomas", "Byrne", on_team=True),
     # The state's feeds (MLLP, files) arrive at state level: someone there reads their reports and reviews matches.
     DemoUser("supervisor.state", Role.SUPERVISOR, STATE, "Nadia", "Rahman"),
@@ -664,17 +669,19 @@ class DemoBuilder:
                     role=spec.role,
                     jurisdiction=self.state if spec.county == STATE else self.counties[spec.county],
                     team=teams[spec.county] if spec.on_team else None,
-                    languages=spec.languages,
                     password=password,
                 )
                 user.save()
+                UserLanguage.objects.bulk_create(
+                    UserLanguage(user=user, language=code, proficiency=proficiency) for code, proficiency in spec.languages
+                )
                 audit_record(
                     actor=None,
                     action=Action.CREATE,
                     object_type="user",
                     object_id=user.pk,
                     jurisdiction_id=user.jurisdiction_id,
-                    fields=["username", "role", "jurisdiction", "password"],
+                    fields=["username", "role", "jurisdiction", "password", "languages"],
                     detail="demo data",
                 )
                 self.users[spec.username] = user

@@ -3,14 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tracecenter.accounts import services
+from tracecenter.accounts import services, throttle
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
+from tracecenter.core.errors import DomainError
+from tracecenter.workspace.views.common import signed_in
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -22,15 +28,15 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-        if username and services.login_is_locked(username, ip):
+        if username and throttle.login_is_locked(username, ip):
             raise forms.ValidationError(self.error_messages["locked"], code="locked")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            services.login_failed(username, ip)
+            throttle.login_failed(username, ip)
             audit_record(actor=None, action=Action.LOGIN_FAILED, detail="invalid credentials")
             raise
-        services.login_succeeded(username, ip)
+        throttle.login_succeeded(username, ip)
         return cleaned
 
 
@@ -52,3 +58,22 @@ class LogoutView(auth_views.LogoutView):
         if request.user.is_authenticated:
             audit_record(actor=request.user, action=Action.LOGOUT)
         return super().post(request, *args, **kwargs)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change (current password, two new ones, the validators), saved through the
+    accounts service so the change is audited and a temporary password's flag is cleared."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("workspace:my_work")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        try:
+            user = services.user_password_change(actor=signed_in(self.request), new_password=form.cleaned_data["new_password1"])
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return self.form_invalid(form)
+        # The new password changes the session's hash: keep this session, end the others.
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, gettext("Your password was changed."))
+        return HttpResponseRedirect(self.get_success_url())

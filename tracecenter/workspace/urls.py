@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tracecenter.workspace.views import administration as admin
 from tracecenter.workspace.views import audit, cases, contacts, intake, people, system, work
 
 app_name = "workspace"
@@ -21,6 +22,22 @@ urlpatterns = [
     path("identity/reviews/", people.match_reviews, name="match_reviews"),
     path("identity/reviews/<int:pk>/", people.match_review, name="match_review"),
     path("identity/merges/<int:pk>/undo/", people.merge_undo, name="merge_undo"),
-    path("system/", system.system, name="system"),
-    path("system/retry/", system.system_retry, name="system_retry"),
+    path("administration/system/", system.system, name="system"),
+    path("administration/system/retry/", system.system_retry, name="system_retry"),
+    path("administration/", admin.jurisdictions, name="admin_jurisdictions"),
+    path("administration/jurisdictions/<int:pk>/", admin.jurisdiction_edit, name="admin_jurisdiction_edit"),
+    path("administration/jurisdictions/<int:pk>/new/", admin.jurisdiction_create, name="admin_jurisdiction_create"),
+    path("administration/jurisdictions/<int:pk>/delete/", admin.jurisdiction_delete, name="admin_jurisdiction_delete"),
+    path("administration/jurisdictions/<int:pk>/teams/new/", admin.team_create, name="admin_team_create"),
+    path("administration/jurisdictions/<int:pk>/rules/", admin.rule_sets, name="admin_rule_sets"),
+    path("administration/teams/<int:pk>/", admin.team_edit, name="admin_team_edit"),
+    path("administration/rules/<int:pk>/", admin.rule_set_edit, name="admin_rule_set_edit"),
+    path("administration/rules/<int:pk>/delete/", admin.rule_set_delete, name="admin_rule_set_delete"),
+    path("administration/skills/", admin.skills, name="admin_skills"),
+    path("administration/users/", admin.users, name="admin_users"),
+    path("administration/users/new/", admin.user_create, name="admin_user_create"),
+    path("administration/users/<int:pk>/", admin.user_edit, name="admin_user_edit"),
+    path("administration/users/<int:pk>/deactivate/", admin.user_deactivate, name="admin_user_deactivate"),
+    path("administration/users/<int:pk>/reactivate/", admin.user_reactivate, name="admin_user_reactivate"),
+    path("administration/users/<int:pk>/password/", admin.user_password_reset, name="admin_user_password_reset"),
 ]

@@ -6,6 +6,8 @@ decision, not an accident.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -17,6 +19,7 @@ ALL = set(Role.values)
 WORKERS = {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR}
 VIEWERS = WORKERS | {Role.EPIDEMIOLOGIST}
 INGESTERS = {Role.SUPERVISOR, Role.EPIDEMIOLOGIST}
+ADMINS = {Role.ADMINISTRATOR}
 
 # url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
 MATRIX: dict[str, tuple[str, set[str]]] = {
@@ -38,6 +41,24 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:merge_undo": ("post", {Role.SUPERVISOR}),
     "workspace:system": ("get", {Role.ADMINISTRATOR}),
     "workspace:system_retry": ("post", {Role.ADMINISTRATOR}),
+    "accounts:password_change": ("get", ALL),
+    # Administration: administrators only, and none of these pages shows a case, contact or person.
+    "workspace:admin_jurisdictions": ("get", ADMINS),
+    "workspace:admin_jurisdiction_edit": ("get", ADMINS),
+    "workspace:admin_jurisdiction_create": ("get", ADMINS),
+    "workspace:admin_jurisdiction_delete": ("post", ADMINS),
+    "workspace:admin_team_create": ("get", ADMINS),
+    "workspace:admin_team_edit": ("get", ADMINS),
+    "workspace:admin_skills": ("get", ADMINS),
+    "workspace:admin_users": ("get", ADMINS),
+    "workspace:admin_user_create": ("get", ADMINS),
+    "workspace:admin_user_edit": ("get", ADMINS),
+    "workspace:admin_user_deactivate": ("post", ADMINS),
+    "workspace:admin_user_reactivate": ("post", ADMINS),
+    "workspace:admin_user_password_reset": ("post", ADMINS),
+    "workspace:admin_rule_sets": ("get", ADMINS),
+    "workspace:admin_rule_set_edit": ("get", ADMINS),
+    "workspace:admin_rule_set_delete": ("post", ADMINS),  # last: it deletes the version the page before opens
 }
 # Pages that list (no record id in the URL): an outsider's refusal there is by role, tested above.
 LISTS = {
@@ -47,6 +68,7 @@ LISTS = {
     "workspace:match_reviews",
     "workspace:system",
     "workspace:system_retry",
+    "accounts:password_change",  # everyone's own
 }
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
 
@@ -71,6 +93,8 @@ def test_every_page_has_a_stated_access_rule():
 def world(users, make_case, make_person, county, other_county, make_user):
     from django.urls import reverse
 
+    from tracecenter.accounts.models import Team
+    from tracecenter.cases.models import RuleSet
     from tracecenter.contacts.services import ExposureInput, exposure_add
     from tracecenter.intake.models import InboundMessage, IntakeBatch
     from tracecenter.people.identity import match_review_open
@@ -98,6 +122,10 @@ def world(users, make_case, make_person, county, other_county, make_user):
         jurisdiction_id=county.pk, incoming_id=twin_a.pk, candidate_id=twin_b.pk, score=15.0, comparison=[], source="test"
     )
     merge = person_merge(actor=None, survivor=make_person(county, first_name="Eva"), merged=make_person(county, first_name="Eve"))
+    # For the administration pages: a user to deactivate and reset, a team, a rule version no case was judged by.
+    staff = make_user(Role.CONTACT_TRACER, county, username="staff.north")
+    team = Team.objects.get(jurisdiction=county)
+    unused_rules = RuleSet.objects.create(jurisdiction=county, effective_from=dt.date(2021, 6, 1))
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
         "workspace:contact_detail": exposure.pk,
@@ -106,6 +134,24 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "workspace:intake_message": message.pk,
         "workspace:match_review": review.pk,
         "workspace:merge_undo": merge.pk,
+        **dict.fromkeys(
+            ["workspace:admin_jurisdiction_edit", "workspace:admin_jurisdiction_create", "workspace:admin_jurisdiction_delete"],
+            county.pk,
+        ),
+        "workspace:admin_team_create": county.pk,
+        "workspace:admin_rule_sets": county.pk,
+        "workspace:admin_team_edit": team.pk,
+        **dict.fromkeys(
+            [
+                "workspace:admin_user_edit",
+                "workspace:admin_user_deactivate",
+                "workspace:admin_user_reactivate",
+                "workspace:admin_user_password_reset",
+            ],
+            staff.pk,
+        ),
+        "workspace:admin_rule_set_edit": unused_rules.pk,
+        "workspace:admin_rule_set_delete": unused_rules.pk,
     }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])

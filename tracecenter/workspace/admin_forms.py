@@ -1,0 +1,126 @@
+"""The administration pages' forms: they check types and choices; the services check the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.forms import formset_factory
+from django.utils.translation import gettext_lazy as _
+
+from tracecenter.accounts.models import Jurisdiction, Proficiency, Skill, Team
+from tracecenter.accounts.roles import Role
+from tracecenter.accounts.validation import time_zones
+from tracecenter.cases.rules import MAX_DAYS, NOTE_MAX
+from tracecenter.workspace.forms import DATE, language_choices
+
+NAME_MAX = 150
+PLACE_MAX = 120
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(time_zones())]
+
+
+class JurisdictionForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=PLACE_MAX)
+    code = forms.SlugField(
+        label=_("Code"), max_length=40, help_text=_("Lower-case letters, digits and hyphens; feeds and reports use it.")
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="America/New_York")
+    parent = forms.ModelChoiceField(label=_("Belongs to"), queryset=Jurisdiction.objects.none(), required=False)
+
+    def __init__(self, *args: Any, parents: QuerySet[Jurisdiction] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if parents is None:  # the jurisdiction stays where it is: not the administrator's to move
+            del self.fields["parent"]
+        else:
+            self.fields["parent"].queryset = parents  # type: ignore[attr-defined]
+            self.fields["parent"].required = True
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label=_("Team name"), max_length=PLACE_MAX)
+
+
+class SkillForm(forms.Form):
+    name = forms.CharField(label=_("Skill"), max_length=PLACE_MAX)
+    code = forms.SlugField(label=_("Code"), max_length=40, help_text=_("Routing rules refer to the skill by this code."))
+    jurisdiction = forms.ModelChoiceField(label=_("Defined for"), queryset=Jurisdiction.objects.none())
+
+    def __init__(self, *args: Any, jurisdictions: QuerySet[Jurisdiction], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("User name"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=NAME_MAX)
+    last_name = forms.CharField(label=_("Last name"), max_length=NAME_MAX)
+    email = forms.EmailField(label=_("E-mail"), max_length=254, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    jurisdiction = forms.ModelChoiceField(label=_("Jurisdiction"), queryset=Jurisdiction.objects.none())
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("No team"))
+    skills = forms.ModelMultipleChoiceField(
+        label=_("Skills"), queryset=Skill.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        jurisdictions: QuerySet[Jurisdiction],
+        teams: QuerySet[Team],
+        skills: QuerySet[Skill],
+        new: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if not new:  # the user name is kept for good: the audit trail names people by it
+            del self.fields["username"]
+        self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
+        self.fields["team"].queryset = teams  # type: ignore[attr-defined]
+        self.fields["team"].label_from_instance = lambda t: f"{t.name} ({t.jurisdiction.name})"  # type: ignore[attr-defined]
+        self.fields["skills"].queryset = skills  # type: ignore[attr-defined]
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    proficiency = forms.ChoiceField(label=_("How well"), choices=Proficiency.choices, initial=Proficiency.FLUENT)
+
+    def __init__(self, *args: Any, extra_codes: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The common interpreter languages, and any other a user already speaks (from before this list existed).
+        common = language_choices()
+        known = {code for code, _name in common}
+        self.fields["language"].choices = [("", "—"), *common, *(c for c in extra_codes if c[0] not in known)]  # type: ignore[attr-defined]
+
+
+LanguageFormSet = formset_factory(LanguageForm, extra=1, max_num=20, validate_max=True, absolute_max=20)
+
+
+class RuleSetForm(forms.Form):
+    effective_from = forms.DateField(label=_("In force from"), widget=DATE)
+    days_before_onset = forms.IntegerField(label=_("Infectious days before onset"), min_value=0, max_value=MAX_DAYS, initial=2)
+    days_before_specimen = forms.IntegerField(
+        label=_("Infectious days before specimen (no symptoms)"), min_value=0, max_value=MAX_DAYS, initial=2
+    )
+    isolation_days = forms.IntegerField(label=_("Isolation days"), min_value=0, max_value=MAX_DAYS, initial=10)
+    quarantine_days = forms.IntegerField(label=_("Quarantine days"), min_value=0, max_value=MAX_DAYS, initial=14)
+    test_based_release = forms.BooleanField(label=_("Release needs negative tests"), required=False)
+    note = forms.CharField(label=_("Guidance it follows"), max_length=NOTE_MAX, required=False)
+
+
+ACTIVE_CHOICES = [("", _("Active and inactive")), ("yes", _("Active")), ("no", _("Inactive"))]
+
+
+class UserFilterForm(forms.Form):
+    jurisdiction = forms.ModelChoiceField(
+        label=_("Jurisdiction"), queryset=Jurisdiction.objects.none(), required=False, empty_label=_("All")
+    )
+    role = forms.ChoiceField(label=_("Role"), choices=[("", _("All")), *Role.choices], required=False)
+    active = forms.ChoiceField(label=_("Status"), choices=ACTIVE_CHOICES, required=False)
+
+    def __init__(self, *args: Any, jurisdictions: QuerySet[Jurisdiction], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
