@@ -8,7 +8,8 @@ stay here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
@@ -34,13 +35,25 @@ def jurisdiction_q(user: Any, field: str = "jurisdiction") -> Q:
     return Q(**{f"{field}__path__startswith": user.jurisdiction.path})
 
 
+# Conditions "this user holds open work on this row", per model label ("cases.case"), registered by the
+# app that manages work (routing) when it loads: a holder sees the record while the work is open, and
+# the rule is still applied here, with the others.
+_HOLDERS: dict[str, list[Callable[[Any], Q]]] = defaultdict(list)
+
+
+def register_holder(model_label: str, condition: Callable[[Any], Q]) -> None:
+    if condition not in _HOLDERS[model_label]:
+        _HOLDERS[model_label].append(condition)
+
+
 def scope[M: Model](
     qs: QuerySet[M], user: Any, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction"
 ) -> QuerySet[M]:
-    """Narrow `qs` to what `user` may see.
+    """Narrow `qs` to what `user` may see, in one query however long the list (docs/ownership.md).
 
-    `assigned` is the condition "this row is assigned to the user" for the record
-    type (a contact is also visible to whoever holds its case).
+    `assigned` is the condition "this row is the user's" for the record type: its owner (and, for
+    a contact, whoever owns its case). Whoever holds open work on a row is added from the holders
+    registered for its model.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return qs.none()
@@ -49,6 +62,8 @@ def scope[M: Model](
         return qs.none()
     within = jurisdiction_q(user, jurisdiction_field)
     if role_scope == Scope.ASSIGNED:
+        for holds in _HOLDERS.get(qs.model._meta.label_lower, ()):
+            assigned |= holds(user)
         return qs.filter(within & assigned).distinct()
     if role_scope == Scope.TEAM and user.team_id is not None and team_field is not None:
         # A team's supervisor sees the team's records and the ones not yet routed to a team.

@@ -8,5 +8,8 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from tracecenter.cases import handlers
+        from tracecenter.cases.models import Case
+        from tracecenter.people.merge import fk_mover, register_mover
 
         handlers.register()
+        register_mover(fk_mover(Case, "person"))  # a merge of two persons moves their cases

@@ -8,5 +8,10 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from tracecenter.contacts import handlers
+        from tracecenter.contacts.models import Attendance, Exposure
+        from tracecenter.people.merge import fk_mover, register_mover
 
         handlers.register()
+        # A merge of two persons moves their exposures and visits: contacts moves its own rows.
+        register_mover(fk_mover(Exposure, "person"))
+        register_mover(fk_mover(Attendance, "person"))

@@ -1,13 +1,18 @@
 """Merging two records of the same person, and undoing it.
 
-A merge moves every row that points at the merged person (lab results, cases,
-exposures, attendances, contact points: whatever model has a foreign key to Person,
-found through Django's relations, so a new app's records move too) and writes down
-the ids it moved. Undoing moves exactly those rows back. Nothing is deleted.
+A merge moves every row that points at the merged person and writes down the ids it
+moved; undoing moves exactly those rows back. Nothing is deleted. People moves its own
+rows (contact points); every app above it that keeps rows pointing at a person moves its
+own, told through the movers it registers when it starts (intake its lab results, cases its
+cases, contacts its exposures and attendances), in the merge's transaction. People never
+reaches into another app's tables, and a test fails when a model points at Person with no
+mover registered for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -23,20 +28,62 @@ from tracecenter.people.events import PersonsMerged
 from tracecenter.people.identity import refresh_match_keys
 from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey, PersonMerge
 
-# Relations that are bookkeeping of identity itself, not the person's records.
-_NOT_MOVED = {PersonMatchKey, MatchReview, PersonMerge, Person}
+
+@dataclasses.dataclass(frozen=True)
+class Mover:
+    """How an app moves its own rows from one person to another, and back."""
+
+    label: str  # "intake.labresult.person": names the rows in PersonMerge.moved
+    move: Callable[[int, int], list[int]]  # (from person, to person) -> ids of the rows moved
+    move_back: Callable[[list[int], int, int], None]  # (those ids, from person, to person)
 
 
-def _relations() -> list[tuple[type[models.Model], str]]:
-    found = []
-    for rel in Person._meta.related_objects:
-        if rel.one_to_many and rel.related_model not in _NOT_MOVED and rel.field.concrete:
-            found.append((rel.related_model, rel.field.name))
-    return sorted(found, key=lambda pair: (pair[0]._meta.label, pair[1]))
+_MOVERS: dict[str, Mover] = {}
 
 
-def _label(model: type[models.Model], field: str) -> str:
-    return f"{model._meta.label_lower}.{field}"
+def register_mover(mover: Mover) -> None:
+    _MOVERS[mover.label] = mover
+
+
+def movers() -> dict[str, Mover]:
+    return dict(_MOVERS)
+
+
+def fk_mover(model: type[models.Model], field: str) -> Mover:
+    """The mover of an app whose rows point at a person through one foreign key (most of them)."""
+
+    def move(merged_id: int, survivor_id: int) -> list[int]:
+        ids = list(model._base_manager.filter(**{field: merged_id}).values_list("pk", flat=True))
+        if ids:
+            model._base_manager.filter(pk__in=ids).update(**{field: survivor_id})
+        return ids
+
+    def move_back(ids: list[int], survivor_id: int, merged_id: int) -> None:
+        # Rows re-pointed elsewhere since the merge are left where they are.
+        model._base_manager.filter(pk__in=ids, **{field: survivor_id}).update(**{field: merged_id})
+
+    return Mover(label=f"{model._meta.label_lower}.{field}", move=move, move_back=move_back)
+
+
+def _move_contact_points(merged: Person, survivor: Person) -> list[int]:
+    # A phone both records have stays with the merged record (the unique constraint): nothing is lost.
+    have = set(ContactPoint.objects.filter(person=survivor).values_list("kind", "value_bidx"))
+    rows = ContactPoint.objects.filter(person=merged).values_list("pk", "kind", "value_bidx")
+    ids = [pk for pk, kind, bidx in rows if (kind, bidx) not in have]
+    if ids:
+        ContactPoint.objects.filter(pk__in=ids).update(person=survivor)
+    return ids
+
+
+register_mover(
+    Mover(
+        label="people.contactpoint.person",
+        move=lambda merged_id, survivor_id: _move_contact_points(
+            Person.objects.get(pk=merged_id), Person.objects.get(pk=survivor_id)
+        ),
+        move_back=fk_mover(ContactPoint, "person").move_back,
+    )
+)
 
 
 @transaction.atomic
@@ -50,17 +97,10 @@ def person_merge(*, actor: Any, survivor: Person, merged: Person, reason: str = 
     if survivor.jurisdiction.ancestors_and_self()[0] != merged.jurisdiction.ancestors_and_self()[0]:
         raise PermissionDenied  # different states: a transfer, not a merge
     moved: dict[str, list[int]] = {}
-    for model, field in _relations():
-        qs = model._base_manager.filter(**{field: merged.pk})
-        if model is ContactPoint:
-            # A phone both records have stays with the merged record (the unique constraint), nothing is lost.
-            have = set(ContactPoint.objects.filter(person=survivor).values_list("kind", "value_bidx"))
-            ids = [pk for pk, kind, bidx in qs.values_list("pk", "kind", "value_bidx") if (kind, bidx) not in have]
-        else:
-            ids = list(qs.values_list("pk", flat=True))
+    for label, mover in sorted(_MOVERS.items()):
+        ids = mover.move(merged.pk, survivor.pk)
         if ids:
-            model._base_manager.filter(pk__in=ids).update(**{field: survivor.pk})
-            moved[_label(model, field)] = ids
+            moved[label] = ids
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into", "updated_at"])
     PersonMatchKey.objects.filter(person=merged).delete()
@@ -91,12 +131,10 @@ def person_merge_undo(*, actor: Any, merge: PersonMerge) -> PersonMerge:
         raise DomainError(_("This merge was already undone."))
     if Person.objects.filter(merged_into_id=merge.merged_id).exists():
         raise DomainError(_("Another record was merged into this one since: undo that merge first."))
-    relations = {_label(m, f): (m, f) for m, f in _relations()}
     for label, ids in merge.moved.items():
-        if label not in relations:
-            continue  # a model removed since: nothing to move back
-        model, field = relations[label]
-        model._base_manager.filter(pk__in=ids, **{field: merge.survivor_id}).update(**{field: merge.merged_id})
+        mover = _MOVERS.get(label)
+        if mover is not None:  # an app removed since: nothing to move back
+            mover.move_back(ids, merge.survivor_id, merge.merged_id)
     merged = Person.objects.get(pk=merge.merged_id)
     merged.merged_into = None
     merged.save(update_fields=["merged_into", "updated_at"])
