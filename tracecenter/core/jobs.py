@@ -6,7 +6,7 @@ import datetime as dt
 
 from tracecenter.core import clock, push, tasks
 from tracecenter.core.env import env_int
-from tracecenter.core.models import EventDelivery, OutboxEvent
+from tracecenter.core.models import EventDelivery, OutboxEvent, WorkerProcess
 from tracecenter.core.schedule import periodic
 
 # Delivered events are kept this long (for administrators to look into), then removed.
@@ -36,3 +36,14 @@ def prune_events(batch: int = 5000) -> int:
 @periodic("push.prune", every=dt.timedelta(hours=1), description="Pushes older than a day are removed (browsers reload by then)")
 def prune_pushes() -> int:
     return push.prune()
+
+
+@periodic(
+    "workers.prune", every=dt.timedelta(hours=6), description="Tasks that succeeded and workers gone for a week are removed"
+)
+def prune_finished(age: dt.timedelta = dt.timedelta(days=7)) -> int:
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = clock.now() - age
+    tasks_removed = DBTaskResult.objects.filter(status="SUCCESSFUL", finished_at__lt=cutoff).delete()[0]
+    return tasks_removed + WorkerProcess.objects.filter(heartbeat_at__lt=cutoff).delete()[0]

@@ -45,8 +45,12 @@ def upload_ingest(*, batch_id: int) -> None:
     """Ingest a stored upload (a worker's task); run again after a crash it finishes the file."""
     batch = IntakeBatch.objects.select_related("jurisdiction", "received_by").get(pk=batch_id)
     upload = IntakeUpload.objects.filter(batch=batch).first()
-    if batch.status != IntakeBatch.Status.RUNNING or upload is None or upload.data is None:
+    if batch.status == IntakeBatch.Status.DONE or upload is None or upload.data is None:
         return  # done already (a task delivered twice)
+    if batch.status == IntakeBatch.Status.FAILED:
+        # Sent again from the System page after its retries were spent: the page shows it running again.
+        IntakeBatch.objects.filter(pk=batch.pk).update(status=IntakeBatch.Status.RUNNING, finished_at=None)
+        batch.status = IntakeBatch.Status.RUNNING
     run = Intake(root=batch.jurisdiction, actor=batch.received_by, batch=batch)
     try:
         run.ingest_bytes(upload.data, filename=batch.filename)

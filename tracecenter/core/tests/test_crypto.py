@@ -378,3 +378,38 @@ def test_rotation_names_the_row_it_cannot_read(make_person, county):
 def test_a_batch_size_below_one_is_refused():
     with pytest.raises(CommandError, match="at least 1"):
         call_command("rotate_keys", "--batch-size", "0", stdout=io.StringIO())
+
+
+def test_an_uploaded_file_keeps_its_ciphertext_in_a_rotation_only_its_data_key_is_wrapped_again(users, county):
+    from tracecenter.intake.models import IntakeBatch, IntakeUpload
+
+    data = b"MSH|^~\\&|LAB|...\r" * 50 + bytes(range(256))
+    with override_settings(FIELD_ENCRYPTION_KEYS=OLD_RING):
+        batch = IntakeBatch.objects.create(source="upload", jurisdiction=county)
+        upload = IntakeUpload.objects.create(batch=batch, data=data, size=len(data))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM intake_intakeupload WHERE id = %s", [upload.pk])
+        before = bytes(cursor.fetchone()[0])
+    assert data not in before and crypto.blob_key_id(before[:600]) == "old"
+
+    with override_settings(FIELD_ENCRYPTION_KEYS=ROTATING_RING):
+        out = io.StringIO()
+        call_command("rotate_keys", stdout=out)
+        assert "intake.IntakeUpload.data: re-encrypted the data keys of 1 values" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM intake_intakeupload WHERE id = %s", [upload.pk])
+        after = bytes(cursor.fetchone()[0])
+    assert crypto.blob_key_id(after[:600]) == "new"
+    assert after[-len(data) :] == before[-len(data) :]  # the file's own ciphertext is untouched
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_RING):  # the old key is gone: the file still opens
+        assert IntakeUpload.objects.get(pk=upload.pk).data == data
+
+
+def test_a_blob_moved_to_another_column_does_not_open():
+    sealed = crypto.seal_bytes(b"a lab file", context="intake.intakeupload.data")
+    assert crypto.open_bytes(sealed, context="intake.intakeupload.data") == b"a lab file"
+    with pytest.raises(crypto.DecryptionError):
+        crypto.open_bytes(sealed, context="core.recordedmessage.body")
+    for broken in (b"", b"tc2", sealed[:20], b"tc1" + sealed[3:], sealed[:-1] + bytes([sealed[-1] ^ 1])):
+        with pytest.raises(crypto.DecryptionError):
+            crypto.open_bytes(broken, context="intake.intakeupload.data")

@@ -4,7 +4,8 @@ Run it after putting the new key first in FIELD_ENCRYPTION_KEYS (keeping the old
 ones): readers keep working throughout, because every key of the ring decrypts.
 Rows are handled in batches, each in its own transaction with its rows locked, so
 the site stays up and an interrupted run is finished by running it again. Blind
-indexes have their own key and do not change.
+indexes have their own key and do not change. Large values under envelope encryption
+(uploaded files) keep their ciphertext: only their data key is wrapped again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import connections, models, router, transaction
 from django.db.models.functions import Cast
 
 from tracecenter.core import crypto
-from tracecenter.core.fields import EncryptedTextField
+from tracecenter.core.fields import EncryptedBlobField, EncryptedTextField
 
 DEFAULT_BATCH_SIZE = 500
 _RAW = "_rotate_raw_"
@@ -32,6 +33,15 @@ def encrypted_fields_by_model() -> list[tuple[type[models.Model], list[Encrypted
             continue
         fields = [f for f in model._meta.local_concrete_fields if isinstance(f, EncryptedTextField)]
         if fields:
+            found.append((model, fields))
+    return sorted(found, key=lambda pair: pair[0]._meta.label)
+
+
+def blob_fields_by_model() -> list[tuple[type[models.Model], list[EncryptedBlobField]]]:
+    found = []
+    for model in apps.get_models():
+        fields = [f for f in model._meta.local_concrete_fields if isinstance(f, EncryptedBlobField)]
+        if fields and not model._meta.proxy:
             found.append((model, fields))
     return sorted(found, key=lambda pair: pair[0]._meta.label)
 
@@ -84,7 +94,46 @@ class Command(BaseCommand):
                 detail = ""
             total_rows += rows
             self.stdout.write(f"{model._meta.label}: {verb} {rows} rows, {values} values{detail}")
+        for model, blob_fields in blob_fields_by_model():
+            for field in blob_fields:
+                stale = self._rewrap(model, field, current_kid, dry_run=options["dry_run"])
+                total_rows += stale
+                self.stdout.write(f"{model._meta.label}.{field.name}: {verb} the data keys of {stale} values")
         self.stdout.write(self.style.SUCCESS(f"done: {verb} {total_rows} rows in total"))
+
+    def _rewrap(self, model: type[models.Model], field: EncryptedBlobField, current_kid: str, *, dry_run: bool) -> int:
+        """Wrap again, with the current key, the data key of every value sealed under another one."""
+        db = router.db_for_write(model)
+        connection = connections[db]
+        quote = connection.ops.quote_name
+        pk_field = model._meta.pk
+        assert pk_field is not None
+        table, column, pk = quote(model._meta.db_table), quote(str(field.column)), quote(str(pk_field.column))
+        lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+        # Only quoted identifiers are formatted in; values are parameters.
+        list_ids = f"SELECT {pk} FROM {table} WHERE {column} IS NOT NULL ORDER BY {pk}"  # noqa: S608
+        read = f"SELECT {column} FROM {table} WHERE {pk} = %s{lock}"  # noqa: S608
+        write = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(list_ids)
+            ids = [row[0] for row in cursor.fetchall()]
+        changed = 0
+        for row_id in ids:
+            with transaction.atomic(using=db), connection.cursor() as cursor:
+                cursor.execute(read, [row_id])
+                found = cursor.fetchone()
+                if found is None or found[0] is None or crypto.blob_key_id(bytes(found[0])[:600]) == current_kid:
+                    continue
+                changed += 1
+                if dry_run:
+                    continue
+                blob = bytes(found[0])
+                try:
+                    head, offset = crypto.rewrap_head(blob[:600], context=field.crypto_context)
+                except crypto.DecryptionError as exc:
+                    raise CommandError(f"{model._meta.label} id {row_id}, field {field.name}: {exc}") from None
+                cursor.execute(write, [head + blob[offset:], row_id])
+        return changed
 
     def _survey(self, model: type[models.Model], fields: list[EncryptedTextField], current_kid: str) -> tuple[int, Counter[str]]:
         rows = 0

@@ -1,4 +1,4 @@
-"""manage.py serve: the web server (HTTP and the live WebSocket), and on the embedded default the worker too."""
+"""manage.py serve: the web server (HTTP and the live WebSocket), and on the embedded default the workers too."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.db import connection
 class Command(BaseCommand):
     help = (
         "Serve TraceCenter with uvicorn. Without REDIS_URL (the embedded default) the live updates' channel layer "
-        "lives in this process, so the worker runs here too; with Redis, run `manage.py worker` processes beside "
+        "lives in this process, so the workers run here too; with Redis, run `manage.py worker` processes beside "
         "any number of `serve` processes."
     )
 
@@ -25,7 +25,13 @@ class Command(BaseCommand):
             "--worker",
             choices=["auto", "yes", "no"],
             default="auto",
-            help="run a worker inside this process: auto = only without Redis (default)",
+            help="run workers inside this process: auto = only without Redis (default)",
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=2,
+            help="workers inside this process (default 2: a long task such as a big upload never holds up the events)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,28 +41,22 @@ class Command(BaseCommand):
 
         if not 0 < options["port"] < 65536:
             raise CommandError("--port must be between 1 and 65535.")
+        if not 1 <= options["threads"] <= 16:
+            raise CommandError("--threads must be between 1 and 16.")
         embedded = not settings.REDIS_URL
         inside = options["worker"] == "yes" or (options["worker"] == "auto" and embedded)
         self.stdout.write(f"TraceCenter is at http://{options['host']}:{options['port']}/ (stop with Ctrl-C)")
         self.stdout.write(f"  database: {_database()}")
-        self.stdout.write(
-            "  live updates: in this process (no REDIS_URL)"
-            if embedded
-            else f"  live updates: Redis at {_where(settings.REDIS_URL)}"
-        )
+        live = "in this process (no REDIS_URL)" if embedded else f"Redis at {_where(settings.REDIS_URL)}"
+        self.stdout.write(f"  live updates: {live}")
         if not settings.DEBUG:
             # WhiteNoise serves the collected files: collected here, so that a new release never serves old ones.
             call_command("collectstatic", "--no-input", verbosity=0)
-        worker = start_in_thread() if inside else None
-        self.stdout.write(
-            f"  worker: inside this process ({worker.id[:8]})"
-            if worker
-            else "  worker: none here; run `manage.py worker` beside it"
-        )
+        workers = [start_in_thread() for _ in range(options["threads"])] if inside else []
+        here = f"{len(workers)} inside this process" if workers else "none here; run `manage.py worker` beside it"
+        self.stdout.write(f"  workers: {here}")
         if embedded and not inside:
-            self.stdout.write(
-                self.style.WARNING("  without Redis, pushes from workers elsewhere reach this server through the database")
-            )
+            self.stdout.write("  (without Redis, pushes made by workers elsewhere reach this server through the database)")
         self.stdout.flush()
         config = uvicorn.Config(
             "tracecenter.asgi:application",
@@ -69,8 +69,9 @@ class Command(BaseCommand):
         try:
             uvicorn.Server(config).run()
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.shutdown()
+            for worker in workers:
                 worker.thread.join(timeout=30)  # type: ignore[attr-defined]
 
 
