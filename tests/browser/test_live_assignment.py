@@ -9,6 +9,8 @@ import pytest
 from conftest import PASSWORD
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
+from tracecenter.cases.services import case_assign
+from tracecenter.core.models import PushMessage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,11 +34,22 @@ def test_an_assignment_reaches_the_tracer_and_the_supervisors_queue_live(
     supervisor = make_user(Role.SUPERVISOR, county, team, username="supervisor.north")
     tracer = make_user(Role.CONTACT_TRACER, county, team, username="tracer.north")
     case = make_case(county, first_name="Rosalind", last_name="Achterberg")
+    earlier = make_case(county, first_name="Earlier")
+    case_assign(actor=supervisor, case=earlier, assignee=tracer)  # pushed before the page is opened
+    deadline = time.monotonic() + 10
+    while not PushMessage.objects.filter(group=f"user.{tracer.pk}").exists():
+        assert time.monotonic() < deadline, "the worker beside the server pushed nothing"
+        time.sleep(0.05)
 
     tracer_page = browser.new_context(locale="en-US").new_page()
+    refetched: list[str] = []
+
+    tracer_page.on("request", lambda request: refetched.append(request.url) if "part=" in request.url else None)
     sign_in(tracer_page, asgi_server, tracer.username)
-    tracer_page.get_by_text("No open cases are assigned to you.").wait_for()
+    tracer_page.get_by_role("link", name=f"Case {earlier.pk}").wait_for()
     live(tracer_page)
+    tracer_page.wait_for_timeout(1000)  # (Playwright hands over the page's events while it waits)
+    assert refetched == []  # connecting (and catching up on what the page already shows) fetches nothing
 
     queue_context = browser.new_context(locale="en-US")
     queue = queue_context.new_page()

@@ -53,8 +53,11 @@ def _uses_redis() -> bool:
 
 
 def message_of(row: PushMessage) -> dict[str, Any]:
-    """What a socket sends to its browser (and what the channel layer carries, with its handler type)."""
-    return {"id": row.pk, "kind": row.kind, "data": row.data}
+    """What a socket sends to its browser (and what the channel layer carries, with its handler type).
+
+    `at` (milliseconds) lets a page skip the pushes of the look-back window that it already showed.
+    """
+    return {"id": row.pk, "kind": row.kind, "data": row.data, "at": int(row.created_at.timestamp() * 1000)}
 
 
 def push(groups: Iterable[str], kind: str, data: dict[str, Any]) -> list[PushMessage]:

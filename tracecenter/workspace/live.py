@@ -154,7 +154,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if self.expires_at is not None and clock.now() >= self.expires_at:
             await self.close(code=4401)
             return
-        await self.send_json({"type": "push", "id": event["id"], "kind": event["kind"], "data": event["data"]})
+        await self.send_json({"type": "push", "id": event["id"], "kind": event["kind"], "data": event["data"], "at": event["at"]})
 
 
 websocket_urlpatterns = [path("live/", LiveConsumer.as_asgi(), name="live")]

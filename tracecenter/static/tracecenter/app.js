@@ -82,6 +82,9 @@
   var status = document.getElementById("live-status");
   if (!regions.length || !window.WebSocket || !main) { return; }
   var after = parseInt(main.dataset.liveAfter || "0", 10) || 0;
+  // What the page already shows: pushes up to this id, made before this time (the server's clock).
+  var shownUpTo = after;
+  var renderedAt = parseInt(main.dataset.liveSince || "0", 10) || 0;
   var seen = new Set();
   var socket = null;
   var delay = 1000;
@@ -120,6 +123,7 @@
     if (message.type === "reload") { window.location.reload(); return; }
     if (message.type !== "push" || seen.has(message.id)) { return; }
     seen.add(message.id);
+    if (message.id <= shownUpTo && message.at < renderedAt) { return; }  // already on the page
     after = Math.max(after, message.id);
     regions.forEach(function (region) {
       if (region.dataset.live.split(" ").indexOf(message.kind) >= 0) { refresh(region); }

@@ -13,7 +13,7 @@ from tracecenter.accounts.roles import Capability, Scope
 from tracecenter.cases.models import OPEN_STATUSES
 from tracecenter.cases.selectors import my_open_cases
 from tracecenter.contacts.selectors import my_open_exposures
-from tracecenter.core import push
+from tracecenter.core import clock, push
 from tracecenter.workspace.views.cases import case_queryset
 from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
 
@@ -50,4 +50,5 @@ def my_work(request: HttpRequest) -> HttpResponse:
         return render(request, PARTS[part], context)
     # Pushes after this moment are replayed to the page when its socket connects, even if they come first.
     context["live_after"] = push.latest_id()
+    context["live_since"] = int(clock.now().timestamp() * 1000)
     return render(request, "workspace/my_work.html", context)
