@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -135,3 +135,7 @@ class UserLanguage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.language} ({self.proficiency})"
+
+
+# Whoever asks to see something: a signed-in user, or an anonymous one (who sees nothing).
+type Viewer = User | AnonymousUser

@@ -18,19 +18,34 @@ from django.db.models import Model, Q, QuerySet
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
 
 if TYPE_CHECKING:
-    from tracecenter.accounts.models import Jurisdiction, User
+    from tracecenter.accounts.models import Jurisdiction, User, Viewer
 
 M = TypeVar("M", bound=Model)
 
 
-def require(user: Any, capability: Capability) -> None:
-    if not getattr(user, "is_authenticated", False) or not user.has_capability(capability):
+def signed_in(viewer: Viewer | None) -> User | None:
+    """The active, signed-in user behind `viewer`; None for anyone else (who may do nothing)."""
+    from tracecenter.accounts.models import User
+
+    if isinstance(viewer, User) and viewer.is_authenticated and viewer.is_active:
+        return viewer
+    return None
+
+
+def has(viewer: Viewer | None, capability: Capability) -> bool:
+    user = signed_in(viewer)
+    return user is not None and user.has_capability(capability)
+
+
+def require(user: Viewer | None, capability: Capability) -> None:
+    if not has(user, capability):
         raise PermissionDenied
 
 
-def jurisdiction_q(user: Any, field: str = "jurisdiction") -> Q:
+def jurisdiction_q(viewer: Viewer | None, field: str = "jurisdiction") -> Q:
     """This user's jurisdiction and everything below it; nothing for a user without one."""
-    if user.jurisdiction_id is None:
+    user = signed_in(viewer)
+    if user is None or user.jurisdiction is None:
         return Q(pk__in=[])
     return Q(**{f"{field}__path__startswith": user.jurisdiction.path})
 
@@ -47,7 +62,7 @@ def register_holder(model_label: str, condition: Callable[[Any], Q]) -> None:
 
 
 def scope[M: Model](
-    qs: QuerySet[M], user: Any, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction"
+    qs: QuerySet[M], user: Viewer, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction"
 ) -> QuerySet[M]:
     """Narrow `qs` to what `user` may see, in one query however long the list (docs/ownership.md).
 
@@ -55,8 +70,10 @@ def scope[M: Model](
     a contact, whoever owns its case). Whoever holds open work on a row is added from the holders
     registered for its model.
     """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    viewer = signed_in(user)
+    if viewer is None:
         return qs.none()
+    user = viewer
     role_scope = user.scope
     if role_scope == Scope.NONE:
         return qs.none()
@@ -76,13 +93,10 @@ def covers(holder: Jurisdiction | None, jurisdiction: Jurisdiction) -> bool:
     return holder is not None and jurisdiction.path.startswith(holder.path)
 
 
-def may_assign_in(user: Any, jurisdiction: Jurisdiction) -> bool:
+def may_assign_in(viewer: Viewer | None, jurisdiction: Jurisdiction) -> bool:
     """Giving work an owner is a supervisor's act, and only inside the supervisor's own jurisdiction."""
-    return (
-        getattr(user, "is_authenticated", False)
-        and user.has_capability(Capability.ASSIGN)
-        and covers(user.jurisdiction, jurisdiction)
-    )
+    user = signed_in(viewer)
+    return user is not None and user.has_capability(Capability.ASSIGN) and covers(user.jurisdiction, jurisdiction)
 
 
 def may_own_work(user: User) -> bool:
@@ -90,29 +104,30 @@ def may_own_work(user: User) -> bool:
     return user.is_active and user.role in ASSIGNABLE_ROLES
 
 
-def may_administer(user: Any, jurisdiction: Jurisdiction | None) -> bool:
+def may_administer(viewer: Viewer | None, jurisdiction: Jurisdiction | None) -> bool:
     """Setting up users, teams, skills, jurisdictions and rules is an administrator's act, and only in
     the administrator's own jurisdiction and below it: a county's administrator cannot reach another
     county or the state."""
+    user = signed_in(viewer)
     return (
-        getattr(user, "is_authenticated", False)
+        user is not None
         and user.has_capability(Capability.MANAGE_USERS)
         and jurisdiction is not None
         and covers(user.jurisdiction, jurisdiction)
     )
 
 
-def administered[M: Model](qs: QuerySet[M], user: Any, *, jurisdiction_field: str | None = "jurisdiction") -> QuerySet[M]:
+def administered[M: Model](qs: QuerySet[M], user: Viewer, *, jurisdiction_field: str | None = "jurisdiction") -> QuerySet[M]:
     """Narrow `qs` to the rows in jurisdictions `user` administers: `may_administer`, asked in bulk.
 
     `jurisdiction_field` names the row's jurisdiction; None when the rows are jurisdictions themselves.
     """
-    if not (getattr(user, "is_authenticated", False) and user.has_capability(Capability.MANAGE_USERS)):
+    viewer = signed_in(user)
+    if viewer is None or not viewer.has_capability(Capability.MANAGE_USERS) or viewer.jurisdiction is None:
         return qs.none()
-    if user.jurisdiction_id is None:
-        return qs.none()
+    user = viewer
     lookup = "path__startswith" if jurisdiction_field is None else f"{jurisdiction_field}__path__startswith"
-    return qs.filter(**{lookup: user.jurisdiction.path})
+    return qs.filter(**{lookup: viewer.jurisdiction.path})
 
 
 # --- Real-time push: who hears about which record. The same rules as `scope`, as group names.

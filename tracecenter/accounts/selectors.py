@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, Skill, Team, User, UserLanguage
+from tracecenter.accounts.models import Jurisdiction, Skill, Team, User, UserLanguage, Viewer
 
 
 @dataclasses.dataclass
@@ -18,11 +17,11 @@ class TreeNode:
     children: list[TreeNode] = dataclasses.field(default_factory=list)
 
 
-def jurisdictions_administered_by(user: Any) -> QuerySet[Jurisdiction]:
+def jurisdictions_administered_by(user: Viewer) -> QuerySet[Jurisdiction]:
     return policy.administered(Jurisdiction.objects.all(), user, jurisdiction_field=None).order_by("path")
 
 
-def jurisdiction_tree(user: Any) -> list[TreeNode]:
+def jurisdiction_tree(user: Viewer) -> list[TreeNode]:
     """The jurisdictions `user` administers as a tree (children by name), each with its teams: two queries."""
     rows = list(jurisdictions_administered_by(user).prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("name"))))
     nodes = {j.pk: TreeNode(jurisdiction=j, teams=list(j.teams.all())) for j in rows}
@@ -35,7 +34,7 @@ def jurisdiction_tree(user: Any) -> list[TreeNode]:
     return roots
 
 
-def teams_administered_by(user: Any, *, keep: int | None = None) -> QuerySet[Team]:
+def teams_administered_by(user: Viewer, *, keep: int | None = None) -> QuerySet[Team]:
     """The teams of `user`'s jurisdictions, and the team `keep` (the one an edited user already has)."""
     administered = policy.administered(Team.objects.all(), user).values("pk")
     return (
@@ -45,17 +44,18 @@ def teams_administered_by(user: Any, *, keep: int | None = None) -> QuerySet[Tea
     )
 
 
-def skills_available_to(user: Any) -> QuerySet[Skill]:
+def skills_available_to(user: Viewer) -> QuerySet[Skill]:
     """Skills an administrator can give: those defined at their jurisdiction, above it, or below it
     (the user service then checks that a skill covers the jurisdiction of the user who gets it)."""
-    if not policy.may_administer(user, getattr(user, "jurisdiction", None)):
+    admin = policy.signed_in(user)
+    if admin is None or admin.jurisdiction is None or not policy.may_administer(admin, admin.jurisdiction):
         return Skill.objects.none()
-    above = user.jurisdiction.ancestors_and_self()
-    return Skill.objects.filter(Q(jurisdiction_id__in=above) | Q(jurisdiction__path__startswith=user.jurisdiction.path))
+    above = admin.jurisdiction.ancestors_and_self()
+    return Skill.objects.filter(Q(jurisdiction_id__in=above) | Q(jurisdiction__path__startswith=admin.jurisdiction.path))
 
 
 def users_administered_by(
-    user: Any, *, jurisdiction: Jurisdiction | None = None, role: str = "", active: bool | None = None
+    user: Viewer, *, jurisdiction: Jurisdiction | None = None, role: str = "", active: bool | None = None
 ) -> QuerySet[User]:
     """The users of `user`'s jurisdictions with what the list shows, filtered; a constant number of queries."""
     qs = policy.administered(User.objects.all(), user)

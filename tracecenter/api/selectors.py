@@ -9,11 +9,10 @@ whoever entered them (`Person.created_by`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
+from tracecenter.accounts.models import Viewer
 from tracecenter.cases.models import Case
 from tracecenter.cases.selectors import cases_visible_to
 from tracecenter.contacts.models import Exposure
@@ -22,7 +21,7 @@ from tracecenter.intake.models import LabResult
 from tracecenter.people.models import Person
 
 
-def unattached_persons_visible_to(user: Any) -> QuerySet[Person]:
+def unattached_persons_visible_to(user: Viewer) -> QuerySet[Person]:
     """Persons with no case and no contact yet, in the user's scope."""
     if not getattr(user, "is_authenticated", False):
         return Person.objects.none()
@@ -32,7 +31,7 @@ def unattached_persons_visible_to(user: Any) -> QuerySet[Person]:
     return policy.scope(unattached, user, assigned=Q(created_by=user.pk), team_field=None)
 
 
-def persons_visible_to(user: Any) -> QuerySet[Person]:
+def persons_visible_to(user: Viewer) -> QuerySet[Person]:
     if not getattr(user, "is_authenticated", False):
         return Person.objects.none()
     return Person.objects.filter(
@@ -42,5 +41,5 @@ def persons_visible_to(user: Any) -> QuerySet[Person]:
     )
 
 
-def lab_results_visible_to(user: Any) -> QuerySet[LabResult]:
+def lab_results_visible_to(user: Viewer) -> QuerySet[LabResult]:
     return LabResult.objects.filter(person_id__in=persons_visible_to(user).values("pk"))

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -31,7 +30,9 @@ def hash_token(raw: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, actor: Any, user: User, name: str, days: int | None = DEFAULT_LIFETIME_DAYS) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, actor: User | None, user: User, name: str, days: int | None = DEFAULT_LIFETIME_DAYS
+) -> tuple[ApiToken, str]:
     """A new token for `user`; returns the row and the token, which is never stored or shown again."""
     name = " ".join(name.split())
     if not name:
@@ -64,7 +65,7 @@ def api_token_create(*, actor: Any, user: User, name: str, days: int | None = DE
 
 
 @transaction.atomic
-def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
     if not token.revoked:
         token.revoked = True
         token.save(update_fields=["revoked"])

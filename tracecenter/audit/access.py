@@ -8,19 +8,18 @@ the policy hides cannot be reached by any door, and every read is audited.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from tracecenter.accounts import policy
+from tracecenter.accounts.models import Viewer
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 
 
-def require_audited(user: Any, capability: Capability, *, object_type: str, object_id: object = "") -> None:
+def require_audited(user: Viewer, capability: Capability, *, object_type: str, object_id: object = "") -> None:
     """`policy.require`, with a refusal written to the audit trail."""
     try:
         policy.require(user, capability)
@@ -30,7 +29,7 @@ def require_audited(user: Any, capability: Capability, *, object_type: str, obje
 
 
 def get_for[M: Model](
-    user: Any,
+    user: Viewer,
     visible: QuerySet[M],
     pk: object,
     *,

@@ -13,7 +13,7 @@ from django.db import transaction
 from tracecenter.audit import chain
 from tracecenter.audit.models import Action, AuditChainHead, AuditEntry
 from tracecenter.core import clock, request_context
-from tracecenter.core.actors import acting_user
+from tracecenter.core.actors import Actor, acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
 
 # Entries sealed per commit: more than a chunk of lab intake writes (about 1.3 per message), so no backlog builds up.
@@ -40,7 +40,7 @@ def _content(entry: AuditEntry) -> dict[str, Any]:
 
 def audit_record(
     *,
-    actor: Any,
+    actor: Actor | None,
     action: Action | str,
     object_type: str = "",
     object_id: object = "",
@@ -72,7 +72,7 @@ def audit_record(
 
 def audit_record_many(
     *,
-    actor: Any,
+    actor: Actor | None,
     action: Action | str,
     object_type: str,
     items: Iterable[tuple[object, int | None]],

@@ -6,18 +6,17 @@ import dataclasses
 import datetime as dt
 import functools
 import operator
-from typing import Any
 
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.accounts.models import Jurisdiction, User, Viewer
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES
 from tracecenter.cases import engine
 from tracecenter.cases.models import OPEN_STATUSES, Case, RuleSet
 
 
-def cases_visible_to(user: Any) -> QuerySet[Case]:
+def cases_visible_to(user: Viewer) -> QuerySet[Case]:
     assigned = Q()
     if getattr(user, "is_authenticated", False):
         # An investigator sees the cases assigned to them, and a tracer the cases whose contacts they follow.
@@ -25,7 +24,7 @@ def cases_visible_to(user: Any) -> QuerySet[Case]:
     return policy.scope(Case.objects.all(), user, assigned=assigned)
 
 
-def my_open_cases(user: Any) -> QuerySet[Case]:
+def my_open_cases(user: Viewer) -> QuerySet[Case]:
     return (
         Case.objects.filter(owner=user.pk, status__in=OPEN_STATUSES)
         .filter(policy.jurisdiction_q(user))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -14,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, Team, User
-from tracecenter.accounts.roles import Capability
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.cases import engine
@@ -35,7 +33,7 @@ SAME_EPISODE_DAYS = 90
 MAX_REASON = 300
 
 
-def case_activity_add(*, case: Case, actor: Any, kind: str, summary: str = "") -> CaseActivity:
+def case_activity_add(*, case: Case, actor: User | None, kind: str, summary: str = "") -> CaseActivity:
     """One line of the case's timeline; `summary` names records and dates, never personal details."""
     return CaseActivity.objects.create(case=case, at=clock.now(), actor=acting_user(actor), kind=kind, summary=summary[:300])
 
@@ -112,7 +110,7 @@ def _recompute(case: Case, cache: RulesCache | None = None) -> None:
 @transaction.atomic
 def case_open(
     *,
-    actor: Any,
+    actor: User | None,
     person: Person,
     lab_result: LabResult | None = None,
     specimen_collection_date: dt.date | None = None,
@@ -321,10 +319,14 @@ def case_flag_duplicates_after_merge(*, person_id: int, merge_id: int) -> int:
 
 
 @transaction.atomic
-def case_change_status(*, actor: Any, case: Case, to_status: str, reason: str, on: dt.date | None = None) -> Case:
+def case_change_status(*, actor: User | None, case: Case, to_status: str, reason: str, on: dt.date | None = None) -> Case:
     reason = _clean_reason(reason)
-    if to_status == CaseStatus.ASSIGNED and case.status == CaseStatus.CLOSED and not actor.has_capability(Capability.ASSIGN):
-        raise PermissionDenied
+    if (
+        to_status == CaseStatus.ASSIGNED
+        and case.status == CaseStatus.CLOSED
+        and not policy.may_assign_in(actor, case.jurisdiction)
+    ):
+        raise PermissionDenied  # reopening a closed case is a supervisor's act
     try:
         engine.check_transition(case.status, to_status)
     except engine.RuleViolation as exc:
@@ -477,7 +479,7 @@ def clean_case_facts(case: Case, facts: CaseFacts) -> None:
 
 
 @transaction.atomic
-def case_record_facts(*, actor: Any, case: Case, facts: CaseFacts) -> Case:
+def case_record_facts(*, actor: User | None, case: Case, facts: CaseFacts) -> Case:
     clean_case_facts(case, facts)
     before = {
         f: getattr(case, f)

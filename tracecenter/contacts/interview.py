@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts.models import User
 from tracecenter.cases.models import Case
 from tracecenter.cases.services import CaseFacts, case_mark_interviewed, case_record_facts
 from tracecenter.contacts.events import InterviewCompleted
@@ -62,7 +62,9 @@ def _local(day: dt.date, at: dt.time) -> dt.datetime:
 
 
 @transaction.atomic
-def interview_record(*, actor: Any, case: Case, facts: CaseFacts, visits: list[VisitInput], contacts: list[ContactInput]) -> Case:
+def interview_record(
+    *, actor: User | None, case: Case, facts: CaseFacts, visits: list[VisitInput], contacts: list[ContactInput]
+) -> Case:
     if len(visits) > MAX_ROWS or len(contacts) > MAX_ROWS:
         raise InterviewError(_("At most %(n)d rows per section.") % {"n": MAX_ROWS}, section=None, row=None, field=None)
     try:

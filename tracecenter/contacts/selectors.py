@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
+from tracecenter.accounts.models import Viewer
 from tracecenter.contacts.models import Exposure, ExposureStatus
 
 
-def exposures_visible_to(user: Any) -> QuerySet[Exposure]:
+def exposures_visible_to(user: Viewer) -> QuerySet[Exposure]:
     assigned = Q()
     if getattr(user, "is_authenticated", False):
         # The tracer following the contact, and the investigator who holds the source case.
@@ -18,7 +17,7 @@ def exposures_visible_to(user: Any) -> QuerySet[Exposure]:
     return policy.scope(Exposure.objects.all(), user, assigned=assigned)
 
 
-def my_open_exposures(user: Any) -> QuerySet[Exposure]:
+def my_open_exposures(user: Viewer) -> QuerySet[Exposure]:
     return (
         Exposure.objects.filter(owner=user.pk)
         .exclude(status__in=[ExposureStatus.BECAME_CASE, ExposureStatus.RELEASED])

@@ -73,7 +73,7 @@ def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, in
         raise DomainError(_("Notes are limited to %(n)d characters.") % {"n": 5000}, field="notes")
 
 
-def _resolve_person(actor: Any, jurisdiction: Any, person: Person | PersonInput) -> Person:
+def _resolve_person(actor: User | None, jurisdiction: Any, person: Person | PersonInput) -> Person:
     if isinstance(person, Person):
         return person
     # Someone already known (same name and birth date, or name and phone) is linked, not created twice.
@@ -88,7 +88,7 @@ def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any
 
 
 def _exposure_create(
-    *, actor: Any, source: dict[str, Any], person: Person, origin: Case | Exposure, data: ExposureInput, duplicate: str
+    *, actor: User | None, source: dict[str, Any], person: Person, origin: Case | Exposure, data: ExposureInput, duplicate: str
 ) -> Exposure:
     """Save one exposure: quarantine from the rules in force, the source's team and worker, audit, event.
 
@@ -125,7 +125,7 @@ def _exposure_create(
 
 
 @transaction.atomic
-def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
+def exposure_add(*, actor: User | None, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
     """Record a contact of `case`; the exposure must fall in the case's infectious period."""
     _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
     contact = _resolve_person(actor, case.jurisdiction, person)
@@ -145,7 +145,9 @@ def exposure_add(*, actor: Any, case: Case, person: Person | PersonInput, data: 
 
 
 @transaction.atomic
-def exposure_add_secondary(*, actor: Any, parent: Exposure, person: Person | PersonInput, data: ExposureInput) -> Exposure:
+def exposure_add_secondary(
+    *, actor: User | None, parent: Exposure, person: Person | PersonInput, data: ExposureInput
+) -> Exposure:
     """A contact of a contact: exposed to someone who may be infectious but is not yet a case."""
     # Counted from when the contact could first be infectious: the day of their own last exposure.
     _clean_exposure(data, infectious_start=parent.last_exposure_date, infectious_end=parent.quarantine_end)
@@ -294,7 +296,7 @@ class PlaceInput:
     postal_code: str = ""
 
 
-def place_find_or_create(*, actor: Any, jurisdiction: Any, data: PlaceInput) -> Place:
+def place_find_or_create(*, actor: User | None, jurisdiction: Any, data: PlaceInput) -> Place:
     name = " ".join(data.name.split())
     if not name:
         raise DomainError(_("Name the place."), field="place_name")
@@ -335,7 +337,7 @@ def event_find_or_create(*, place: Place, name: str, starts_at: dt.datetime, end
 
 @transaction.atomic
 def attendance_record(
-    *, actor: Any, case: Case, place: Place, arrived_at: dt.datetime, left_at: dt.datetime, event: Event | None = None
+    *, actor: User | None, case: Case, place: Place, arrived_at: dt.datetime, left_at: dt.datetime, event: Event | None = None
 ) -> Attendance:
     """The case was at `place` (or `event`) from arrival to departure, inside its infectious period."""
     if left_at < arrived_at:

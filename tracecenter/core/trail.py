@@ -10,14 +10,16 @@ A write with no writer installed fails loudly rather than going unaudited.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
+
+from tracecenter.core.actors import Actor
 
 
 class Recorder(Protocol):
     def __call__(
         self,
         *,
-        actor: Any,
+        actor: Actor | None,
         action: str,
         object_type: str = "",
         object_id: object = "",
@@ -37,7 +39,7 @@ def install(recorder: Recorder) -> None:
 
 def record(
     *,
-    actor: Any,
+    actor: Actor | None,
     action: str,
     object_type: str = "",
     object_id: object = "",

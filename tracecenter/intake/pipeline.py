@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from tracecenter.accounts.models import Jurisdiction
+from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record_many
 from tracecenter.core import clock, crypto, events
@@ -310,7 +310,7 @@ class _Chunk:
         *,
         fmt: str,
         file_name: str,
-        actor: Any,
+        actor: User | None,
         counties: _Counties,
         resolver: Resolver,
         timings: defaultdict[str, float],
@@ -631,7 +631,7 @@ class Intake:
     """One intake run: a file, an upload, or the messages of an MLLP connection."""
 
     root: Jurisdiction
-    actor: Any = None
+    actor: User | None = None
     batch: IntakeBatch | None = None
     report: IngestReport = dataclasses.field(default_factory=IngestReport)
     # Seconds per stage (split, store_raw, parse, match, store, deliver), for bench/intake.py and logs.
@@ -824,7 +824,7 @@ class Intake:
         return stored[0].message
 
 
-def ingest_files(paths: Sequence[str], *, root: Jurisdiction, actor: Any = None, workers: int = 1) -> IngestReport:
+def ingest_files(paths: Sequence[str], *, root: Jurisdiction, actor: User | None = None, workers: int = 1) -> IngestReport:
     """What `manage.py ingest` does: each file in its own batch, one report for all.
 
     With workers > 1 (PostgreSQL), files are ingested by that many processes at once. Two
@@ -894,7 +894,7 @@ def resume_pending(*, root: Jurisdiction, include_failed: bool = False) -> int:
         states = [InboundMessage.State.RECEIVED]
 
 
-def message_fix_and_reprocess(*, actor: Any, message: InboundMessage, text: str) -> InboundMessage:
+def message_fix_and_reprocess(*, actor: User | None, message: InboundMessage, text: str) -> InboundMessage:
     """A person corrected a rejected or failed message: the fix is a new message that replaces it.
 
     The original stays as received (raw is immutable), marked replaced, and linked to its fix.

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
@@ -68,7 +69,9 @@ def clean_lab_result_input(date_of_birth: dt.date | None, data: LabResultInput) 
 
 
 @transaction.atomic
-def lab_result_record(*, actor: Any, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL) -> LabResult:
+def lab_result_record(
+    *, actor: User | None, person: Person, data: LabResultInput, source: str = LabResult.Source.MANUAL
+) -> LabResult:
     """Store a result and announce it; cases listens and opens a case for a positive."""
     values = clean_lab_result_input(person.date_of_birth, data)
     lab = LabResult.objects.create(

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from tracecenter.accounts.models import Jurisdiction
+from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record_many
 from tracecenter.core import crypto
@@ -270,7 +270,7 @@ class NewPerson:
 
 
 @transaction.atomic
-def persons_create_bulk(*, actor: Any, rows: list[NewPerson], resolver: Resolver | None = None) -> list[Person]:
+def persons_create_bulk(*, actor: User | None, rows: list[NewPerson], resolver: Resolver | None = None) -> list[Person]:
     """Create many persons with their contact points and match keys in a few statements, audited."""
     user = acting_user(actor)
     persons = [Person(jurisdiction_id=r.jurisdiction_id, created_by=user, **r.values) for r in rows]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
@@ -87,7 +87,7 @@ register_mover(
 
 
 @transaction.atomic
-def person_merge(*, actor: Any, survivor: Person, merged: Person, reason: str = "") -> PersonMerge:
+def person_merge(*, actor: User | None, survivor: Person, merged: Person, reason: str = "") -> PersonMerge:
     """Move everything of `merged` onto `survivor`; `merged` stays, marked as merged, for undo."""
     if survivor.pk == merged.pk:
         raise DomainError(_("A person cannot be merged into themselves."))
@@ -124,7 +124,7 @@ def person_merge(*, actor: Any, survivor: Person, merged: Person, reason: str = 
 
 
 @transaction.atomic
-def person_merge_undo(*, actor: Any, merge: PersonMerge) -> PersonMerge:
+def person_merge_undo(*, actor: User | None, merge: PersonMerge) -> PersonMerge:
     """Move back exactly what the merge moved (rows since re-pointed elsewhere are left where they are)."""
     merge = PersonMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:
@@ -161,7 +161,7 @@ def person_merge_undo(*, actor: Any, merge: PersonMerge) -> PersonMerge:
 
 
 @transaction.atomic
-def match_review_decide(*, actor: Any, review: MatchReview, same_person: bool) -> MatchReview:
+def match_review_decide(*, actor: User | None, review: MatchReview, same_person: bool) -> MatchReview:
     """A supervisor's answer: the same person (merge the incoming record into the candidate) or not."""
     review = MatchReview.objects.select_for_update().get(pk=review.pk)
     if review.status != MatchReview.Status.OPEN:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from tracecenter.accounts.models import Jurisdiction
+from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, crypto
@@ -128,7 +128,9 @@ def _replace_contact_points(person: Person, kind: str, values: list[str]) -> Non
 
 
 @transaction.atomic
-def person_create(*, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, household: Household | None = None) -> Person:
+def person_create(
+    *, actor: User | None, jurisdiction: Jurisdiction, data: PersonInput, household: Household | None = None
+) -> Person:
     clean = clean_person_input(data)
     person = Person.objects.create(jurisdiction=jurisdiction, household=household, created_by=acting_user(actor), **clean.values)
     _replace_contact_points(person, ContactPoint.Kind.PHONE, clean.phones)
@@ -149,7 +151,7 @@ def person_create(*, actor: Any, jurisdiction: Jurisdiction, data: PersonInput, 
 
 
 @transaction.atomic
-def person_update(*, actor: Any, person: Person, data: PersonInput) -> Person:
+def person_update(*, actor: User | None, person: Person, data: PersonInput) -> Person:
     clean = clean_person_input(data)
     changed = [k for k, v in clean.values.items() if getattr(person, k) != v]
     for key, value in clean.values.items():

@@ -137,6 +137,10 @@ def test_a_supervisor_uploads_hl7_and_csv_and_reads_the_reports(client: Client, 
     assert IntakeBatch.objects.get(pk=csv_batch.pk).format == "csv"
     assert LabResult.objects.filter(source="csv").count() == 1
 
+    # What the worker stored is audited as the supervisor's, from the address the upload came from.
+    stored = AuditEntry.objects.filter(object_type="lab_result", action="create")
+    assert stored.exists()
+    assert set(stored.values_list("actor_username", "ip_address", "channel")) == {(supervisor.username, "127.0.0.1", "worker")}
     # The upload, and every read of a report, is in the audit trail under the supervisor's name.
     for pk in (batch.pk, csv_batch.pk):
         entries = AuditEntry.objects.filter(object_type="intake_batch", object_id=str(pk), actor_username=supervisor.username)

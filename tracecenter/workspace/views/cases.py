@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tracecenter.accounts.models import User
+from tracecenter.accounts.models import User, Viewer
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for
 from tracecenter.audit.models import Action
@@ -33,7 +33,7 @@ from tracecenter.workspace import forms, panels
 from tracecenter.workspace.views.common import signed_in
 
 
-def case_queryset(user: Any) -> QuerySet[Case]:
+def case_queryset(user: Viewer) -> QuerySet[Case]:
     return cases_visible_to(user).select_related("person", "jurisdiction", "owner", "team", "rules")
 
 
