@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -53,7 +54,7 @@ def system_retry(request: HttpRequest) -> HttpResponse:
     sent = relay.deliveries_retry(delivery_ids) if delivery_ids else 0
     try:
         ran = tasks.tasks_retry(task_ids) if task_ids else 0
-    except Exception:  # a task id that is not a UUID: nothing to run again
+    except (ValueError, ValidationError):  # a task id that is not a UUID: nothing to run again
         ran = 0
     if sent or ran:
         audit_record(
