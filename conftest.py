@@ -19,6 +19,19 @@ from tracecenter.people.services import PersonInput, person_create
 PASSWORD = "correct-horse-battery-staple"
 
 
+def database_url() -> str:
+    """The test database, as a URL for the worker and server processes a test starts."""
+    from pathlib import Path
+
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(settings['NAME']).resolve()}"
+    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
+    return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
+
+
 def run_background_work() -> int:
     """Do here, now, what the workers would: every task and every event delivery that is due.
 

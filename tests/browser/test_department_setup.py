@@ -6,19 +6,13 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from tests.browser.pages import sign_in
 from tracecenter.accounts.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ADMIN_PASSWORD = "the chief's own long passphrase"
 TRACER_PASSWORD = "my very own tracer passphrase"
-
-
-def sign_in(page, live_server, username: str, password: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def add_tracer(page, username: str, first: str, last: str, languages: list[tuple[str, str]]) -> str:
@@ -44,7 +38,7 @@ def test_an_administrator_sets_up_a_county_and_a_tracer_starts_work(page, live_s
     monkeypatch.setenv("TRACECENTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
     call_command("createadmin", "--username", "chief", "--jurisdiction-code", "xs", "--jurisdiction-name", "Example State")
 
-    sign_in(page, live_server, "chief", ADMIN_PASSWORD)
+    sign_in(page, live_server, "chief", ADMIN_PASSWORD, wait=False)
     page.get_by_role("link", name="Administration", exact=True).click()
     page.get_by_role("link", name="Add a jurisdiction below Example State").click()
     page.get_by_label("Name").fill("North County")
@@ -70,7 +64,7 @@ def test_an_administrator_sets_up_a_county_and_a_tracer_starts_work(page, live_s
     page.get_by_text("In force today").wait_for()
     page.get_by_role("button", name="Sign out").click()
 
-    sign_in(page, live_server, "lucia", temporary)
+    sign_in(page, live_server, "lucia", temporary, wait=False)
     page.wait_for_url(f"{live_server.url}/accounts/password/")
     page.get_by_label("Old password").fill(temporary)
     page.get_by_label("New password", exact=True).fill(TRACER_PASSWORD)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import PASSWORD
+from tests.browser.pages import sign_in
 from tracecenter.accounts.roles import Role
 from tracecenter.core import clock
 from tracecenter.intake.models import IntakeBatch, LabResult
@@ -70,14 +70,6 @@ def background_ingest() -> Iterator[None]:
     yield
     worker.shutdown()
     worker.thread.join(timeout=30)
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_a_supervisor_uploads_3000_messages_and_watches_them_ingested(

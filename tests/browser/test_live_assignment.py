@@ -6,21 +6,13 @@ import time
 
 import pytest
 
-from conftest import PASSWORD
+from tests.browser.pages import sign_in
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
 from tracecenter.cases.services import case_assign
 from tracecenter.core.models import PushMessage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, server, username: str) -> None:
-    page.goto(f"{server.url}/accounts/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server.url}/")
 
 
 def live(page) -> None:

@@ -6,20 +6,12 @@ import datetime as dt
 
 import pytest
 
-from conftest import PASSWORD
+from tests.browser.pages import sign_in
 from tracecenter.accounts.roles import Role
 from tracecenter.cases.models import Case, RuleSet
 from tracecenter.core import clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(

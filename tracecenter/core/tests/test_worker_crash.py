@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
+from conftest import database_url
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
@@ -37,15 +37,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
 FIRST = ["Amara", "Bogdan", "Chiara", "Dmitri", "Esperanza", "Farouk", "Giulia", "Hiroshi", "Ingrid", "Jamal"]
 LAST = ["Abernathy", "Baptiste", "Castellanos", "Dunmore", "Eriksen", "Fairbanks", "Gallagher", "Hollis", "Iwasaki", "Jablonski"]
-
-
-def database_url() -> str:
-    """This test's database, for a worker process to use."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(settings['NAME']).resolve()}"
-    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
-    return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
 
 
 @pytest.fixture

@@ -21,9 +21,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 
-from conftest import run_background_work
+from conftest import database_url, run_background_work
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Team, User
 from tracecenter.accounts.roles import Role
@@ -200,14 +199,6 @@ def _redis_up() -> bool:
         return False
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(settings['NAME']).resolve()}"
-    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
-    return f"postgres://{settings.get('USER') or 'postgres'}@{host}:{port}/{settings['NAME']}"
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -219,7 +210,7 @@ def processes() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": "redis://127.0.0.1:6379/7",
         "WORKER_POLL_MS": "200",
         "LOG_LEVEL": "WARNING",
