@@ -105,6 +105,14 @@ class User(AbstractUser):
         return self.has_capability(Capability.REVIEW_MATCHES)
 
     @property
+    def can_view_audit(self) -> bool:
+        return self.has_capability(Capability.VIEW_AUDIT)
+
+    @property
+    def can_keep_records(self) -> bool:
+        return self.has_capability(Capability.RETENTION)
+
+    @property
     def can_operate(self) -> bool:
         return self.has_capability(Capability.OPERATE)
 

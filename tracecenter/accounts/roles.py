@@ -21,6 +21,7 @@ class Role(models.TextChoices):
     QUALITY_ANALYST = "quality_analyst", _("Quality analyst")
     ADMINISTRATOR = "administrator", _("Administrator")
     AUDITOR = "auditor", _("Auditor")
+    PRIVACY_OFFICER = "privacy_officer", _("Privacy officer")
 
 
 class Capability(enum.StrEnum):
@@ -34,6 +35,7 @@ class Capability(enum.StrEnum):
     INGEST = "ingest"  # upload lab result files; see intake reports and rejected messages, fix and re-process them
     REVIEW_MATCHES = "review_matches"  # decide whether two person records are the same person; merge and undo
     OPERATE = "operate"  # see the workers, periodic jobs and failed deliveries; send failed work again
+    RETENTION = "retention"  # see what is past its retention period, set the periods, place and lift legal holds
 
 
 class Scope(enum.StrEnum):
@@ -56,6 +58,8 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.QUALITY_ANALYST: frozenset(),
     Role.ADMINISTRATOR: frozenset({Capability.MANAGE_USERS, Capability.OPERATE}),
     Role.AUDITOR: frozenset({Capability.VIEW_AUDIT}),
+    # The privacy officer oversees how records are kept and read; no case work.
+    Role.PRIVACY_OFFICER: frozenset({Capability.VIEW_AUDIT, Capability.RETENTION}),
 }
 
 SCOPES: dict[str, Scope] = {
@@ -67,6 +71,7 @@ SCOPES: dict[str, Scope] = {
     Role.QUALITY_ANALYST: Scope.NONE,
     Role.ADMINISTRATOR: Scope.NONE,
     Role.AUDITOR: Scope.NONE,
+    Role.PRIVACY_OFFICER: Scope.NONE,
 }
 
 # Roles that can be given work: the assignment lists offer only these.

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from tracecenter.core.fields import EncryptedTextField
 
 
 class Action(models.TextChoices):
@@ -19,6 +22,8 @@ class Action(models.TextChoices):
     LOGIN = "login", _("sign in")
     LOGIN_FAILED = "login_failed", _("failed sign in")
     LOGOUT = "logout", _("sign out")
+    PURGE = "purge", _("purged (retention)")
+    DEIDENTIFY = "deidentify", _("de-identified (retention)")
 
 
 class AuditEntry(models.Model):
@@ -74,3 +79,45 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head at {self.last_seq}"
+
+
+class RetentionRule(models.Model):
+    """How long one kind of record is kept in one jurisdiction (and below it, unless a jurisdiction there says otherwise)."""
+
+    jurisdiction = models.ForeignKey("accounts.Jurisdiction", on_delete=models.CASCADE, related_name="+")
+    record_type = models.CharField(max_length=40)
+    keep_days = models.PositiveIntegerField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "record_type"], name="retention_rule_once")]
+
+    def __str__(self) -> str:
+        return f"{self.record_type} kept {self.keep_days} days in {self.jurisdiction_id}"
+
+
+class LegalHold(models.Model):
+    """Nothing under a hold is purged or de-identified, whatever its age: a person, a jurisdiction, or one record."""
+
+    jurisdiction = models.ForeignKey("accounts.Jurisdiction", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    person_id = models.BigIntegerField(null=True, blank=True)  # no FK: people sits above the audit trail
+    record_type = models.CharField(max_length=40, blank=True, default="")
+    object_id = models.CharField(max_length=40, blank=True, default="")
+    reason = EncryptedTextField()  # may name a lawsuit or a person
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    placed_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(jurisdiction__isnull=False) | models.Q(person_id__isnull=False) | ~models.Q(object_id=""),
+                name="legal_hold_holds_something",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Legal hold {self.pk}"

@@ -7,9 +7,10 @@ class CasesConfig(AppConfig):
     verbose_name = "Cases"
 
     def ready(self) -> None:
-        from tracecenter.cases import handlers
+        from tracecenter.cases import handlers, retention
         from tracecenter.cases.models import Case
         from tracecenter.people.merge import fk_mover, register_mover
 
         handlers.register()
         register_mover(fk_mover(Case, "person"))  # a merge of two persons moves their cases
+        retention.register()

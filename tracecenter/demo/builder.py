@@ -141,6 +141,7 @@ DEMO_USERS = (
     DemoUser("quality", Role.QUALITY_ANALYST, "harbor", "Samuel", "Reyes", EN_ES),
     DemoUser("admin", Role.ADMINISTRATOR, "harbor", "Grace", "Holloway"),
     DemoUser("auditor", Role.AUDITOR, "harbor", "Martin", "Feld"),
+    DemoUser("privacy", Role.PRIVACY_OFFICER, STATE, "Ines", "Varga"),
     DemoUser("tracer.valley", Role.CONTACT_TRACER, "valley", "Lucía", "Herrera", ES_EN, on_team=True),
     DemoUser("supervisor.valley", Role.SUPERVISOR, "valley", "Thomas", "Byrne", on_team=True),
     # The state's feeds (MLLP, files) arrive at state level: someone there reads their reports and reviews matches.

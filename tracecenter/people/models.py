@@ -63,6 +63,8 @@ class Person(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from", editable=False
     )
+    # Set when retention erased who this was (people/retention.py): the records about them stay, anonymous.
+    deidentified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["last_name_bidx", "dob_bidx"], name="person_name_dob_idx")]

@@ -9,6 +9,16 @@ class WorkspaceConfig(AppConfig):
     def ready(self) -> None:
         # Every screen module, so that the panels and live updates they register exist before a page asks.
         from tracecenter.workspace import live
-        from tracecenter.workspace.views import administration, audit, cases, contacts, intake, people, system, work  # noqa: F401
+        from tracecenter.workspace.views import (  # noqa: F401
+            administration,
+            audit,
+            cases,
+            contacts,
+            intake,
+            people,
+            privacy,
+            system,
+            work,
+        )
 
         live.register()

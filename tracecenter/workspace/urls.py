@@ -1,7 +1,7 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, cases, contacts, intake, people, system, work
+from tracecenter.workspace.views import audit, cases, contacts, intake, people, privacy, system, work
 
 app_name = "workspace"
 
@@ -22,6 +22,10 @@ urlpatterns = [
     path("identity/reviews/", people.match_reviews, name="match_reviews"),
     path("identity/reviews/<int:pk>/", people.match_review, name="match_review"),
     path("identity/merges/<int:pk>/undo/", people.merge_undo, name="merge_undo"),
+    path("privacy/retention/", privacy.retention_page, name="retention"),
+    path("privacy/retention/periods/", privacy.retention_rule, name="retention_rule"),
+    path("privacy/holds/", privacy.legal_hold_place, name="legal_hold_place"),
+    path("privacy/holds/<int:pk>/lift/", privacy.legal_hold_lift, name="legal_hold_lift"),
     path("administration/system/", system.system, name="system"),
     path("administration/system/retry/", system.system_retry, name="system_retry"),
     path("administration/", admin.jurisdictions, name="admin_jurisdictions"),

@@ -31,7 +31,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:case_assign": ("post", {Role.SUPERVISOR}),
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
-    "workspace:audit_log": ("get", {Role.AUDITOR}),
+    "workspace:audit_log": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:intake_upload": ("get", INGESTERS),
     "workspace:intake_batch": ("get", INGESTERS),
     "workspace:intake_batch_progress": ("get", INGESTERS),
@@ -40,6 +40,10 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:match_review": ("get", {Role.SUPERVISOR}),
     "workspace:merge_undo": ("post", {Role.SUPERVISOR}),
     "workspace:system": ("get", {Role.ADMINISTRATOR}),
+    "workspace:retention": ("get", {Role.PRIVACY_OFFICER}),
+    "workspace:retention_rule": ("post", {Role.PRIVACY_OFFICER}),
+    "workspace:legal_hold_place": ("post", {Role.PRIVACY_OFFICER}),
+    "workspace:legal_hold_lift": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:system_retry": ("post", {Role.ADMINISTRATOR}),
     "accounts:password_change": ("get", ALL),
     # Administration: administrators only, and none of these pages shows a case, contact or person.
@@ -68,6 +72,9 @@ LISTS = {
     "workspace:match_reviews",
     "workspace:system",
     "workspace:system_retry",
+    "workspace:retention",
+    "workspace:retention_rule",
+    "workspace:legal_hold_place",
     "accounts:password_change",  # everyone's own
 }
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
@@ -126,6 +133,9 @@ def world(users, make_case, make_person, county, other_county, make_user):
     staff = make_user(Role.CONTACT_TRACER, county, username="staff.north")
     team = Team.objects.get(jurisdiction=county)
     unused_rules = RuleSet.objects.create(jurisdiction=county, effective_from=dt.date(2021, 6, 1))
+    from tracecenter.audit.models import LegalHold
+
+    hold = LegalHold.objects.create(person_id=1, reason="Records request", placed_by=users[Role.PRIVACY_OFFICER])
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
         "workspace:contact_detail": exposure.pk,
@@ -152,6 +162,7 @@ def world(users, make_case, make_person, county, other_county, make_user):
         ),
         "workspace:admin_rule_set_edit": unused_rules.pk,
         "workspace:admin_rule_set_delete": unused_rules.pk,
+        "workspace:legal_hold_lift": hold.pk,
     }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])
