@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "tracecenter.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from tracecenter.accounts import jobs  # noqa: F401  (declares the access review's periodic job)

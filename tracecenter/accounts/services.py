@@ -8,6 +8,7 @@ changed, never their values and never a password. Bad input is a DomainError on 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
@@ -476,3 +477,26 @@ def skill_create(*, actor: User, jurisdiction: Jurisdiction, code: str, name: st
     skill = Skill.objects.create(jurisdiction=jurisdiction, code=code, name=name)
     _audit(actor, "create", skill, jurisdiction.pk, ["code", "name", "jurisdiction"])
     return skill
+
+
+# --- the periodic access review ------------------------------------------------------------------
+
+
+@transaction.atomic
+def users_disable_unused(*, days: int) -> list[int]:
+    """Accounts nobody has signed in to for `days` (or, never used, made that long ago) stop working.
+
+    Their sessions end; an administrator reactivates one that is still needed. Each is audited.
+    """
+    cutoff = clock.now() - dt.timedelta(days=days)
+    unused = User.objects.filter(is_active=True).filter(
+        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    )
+    disabled = []
+    for user in unused.select_for_update().order_by("pk"):
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        _audit(None, "update", user, user.jurisdiction_id, ["is_active"], detail=f"not used for {days} days: deactivated")
+        _end_sessions(user)
+        disabled.append(user.pk)
+    return disabled

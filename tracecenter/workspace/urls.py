@@ -22,6 +22,7 @@ urlpatterns = [
     path("identity/reviews/", people.match_reviews, name="match_reviews"),
     path("identity/reviews/<int:pk>/", people.match_review, name="match_review"),
     path("identity/merges/<int:pk>/undo/", people.merge_undo, name="merge_undo"),
+    path("privacy/access/", privacy.access_review, name="access_review"),
     path("privacy/retention/", privacy.retention_page, name="retention"),
     path("privacy/retention/periods/", privacy.retention_rule, name="retention_rule"),
     path("privacy/holds/", privacy.legal_hold_place, name="legal_hold_place"),

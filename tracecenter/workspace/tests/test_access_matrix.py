@@ -41,6 +41,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:merge_undo": ("post", {Role.SUPERVISOR}),
     "workspace:system": ("get", {Role.ADMINISTRATOR}),
     "workspace:retention": ("get", {Role.PRIVACY_OFFICER}),
+    "workspace:access_review": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:retention_rule": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:legal_hold_place": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:legal_hold_lift": ("post", {Role.PRIVACY_OFFICER}),
@@ -73,6 +74,7 @@ LISTS = {
     "workspace:system",
     "workspace:system_retry",
     "workspace:retention",
+    "workspace:access_review",
     "workspace:retention_rule",
     "workspace:legal_hold_place",
     "accounts:password_change",  # everyone's own

@@ -1,4 +1,4 @@
-"""The privacy officer's screens: retention (periods, the dry run, legal holds).
+"""The privacy officer's screens: retention (periods, the dry run, legal holds) and the access review.
 
 Nothing here shows a person: the dry run counts records, holds name a person by number.
 Purging is a deliberate act run as `manage.py retention --purge` by whoever operates the
@@ -11,20 +11,22 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from tracecenter.accounts.jobs import INACTIVE_DAYS
 from tracecenter.accounts.models import Jurisdiction
 from tracecenter.accounts.roles import Capability
-from tracecenter.audit import retention
+from tracecenter.audit import retention, selectors
 from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action, LegalHold
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
-from tracecenter.workspace.views.common import signed_in
+from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
 
 
 def _jurisdictions(request: HttpRequest) -> list[Jurisdiction]:
@@ -137,3 +139,19 @@ def legal_hold_lift(request: HttpRequest, pk: int) -> HttpResponse:
     retention.legal_hold_lift(actor=user, hold=hold)
     messages.success(request, _("Legal hold lifted."))
     return redirect("workspace:retention")
+
+
+@login_required
+def access_review(request: HttpRequest) -> HttpResponse:
+    """Who can do what, and what they did lately: for the periodic review of access."""
+    user = signed_in(request)
+    require_audited(user, Capability.VIEW_AUDIT, object_type="access_review")
+    page = Paginator(selectors.access_review(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_record(
+        actor=user,
+        action=Action.READ,
+        object_type="access_review",
+        jurisdiction_id=user.jurisdiction_id,
+        detail=f"page {page.number}",
+    )
+    return render(request, "workspace/access_review.html", {"page": page, "inactive_days": INACTIVE_DAYS})

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tracecenter.core import backup
+from tracecenter.audit import backup
 
 
 class Command(BaseCommand):

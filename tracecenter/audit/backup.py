@@ -15,6 +15,8 @@ from typing import Any
 from django.apps import apps
 from django.db import connection
 
+from tracecenter.audit.models import AuditChainHead
+from tracecenter.audit.services import verify_chain
 from tracecenter.core import crypto
 from tracecenter.core.fields import EncryptedTextField
 
@@ -44,8 +46,6 @@ def _encrypted_columns() -> list[tuple[type[Any], EncryptedTextField]]:
 
 
 def manifest() -> dict[str, Any]:
-    from tracecenter.audit.models import AuditChainHead
-
     head = AuditChainHead.objects.filter(pk=1).first()
     return {
         "format": 1,
@@ -68,9 +68,6 @@ class Verdict:
 
 def check(expected: dict[str, Any]) -> Verdict:
     """The restored database against the manifest of its backup, with the keys of this environment."""
-    from tracecenter.audit.models import AuditChainHead
-    from tracecenter.audit.services import verify_chain
-
     problems = []
     counts = _counts()
     for table, count in sorted(expected.get("counts", {}).items()):

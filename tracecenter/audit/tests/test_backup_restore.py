@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from conftest import database_url
+from tracecenter.audit import backup
 from tracecenter.audit.services import seal_all
-from tracecenter.core import backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tracecenter.core import backup
+from tracecenter.audit import backup
 
 
 class Command(BaseCommand):
