@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from tracecenter.accounts import policy
@@ -43,3 +44,29 @@ def access_review(viewer: Viewer, *, days: int = 30) -> QuerySet[User]:
         .annotate(reads=Coalesce(count(Action.READ), 0), refusals=Coalesce(count(Action.DENIED), 0))
         .order_by("jurisdiction__path", "username")
     )
+
+
+# "Who accessed this person": each app that keeps records about persons says which of its records
+# are a person's (under the object type its audit entries use), registered when it starts.
+PersonRecords = Callable[[int], Iterable[int]]
+_PERSON_RECORDS: dict[str, PersonRecords] = {}
+
+
+def register_person_records(object_type: str, records: PersonRecords) -> None:
+    _PERSON_RECORDS[object_type] = records
+
+
+def person_access(viewer: Viewer, person_id: int) -> QuerySet[AuditEntry]:
+    """Every entry about the person or any record of theirs, in the viewer's jurisdiction and below, newest first."""
+    about = Q()
+    for object_type, records in sorted(_PERSON_RECORDS.items()):
+        ids = [str(pk) for pk in records(person_id)]
+        if ids:
+            about |= Q(object_type=object_type, object_id__in=ids)
+    visible = audit_entries_visible_to(viewer)
+    return visible.filter(about) if about else visible.none()
+
+
+def user_access(viewer: Viewer, user_id: int) -> QuerySet[AuditEntry]:
+    """Everything one user did, in the viewer's jurisdiction and below, newest first."""
+    return audit_entries_visible_to(viewer).filter(actor_id=user_id)

@@ -25,4 +25,7 @@ def forget(person_ids: list[int]) -> None:
 
 
 def register() -> None:
+    from tracecenter.audit.selectors import register_person_records
+
     retention.register_user("cases", in_use=in_use, forget=forget)
+    register_person_records("case", lambda person_id: Case.objects.filter(person_id=person_id).values_list("pk", flat=True))

@@ -25,4 +25,9 @@ def forget(person_ids: list[int]) -> None:
 
 
 def register() -> None:
+    from tracecenter.audit.selectors import register_person_records
+
     retention.register_user("contacts", in_use=in_use, forget=forget)
+    register_person_records(
+        "contact", lambda person_id: Exposure.objects.filter(person_id=person_id).values_list("pk", flat=True)
+    )

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from tracecenter.audit import retention
+from tracecenter.audit.selectors import register_person_records
 from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult
 from tracecenter.people import retention as people_retention
 
@@ -72,3 +73,10 @@ def register() -> None:
         )
     )
     people_retention.register_user("intake", in_use=in_use, forget=forget)
+    register_person_records(
+        "lab_result", lambda person_id: LabResult.objects.filter(person_id=person_id).values_list("pk", flat=True)
+    )
+    register_person_records(
+        "inbound_message",
+        lambda person_id: InboundMessage.objects.filter(lab_results__person_id=person_id).values_list("pk", flat=True),
+    )

@@ -32,6 +32,8 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
     "workspace:audit_log": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
+    "workspace:person_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
+    "workspace:user_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:intake_upload": ("get", INGESTERS),
     "workspace:intake_batch": ("get", INGESTERS),
     "workspace:intake_batch_progress": ("get", INGESTERS),
@@ -69,6 +71,8 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
 LISTS = {
     "workspace:my_work",
     "workspace:audit_log",
+    "workspace:person_access",
+    "workspace:user_access",
     "workspace:intake_upload",
     "workspace:match_reviews",
     "workspace:system",

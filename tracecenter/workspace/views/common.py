@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.db.models import Model
 from django.http import HttpRequest
 
 from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record
+from tracecenter.audit.services import audit_record, audit_record_many
 
 PAGE_SIZE = 50
 
@@ -18,13 +21,26 @@ def signed_in(request: HttpRequest) -> User:
     return user
 
 
-def audit_list(user: User, object_type: str, ids: list[int]) -> None:
-    """A list of records read is one audit entry naming their ids."""
-    if ids:
-        audit_record(
+def audit_list(user: User, object_type: str, ids: list[int], *, records: Sequence[Model] = (), record_type: str = "") -> None:
+    """A list read: one entry naming the ids, and, for lists of person records, one entry per record shown.
+
+    The entry per record (`record_type`, under the record's own jurisdiction) is what makes "who saw
+    this person" find a list the same way it finds the opening of the record, for its auditors.
+    """
+    if not ids:
+        return
+    audit_record(
+        actor=user,
+        action=Action.READ,
+        object_type=object_type,
+        detail=("ids " + ",".join(map(str, ids)))[:200],
+        jurisdiction_id=user.jurisdiction_id,
+    )
+    if records and record_type:
+        audit_record_many(
             actor=user,
             action=Action.READ,
-            object_type=object_type,
-            detail=("ids " + ",".join(map(str, ids)))[:200],
-            jurisdiction_id=user.jurisdiction_id,
+            object_type=record_type,
+            items=[(record.pk, getattr(record, "jurisdiction_id", None)) for record in records],
+            detail=f"shown in {object_type}",
         )

@@ -35,16 +35,16 @@ def my_work(request: HttpRequest) -> HttpResponse:
     if user.scope == Scope.ASSIGNED:
         if part in (None, "cases"):
             cases = list(my_open_cases(user)[:200])
-            audit_list(user, "case_list", [c.pk for c in cases])
+            audit_list(user, "case_list", [c.pk for c in cases], records=cases, record_type="case")
             context["cases"] = cases
         if part in (None, "contacts"):
             exposures = list(my_open_exposures(user)[:200])
-            audit_list(user, "contact_list", [e.pk for e in exposures])
+            audit_list(user, "contact_list", [e.pk for e in exposures], records=exposures, record_type="contact")
             context["exposures"] = exposures
     elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
         queue = case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "owner", "opened_at")
         page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
-        audit_list(user, "case_list", [c.pk for c in page.object_list])
+        audit_list(user, "case_list", [c.pk for c in page.object_list], records=list(page.object_list), record_type="case")
         context.update(page=page, can_assign=user.has_capability(Capability.ASSIGN))
     if part is not None:
         return render(request, PARTS[part], context)
