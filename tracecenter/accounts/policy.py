@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Model, Q, QuerySet
 
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
 
@@ -153,3 +153,65 @@ def record_groups(*, jurisdiction: Jurisdiction, team_id: int | None, user_ids: 
     groups += [f"jurisdiction.{pk}" for pk in above]
     groups += [f"team.{team_id}"] if team_id is not None else [f"jurisdiction.{pk}.unteamed" for pk in above]
     return groups
+
+
+# --- Identity reviews and merges: deciding that two person records are one person (or undoing it)
+# needs sight of both records, so each side is judged on its own and a review is routed to a
+# jurisdiction that covers both (docs/ownership.md, "Identity reviews").
+
+
+def review_route(*paths: str) -> int:
+    """The jurisdiction a review of records in `paths` goes to: the deepest one covering all of them.
+
+    Two records of one county stay with that county; a county's record and another county's (or
+    the state's) go to the state, whose reviewers may see both.
+    """
+    parts = [path.strip("/").split("/") for path in paths]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    if not common or not common[0]:
+        raise ValueError("records of different states are never compared")
+    return int(common[-1])
+
+
+def may_see_identity_side(viewer: Viewer | None, jurisdiction: Jurisdiction) -> bool:
+    """Whether a reviewer may be shown a person record of `jurisdiction` beside another."""
+    user = signed_in(viewer)
+    return user is not None and user.has_capability(Capability.REVIEW_MATCHES) and covers(user.jurisdiction, jurisdiction)
+
+
+def may_decide_identity(viewer: Viewer | None, *jurisdictions: Jurisdiction) -> bool:
+    """Merging, keeping apart or undoing a merge: only someone who may see every record involved."""
+    return bool(jurisdictions) and all(may_see_identity_side(viewer, j) for j in jurisdictions)
+
+
+def identity_decisions[M: Model](
+    qs: QuerySet[M], user: Viewer, *, sides: dict[str, str], routed: str | None = None
+) -> QuerySet[M]:
+    """The reviews or merges `user` may list, each annotated with what they may see and decide, in one query.
+
+    `sides` names each person record of a row and the lookup of its jurisdiction
+    ({"incoming": "incoming__jurisdiction", ...}); the rows come back with `<side>_visible` for
+    each (`may_see_identity_side` in bulk) and `decidable` (`may_decide_identity` in bulk).
+    A review is listed where it was routed (`routed`: its jurisdiction field); a merge, which
+    has no route, where one of its sides is.
+    """
+    viewer = signed_in(user)
+    if viewer is None or viewer.jurisdiction is None or not viewer.has_capability(Capability.REVIEW_MATCHES):
+        return qs.none()
+    seen = {name: jurisdiction_q(viewer, lookup) for name, lookup in sides.items()}
+    if routed is not None:
+        listed = jurisdiction_q(viewer, routed)
+    else:
+        listed = Q(pk__in=[])
+        for condition in seen.values():
+            listed |= condition
+    decidable = Q()
+    for condition in seen.values():
+        decidable &= condition
+    flags = {f"{name}_visible": ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in seen.items()}
+    annotated = qs.filter(listed).annotate(**flags, decidable=ExpressionWrapper(decidable, output_field=BooleanField()))
+    return cast("QuerySet[M]", annotated)

@@ -143,7 +143,13 @@ def _block_members(keys: list[str]) -> list[tuple[str, int]]:
 
 
 class Resolver:
-    """Resolves a batch of incoming identities within one state (the root of a jurisdiction tree).
+    """Resolves a batch of incoming identities against one state (the root of `root`'s tree).
+
+    Candidates are sought in the whole state, so a person known in the next county is not made
+    twice without anyone knowing; but a person outside `root` (the batch's jurisdiction: a
+    county's upload, the state for feeds) is never linked automatically: whoever sent the
+    batch may not see them. Such a match is a review instead, routed to a jurisdiction that
+    covers both records (`policy.review_route`).
 
     Use: prefetch(all identities of a chunk) once, then resolve() each, and remember()
     every person created so later records of the same chunk find them. Keys and decrypted
@@ -152,6 +158,8 @@ class Resolver:
 
     def __init__(self, root: Jurisdiction, thresholds: matching.Thresholds | None = None) -> None:
         self.root_path = f"/{root.ancestors_and_self()[0]}/"
+        self.scope_path = root.path
+        self._paths: dict[int, str] = {}  # jurisdiction path of each person loaded or remembered
         self.thresholds = thresholds or thresholds_for(self.root_path)
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._fetched: set[str] = set()
@@ -186,14 +194,26 @@ class Resolver:
         if not person_ids:
             return
         found = list(
-            Person.objects.filter(
-                pk__in=person_ids, jurisdiction__path__startswith=self.root_path, merged_into__isnull=True
-            ).only("pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code")
+            Person.objects.filter(pk__in=person_ids, jurisdiction__path__startswith=self.root_path, merged_into__isnull=True)
+            .select_related("jurisdiction")
+            .only(
+                "pk",
+                "first_name",
+                "middle_name",
+                "last_name",
+                "date_of_birth",
+                "sex",
+                "street",
+                "city",
+                "postal_code",
+                "jurisdiction__path",
+            )
         )
         contacts = _contact_values(p.pk for p in found)
         for person in found:
             phones, emails = contacts.get(person.pk, ([], []))
             self._identities[person.pk] = identity_of(person, phones, emails)
+            self._paths[person.pk] = person.jurisdiction.path
         self._elsewhere.update(person_ids - {p.pk for p in found})
 
     def _ranked(self, identity: matching.Identity) -> list[int]:
@@ -232,7 +252,10 @@ class Resolver:
             return Resolution("new", None, None, None, [])
         summary = comparison_summary(found.score)
         if found.decision == "match":
-            return Resolution("match", int(found.key), int(found.key), found.score.total, summary)
+            if self.path_of(int(found.key)).startswith(self.scope_path):
+                return Resolution("match", int(found.key), int(found.key), found.score.total, summary)
+            # Surely the same person, but outside what the sender may see: a reviewer who sees both decides.
+            return Resolution("review", None, int(found.key), found.score.total, summary)
         if found.decision == "review":
             return Resolution("review", None, int(found.key), found.score.total, summary)
         return Resolution("new", None, None, found.score.total, summary)
@@ -241,6 +264,8 @@ class Resolver:
         """A person remembered under a provisional id was created: index them under their real one."""
         identity = self._identities.pop(old_id, None)
         keys = self._keys_of.pop(old_id, frozenset())
+        if old_id in self._paths:
+            self._paths[new_id] = self._paths.pop(old_id)
         for key in keys:
             self._by_key[key].discard(old_id)
             self._by_key[key].add(new_id)
@@ -248,8 +273,21 @@ class Resolver:
             self._identities[new_id] = identity
             self._keys_of[new_id] = keys
 
-    def remember(self, person_id: int, identity: matching.Identity) -> list[str]:
-        """Index a person (created or updated in this batch); returns its key hashes for storage."""
+    def path_of(self, person_id: int) -> str:
+        """The jurisdiction path of a candidate (loaded or remembered); the batch's own when not known."""
+        return self._paths.get(person_id, self.scope_path)
+
+    def ignore(self, person_ids: Iterable[int]) -> None:
+        """Never offer these persons as candidates (the record being checked, records it may not be merged with)."""
+        self._elsewhere.update(person_ids)
+
+    def remember(self, person_id: int, identity: matching.Identity, *, path: str | None = None) -> list[str]:
+        """Index a person (created or updated in this batch); returns its key hashes for storage.
+
+        `path` is the jurisdiction path of the person (by default the batch's own).
+        """
+        if path is not None:
+            self._paths[person_id] = path
         hashes = list(self.hashes(identity))
         for old in self._keys_of.get(person_id, frozenset()):
             self._by_key[old].discard(person_id)
