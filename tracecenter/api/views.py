@@ -219,7 +219,12 @@ def case_assign_to(request: HttpRequest, case_id: Path[Id], payload: CaseAssignI
 
 @cases.post("/{case_id}/contacts", response={201: ContactOut, **ERRORS}, summary="Add a contact to a case")
 def contact_new(request: HttpRequest, case_id: Path[Id], payload: ContactCreateIn) -> Status[Exposure]:
-    """Name an existing person you can see (`person_id`) or a new one (`person`); someone already known is linked."""
+    """Name an existing person you can see (`person_id`) or a new one (`person`).
+
+    A new one is always a new record, as entered, whoever else the registry holds: the answer is the
+    same either way. If they may be someone already known, a supervisor who may see both records
+    reviews it later (identity reviews).
+    """
     user = current_user(request)
     case = get_for(user, cases_visible_to(user), case_id, object_type="case", capability=Capability.EDIT_RECORDS)
     if (payload.person_id is None) == (payload.person is None):

@@ -16,9 +16,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record_many
+from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.core import crypto
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows
@@ -386,5 +387,45 @@ def match_review_open(
         incoming_id=incoming_id,
         candidate_id=candidate_id,
         defaults={"jurisdiction_id": jurisdiction_id, "score": score, "comparison": comparison, "source": source[:120]},
+    )
+    return review
+
+
+def match_review_for_entered(*, person: Person, exclude: Iterable[int] = (), source: str) -> MatchReview | None:
+    """A person entered by hand (a contact a case named) may be someone already known: queue a review.
+
+    Never a link: the record stays as it was entered, and the user who entered it sees only that,
+    until a reviewer who may see both records decides (the review is routed to a jurisdiction that
+    covers both, `policy.review_route`). The same matcher as intake's, against the whole state;
+    sure and doubtful matches alike are reviewed. `exclude`: persons never to offer (records the
+    entered one could not be merged with). Runs after the entry committed (a worker), so nothing
+    about other persons reaches the user who entered it, not even as a delay.
+    """
+    person = Person.objects.select_related("jurisdiction").get(pk=person.pk)
+    if person.merged_into_id is not None:
+        return None
+    resolver = Resolver(person.jurisdiction)
+    resolver.ignore([person.pk, *exclude])
+    phones, emails = _contact_values([person.pk]).get(person.pk, ([], []))
+    resolution = resolver.resolve(identity_of(person, phones, emails))
+    if resolution.decision == "new" or resolution.candidate_id is None:
+        return None
+    route = policy.review_route(person.jurisdiction.path, resolver.path_of(resolution.candidate_id))
+    review = match_review_open(
+        jurisdiction_id=route,
+        incoming_id=person.pk,
+        candidate_id=resolution.candidate_id,
+        score=resolution.score or 0.0,
+        comparison=resolution.comparison,
+        source=source,
+    )
+    audit_record(
+        actor=None,
+        action=Action.CREATE,
+        object_type="match_review",
+        object_id=review.pk,
+        jurisdiction_id=route,
+        fields=["incoming", "candidate"],
+        detail=source,
     )
     return review
