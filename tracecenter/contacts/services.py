@@ -152,6 +152,9 @@ def _exposure_create(
 def exposure_add(*, actor: User | None, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
     """Record a contact of `case`; the exposure must fall in the case's infectious period."""
     _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
+    # One contact entry at a time per case: two people typing the same contact at once would otherwise
+    # both pass the duplicate check with two new records (the unique constraint cannot see that).
+    list(Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True))
     siblings = Exposure.objects.filter(case=case)
     contact, entered = _person_of_contact(actor, case.jurisdiction, person, source=case.person, siblings=siblings)
     if contact.pk == case.person_id:
@@ -178,6 +181,7 @@ def exposure_add_secondary(
     """A contact of a contact: exposed to someone who may be infectious but is not yet a case."""
     # Counted from when the contact could first be infectious: the day of their own last exposure.
     _clean_exposure(data, infectious_start=parent.last_exposure_date, infectious_end=parent.quarantine_end)
+    list(Exposure.objects.select_for_update().filter(pk=parent.pk).values_list("pk", flat=True))  # one at a time, as above
     siblings = Exposure.objects.filter(parent_exposure=parent)
     contact, entered = _person_of_contact(actor, parent.jurisdiction, person, source=parent.person, siblings=siblings)
     if contact.pk == parent.person_id:
