@@ -1,19 +1,22 @@
 """The one place where role, jurisdiction, team and assignment decide access.
 
 Every page, API endpoint and export asks here: `require` for what the role may do,
-`scope` for which rows of a record type the user may see. Record types pass in
-how their rows relate to a user (who they are assigned to); the rules themselves
-stay here.
+`scope` for which rows of a record type the user may see, `may`/`acts` (one record) and
+`permitted` (in bulk) for what they may do with a row: see it through a record of theirs,
+read it whole, edit it, assign it. Record types pass in (or register) how their rows
+relate to a user (who they are assigned to); the rules themselves stay here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Model, OuterRef, Q, QuerySet, Value
 
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
 
@@ -88,6 +91,114 @@ def scope[M: Model](
     return qs.filter(within)
 
 
+# --- Per record, per action (docs/ownership.md, "What each may do with a record").
+#
+# `scope` says which rows a user may see; a page or endpoint that acts on one record asks what the user
+# may do with that record: `may(user, act, record)`, or `acts(user, record)` for all of it at once, and
+# `permitted(qs, user, act)` in bulk. Each record type registers (in its app's ready) how its rows are a
+# user's ("assigned"); another app may register a link, through which a user sees a row only in part.
+
+
+class Act(enum.StrEnum):
+    SEE_LINKED = "see_linked"  # what a record of theirs hanging off this one needs (a case, through a contact followed)
+    READ = "read"  # the whole record: for a case, its person, lab results, contacts, places, timeline
+    EDIT = "edit"  # change it: a case's status, interview and facts, its contacts
+    ASSIGN = "assign"  # give it an owner or a team, transfer it
+
+
+_NEEDS = {
+    Act.SEE_LINKED: Capability.VIEW_RECORDS,
+    Act.READ: Capability.VIEW_RECORDS,
+    Act.EDIT: Capability.EDIT_RECORDS,
+    Act.ASSIGN: Capability.ASSIGN,
+}
+
+
+def needs(act: Act) -> Capability:
+    """The role's capability an act needs (what a refusal names in the audit trail)."""
+    return _NEEDS[act]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordType:
+    """How rows of one model relate to a user, for `permitted` (the rules stay here)."""
+
+    assigned: Callable[[Any], Q]  # this row is the user's: they own it (or own what it hangs off)
+    team_field: str | None = "team"
+    jurisdiction_field: str = "jurisdiction"
+
+
+_RECORDS: dict[str, RecordType] = {}
+# Per model label: conditions "the user sees this row through a record of theirs linked to it" (a
+# case, through a contact of it that they follow). Such a row is theirs to SEE_LINKED, nothing more.
+_LINKS: dict[str, list[Callable[[Any], Q]]] = defaultdict(list)
+
+
+def register_record(model_label: str, record_type: RecordType) -> None:
+    _RECORDS[model_label] = record_type
+
+
+def register_link(model_label: str, condition: Callable[[Any], Q]) -> None:
+    if condition not in _LINKS[model_label]:
+        _LINKS[model_label].append(condition)
+
+
+def permitted[M: Model](qs: QuerySet[M], user: Viewer, act: Act) -> QuerySet[M]:
+    """The rows of `qs` on which `user` may `act`, in one query however long the list.
+
+    Who sees a row at all is `scope`. On top of it: editing needs the role's EDIT_RECORDS and
+    assigning its ASSIGN; a row seen only through a link (a case whose contact the user follows)
+    is theirs to SEE_LINKED and to nothing else, neither READ in full nor EDIT nor ASSIGN.
+    """
+    viewer = signed_in(user)
+    if viewer is None or not viewer.has_capability(_NEEDS[act]):
+        return qs.none()
+    label = qs.model._meta.label_lower
+    record_type = _RECORDS[label]
+    assigned = record_type.assigned(viewer)
+    if act == Act.SEE_LINKED:
+        for link in _LINKS.get(label, ()):
+            assigned |= link(viewer)
+    return scope(
+        qs, viewer, assigned=assigned, team_field=record_type.team_field, jurisdiction_field=record_type.jurisdiction_field
+    )
+
+
+def with_acts[M: Model](qs: QuerySet[M], user: Viewer) -> QuerySet[M]:
+    """The rows `user` may at least SEE_LINKED, each carrying whether they may READ it in full, so that
+    `acts` and `may` on them ask the database nothing more (a page that fetches the record this way)."""
+    rows = permitted(qs, user, Act.SEE_LINKED)
+    viewer = signed_in(user)
+    if viewer is None:
+        return rows
+    if viewer.scope != Scope.ASSIGNED:
+        # Beyond one's own records (a team, a jurisdiction), a row is seen whole or not at all.
+        return cast("QuerySet[M]", rows.annotate(policy_reads=Value(True, output_field=BooleanField())))
+    full = permitted(qs.model._default_manager.filter(pk=OuterRef("pk")), viewer, Act.READ)
+    return cast("QuerySet[M]", rows.annotate(policy_reads=Exists(full)))
+
+
+def acts(user: Viewer, record: Model) -> frozenset[Act]:
+    """Everything `user` may do with `record`: one query, none for a record fetched through `with_acts`."""
+    viewer = signed_in(user)
+    if viewer is None:
+        return frozenset()
+    reads = getattr(record, "policy_reads", None)
+    if reads is None:
+        rows = record._meta.model._default_manager.filter(pk=record.pk)
+        reads = permitted(rows, viewer, Act.READ).exists()
+        if not reads and not permitted(rows, viewer, Act.SEE_LINKED).exists():
+            return frozenset()
+    if not reads:
+        return frozenset({Act.SEE_LINKED})
+    return frozenset({Act.SEE_LINKED, Act.READ} | {act for act in (Act.EDIT, Act.ASSIGN) if viewer.has_capability(_NEEDS[act])})
+
+
+def may(user: Viewer, act: Act, record: Model) -> bool:
+    """Whether `user` may `act` on `record` (see `acts`)."""
+    return act in acts(user, record)
+
+
 def covers(holder: Jurisdiction | None, jurisdiction: Jurisdiction) -> bool:
     """`jurisdiction` is `holder` or below it in the tree."""
     return holder is not None and jurisdiction.path.startswith(holder.path)
@@ -153,3 +264,65 @@ def record_groups(*, jurisdiction: Jurisdiction, team_id: int | None, user_ids: 
     groups += [f"jurisdiction.{pk}" for pk in above]
     groups += [f"team.{team_id}"] if team_id is not None else [f"jurisdiction.{pk}.unteamed" for pk in above]
     return groups
+
+
+# --- Identity reviews and merges: deciding that two person records are one person (or undoing it)
+# needs sight of both records, so each side is judged on its own and a review is routed to a
+# jurisdiction that covers both (docs/ownership.md, "Identity reviews").
+
+
+def review_route(*paths: str) -> int:
+    """The jurisdiction a review of records in `paths` goes to: the deepest one covering all of them.
+
+    Two records of one county stay with that county; a county's record and another county's (or
+    the state's) go to the state, whose reviewers may see both.
+    """
+    parts = [path.strip("/").split("/") for path in paths]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    if not common or not common[0]:
+        raise ValueError("records of different states are never compared")
+    return int(common[-1])
+
+
+def may_see_identity_side(viewer: Viewer | None, jurisdiction: Jurisdiction) -> bool:
+    """Whether a reviewer may be shown a person record of `jurisdiction` beside another."""
+    user = signed_in(viewer)
+    return user is not None and user.has_capability(Capability.REVIEW_MATCHES) and covers(user.jurisdiction, jurisdiction)
+
+
+def may_decide_identity(viewer: Viewer | None, *jurisdictions: Jurisdiction) -> bool:
+    """Merging, keeping apart or undoing a merge: only someone who may see every record involved."""
+    return bool(jurisdictions) and all(may_see_identity_side(viewer, j) for j in jurisdictions)
+
+
+def identity_decisions[M: Model](
+    qs: QuerySet[M], user: Viewer, *, sides: dict[str, str], routed: str | None = None
+) -> QuerySet[M]:
+    """The reviews or merges `user` may list, each annotated with what they may see and decide, in one query.
+
+    `sides` names each person record of a row and the lookup of its jurisdiction
+    ({"incoming": "incoming__jurisdiction", ...}); the rows come back with `<side>_visible` for
+    each (`may_see_identity_side` in bulk) and `decidable` (`may_decide_identity` in bulk).
+    A review is listed where it was routed (`routed`: its jurisdiction field); a merge, which
+    has no route, where one of its sides is.
+    """
+    viewer = signed_in(user)
+    if viewer is None or viewer.jurisdiction is None or not viewer.has_capability(Capability.REVIEW_MATCHES):
+        return qs.none()
+    seen = {name: jurisdiction_q(viewer, lookup) for name, lookup in sides.items()}
+    if routed is not None:
+        listed = jurisdiction_q(viewer, routed)
+    else:
+        listed = Q(pk__in=[])
+        for condition in seen.values():
+            listed |= condition
+    decidable = Q()
+    for condition in seen.values():
+        decidable &= condition
+    flags = {f"{name}_visible": ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in seen.items()}
+    annotated = qs.filter(listed).annotate(**flags, decidable=ExpressionWrapper(decidable, output_field=BooleanField()))
+    return cast("QuerySet[M]", annotated)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
 from tracecenter.accounts.models import Jurisdiction, Team, User
+from tracecenter.accounts.policy import Act
 from tracecenter.accounts.roles import Capability
 from tracecenter.api.auth import current_user
 from tracecenter.api.listing import audited_page
@@ -43,7 +44,7 @@ from tracecenter.api.selectors import lab_results_visible_to, persons_visible_to
 from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
 from tracecenter.cases.models import Case
-from tracecenter.cases.selectors import cases_visible_to
+from tracecenter.cases.selectors import cases_permitted, cases_visible_to
 from tracecenter.cases.services import case_assign, case_change_status
 from tracecenter.contacts.models import Exposure
 from tracecenter.contacts.selectors import exposures_visible_to
@@ -195,14 +196,14 @@ def case_detail(request: HttpRequest, case_id: Path[Id]) -> Case:
 @cases.post("/{case_id}/status", response={200: CaseOut, **ERRORS}, summary="Change a case's status")
 def case_status(request: HttpRequest, case_id: Path[Id], payload: CaseStatusIn) -> Case:
     user = current_user(request)
-    case = get_for(user, cases_visible_to(user), case_id, object_type="case", capability=Capability.EDIT_RECORDS)
+    case = get_for(user, cases_permitted(user, Act.EDIT), case_id, object_type="case", capability=Capability.EDIT_RECORDS)
     return case_change_status(actor=user, case=case, to_status=payload.status, reason=payload.reason)
 
 
 @cases.post("/{case_id}/assign", response={200: CaseOut, **ERRORS}, summary="Assign a case (supervisors)")
 def case_assign_to(request: HttpRequest, case_id: Path[Id], payload: CaseAssignIn) -> Case:
     user = current_user(request)
-    case = get_for(user, cases_visible_to(user), case_id, object_type="case", capability=Capability.ASSIGN)
+    case = get_for(user, cases_permitted(user, Act.ASSIGN), case_id, object_type="case", capability=Capability.ASSIGN)
     assignee = None
     if payload.assignee_id is not None:
         assignee = User.objects.select_related("jurisdiction", "team").filter(pk=payload.assignee_id).first()
@@ -219,9 +220,14 @@ def case_assign_to(request: HttpRequest, case_id: Path[Id], payload: CaseAssignI
 
 @cases.post("/{case_id}/contacts", response={201: ContactOut, **ERRORS}, summary="Add a contact to a case")
 def contact_new(request: HttpRequest, case_id: Path[Id], payload: ContactCreateIn) -> Status[Exposure]:
-    """Name an existing person you can see (`person_id`) or a new one (`person`); someone already known is linked."""
+    """Name an existing person you can see (`person_id`) or a new one (`person`).
+
+    A new one is always a new record, as entered, whoever else the registry holds: the answer is the
+    same either way. If they may be someone already known, a supervisor who may see both records
+    reviews it later (identity reviews).
+    """
     user = current_user(request)
-    case = get_for(user, cases_visible_to(user), case_id, object_type="case", capability=Capability.EDIT_RECORDS)
+    case = get_for(user, cases_permitted(user, Act.EDIT), case_id, object_type="case", capability=Capability.EDIT_RECORDS)
     if (payload.person_id is None) == (payload.person is None):
         raise DomainError(_("Give either person_id or person."), field="person")
     person: Person | PersonInput

@@ -18,6 +18,8 @@ class ContactElicited(DomainEvent):
     exposure_id: int
     case_id: int | None
     person_id: int
+    # The person was entered with the contact (a new record), not chosen among records the user sees.
+    person_entered: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,16 +5,22 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Viewer
+from tracecenter.accounts.models import User, Viewer
 from tracecenter.contacts.models import Exposure, ExposureStatus
 
 
+def exposure_assigned_to(user: User) -> Q:
+    """The tracer following the contact, the investigator who owns its case, the follower of its parent contact."""
+    return Q(owner=user.pk) | Q(case__owner=user.pk) | Q(parent_exposure__owner=user.pk)
+
+
+def case_linked_to(user: User) -> Q:
+    """A case whose contact `user` follows: they see it through that contact, in part (`policy.Act.SEE_LINKED`)."""
+    return Q(exposures__owner=user.pk)
+
+
 def exposures_visible_to(user: Viewer) -> QuerySet[Exposure]:
-    assigned = Q()
-    if getattr(user, "is_authenticated", False):
-        # The tracer following the contact, and the investigator who holds the source case.
-        assigned = Q(owner=user.pk) | Q(case__owner=user.pk) | Q(parent_exposure__owner=user.pk)
-    return policy.scope(Exposure.objects.all(), user, assigned=assigned)
+    return policy.permitted(Exposure.objects.all(), user, policy.Act.READ)
 
 
 def my_open_exposures(user: Viewer) -> QuerySet[Exposure]:

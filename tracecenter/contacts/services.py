@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +37,9 @@ from tracecenter.contacts.models import (
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
-from tracecenter.people.models import Person
+from tracecenter.people.identity import match_review_for_entered
+from tracecenter.people.merge import fk_mover
+from tracecenter.people.models import MatchReview, Person
 from tracecenter.people.services import PersonInput, person_create, person_find_exact
 
 MAX_DURATION_MINUTES = 60 * 24 * 30
@@ -73,13 +76,25 @@ def _clean_exposure(data: ExposureInput, *, infectious_start: dt.date | None, in
         raise DomainError(_("Notes are limited to %(n)d characters.") % {"n": 5000}, field="notes")
 
 
-def _resolve_person(actor: User | None, jurisdiction: Any, person: Person | PersonInput) -> Person:
+def _person_of_contact(
+    actor: User | None, jurisdiction: Any, person: Person | PersonInput, *, source: Person, siblings: QuerySet[Exposure]
+) -> tuple[Person, bool]:
+    """The contact's person, and whether it was entered now.
+
+    A person given as a record is one the caller already sees. A person given as entered is always
+    a new record, as entered: it is compared only with what the user sees on this case (`source`,
+    the case's or contact's own person, and the other contacts in `siblings`), never with the rest
+    of the registry, so the answer says nothing about anyone else. Whether someone already known
+    elsewhere is the same person is for identity review (see `exposure_identity_check`).
+    """
     if isinstance(person, Person):
-        return person
-    # Someone already known (same name and birth date, or name and phone) is linked, not created twice.
-    return person_find_exact(jurisdiction=jurisdiction, data=person) or person_create(
-        actor=actor, jurisdiction=jurisdiction, data=person
-    )
+        return person, False
+    named = siblings.values("person_id")
+    seen = Person.objects.filter(Q(pk=source.pk) | Q(pk__in=named) | Q(merged_into__in=named))
+    same = person_find_exact(among=seen, data=person)
+    if same is not None:
+        return same, False  # refused by the caller: their own person, or a contact already there
+    return person_create(actor=actor, jurisdiction=jurisdiction, data=person), True
 
 
 def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any]:
@@ -88,7 +103,14 @@ def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any
 
 
 def _exposure_create(
-    *, actor: User | None, source: dict[str, Any], person: Person, origin: Case | Exposure, data: ExposureInput, duplicate: str
+    *,
+    actor: User | None,
+    source: dict[str, Any],
+    person: Person,
+    origin: Case | Exposure,
+    data: ExposureInput,
+    duplicate: str,
+    entered: bool,
 ) -> Exposure:
     """Save one exposure: quarantine from the rules in force, the source's team and worker, audit, event.
 
@@ -120,7 +142,9 @@ def _exposure_create(
         jurisdiction_id=exposure.jurisdiction_id,
         fields=["person", "last_exposure_date", "setting"],
     )
-    events.publish(ContactElicited(exposure_id=exposure.pk, case_id=exposure.case_id, person_id=person.pk))
+    events.publish(
+        ContactElicited(exposure_id=exposure.pk, case_id=exposure.case_id, person_id=person.pk, person_entered=entered)
+    )
     return exposure
 
 
@@ -128,13 +152,19 @@ def _exposure_create(
 def exposure_add(*, actor: User | None, case: Case, person: Person | PersonInput, data: ExposureInput) -> Exposure:
     """Record a contact of `case`; the exposure must fall in the case's infectious period."""
     _clean_exposure(data, infectious_start=case.infectious_start, infectious_end=case.infectious_end)
-    contact = _resolve_person(actor, case.jurisdiction, person)
+    # One contact entry at a time per case: two people typing the same contact at once would otherwise
+    # both pass the duplicate check with two new records (the unique constraint cannot see that).
+    list(Case.objects.select_for_update().filter(pk=case.pk).values_list("pk", flat=True))
+    siblings = Exposure.objects.filter(case=case)
+    contact, entered = _person_of_contact(actor, case.jurisdiction, person, source=case.person, siblings=siblings)
     if contact.pk == case.person_id:
         raise DomainError(_("A case cannot be their own contact."), field="last_name")
     duplicate = _("This person is already a contact of this case.")
-    if Exposure.objects.filter(case=case, person=contact).exists():
+    if not entered and siblings.filter(Q(person=contact) | Q(person__merged_from=contact)).exists():
         raise DomainError(duplicate, field="last_name")
-    exposure = _exposure_create(actor=actor, source={"case": case}, person=contact, origin=case, data=data, duplicate=duplicate)
+    exposure = _exposure_create(
+        actor=actor, source={"case": case}, person=contact, origin=case, data=data, duplicate=duplicate, entered=entered
+    )
     case_activity_add(
         case=case,
         actor=actor,
@@ -151,14 +181,22 @@ def exposure_add_secondary(
     """A contact of a contact: exposed to someone who may be infectious but is not yet a case."""
     # Counted from when the contact could first be infectious: the day of their own last exposure.
     _clean_exposure(data, infectious_start=parent.last_exposure_date, infectious_end=parent.quarantine_end)
-    contact = _resolve_person(actor, parent.jurisdiction, person)
+    list(Exposure.objects.select_for_update().filter(pk=parent.pk).values_list("pk", flat=True))  # one at a time, as above
+    siblings = Exposure.objects.filter(parent_exposure=parent)
+    contact, entered = _person_of_contact(actor, parent.jurisdiction, person, source=parent.person, siblings=siblings)
     if contact.pk == parent.person_id:
         raise DomainError(_("A contact cannot be their own contact."), field="last_name")
     duplicate = _("This person is already a contact of this contact.")
-    if Exposure.objects.filter(parent_exposure=parent, person=contact).exists():
+    if not entered and siblings.filter(Q(person=contact) | Q(person__merged_from=contact)).exists():
         raise DomainError(duplicate, field="last_name")
     return _exposure_create(
-        actor=actor, source={"parent_exposure": parent}, person=contact, origin=parent, data=data, duplicate=duplicate
+        actor=actor,
+        source={"parent_exposure": parent},
+        person=contact,
+        origin=parent,
+        data=data,
+        duplicate=duplicate,
+        entered=entered,
     )
 
 
@@ -280,6 +318,60 @@ def link_new_cases_to_exposures(*, case_ids: Sequence[int]) -> None:
     for case_id, person_id in sorted(person_of.items()):
         if person_id in contacts:
             link_new_case_to_exposures(case_id=case_id)
+
+
+def exposure_identity_check(*, exposure_id: int) -> MatchReview | None:
+    """A contact entered by hand may be someone already known: a review, for a supervisor who may see both.
+
+    Delivered from `ContactElicited` after the entry committed. The case's own person and its other
+    contacts (or the parent contact's) are not offered: the user who entered the contact already
+    sees them, and they could not be merged with it (see `exposures_move`).
+    """
+    exposure = Exposure.objects.select_related("case", "parent_exposure").filter(pk=exposure_id).first()
+    if exposure is None:
+        return None
+    related: set[int] = set()
+    if exposure.case is not None:
+        siblings = Exposure.objects.filter(case=exposure.case)
+        related = {exposure.case.person_id, *siblings.values_list("person_id", flat=True)}
+    elif exposure.parent_exposure is not None:
+        siblings = Exposure.objects.filter(parent_exposure=exposure.parent_exposure)
+        related = {exposure.parent_exposure.person_id, *siblings.values_list("person_id", flat=True)}
+    return match_review_for_entered(person=exposure.person, exclude=related, source=f"contact {exposure.pk}")
+
+
+_EXPOSURES = fk_mover(Exposure, "person")
+
+
+def exposures_move(merged_id: int, survivor_id: int) -> list[int]:
+    """The merge mover of exposures: the merged record's go to the kept one.
+
+    Unless that would make one person twice a contact of one case (or of one contact), or a case
+    (or contact) its own contact: then the merge is refused, and nothing moves.
+    """
+    pair = [merged_id, survivor_id]
+    mine = Exposure.objects.filter(person_id=merged_id)
+    theirs = Exposure.objects.filter(person_id=survivor_id)
+    clash = (
+        mine.filter(case__isnull=False, case__in=theirs.values("case")).exists()
+        or mine.filter(parent_exposure__isnull=False, parent_exposure__in=theirs.values("parent_exposure")).exists()
+        # Cases move before exposures: a case of either record may already be the kept one's.
+        or Exposure.objects.filter(person_id__in=pair)
+        .filter(Q(case__person_id__in=pair) | Q(parent_exposure__person_id__in=pair))
+        .exists()
+    )
+    if clash:
+        raise DomainError(
+            _(
+                "These records are on one case together (two of its contacts, or the case and its contact): "
+                "they cannot be merged. Keep them apart, or correct the case's contacts first."
+            )
+        )
+    return _EXPOSURES.move(merged_id, survivor_id)
+
+
+def exposures_move_back(ids: list[int], survivor_id: int, merged_id: int) -> None:
+    _EXPOSURES.move_back(ids, survivor_id, merged_id)
 
 
 def source_exposure_of(case: Case) -> Exposure | None:

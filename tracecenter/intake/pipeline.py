@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record_many
@@ -98,8 +99,10 @@ class _Counties:
     def __init__(self, root: Jurisdiction) -> None:
         self.root = root
         self._by_key: dict[str, int] = {}
+        self.paths: dict[int, str] = {root.pk: root.path}
         for j in Jurisdiction.objects.filter(path__startswith=root.path).exclude(pk=root.pk):
             self._by_key.setdefault(self._key(j.name), j.pk)
+            self.paths[j.pk] = j.path
 
     @staticmethod
     def _key(name: str) -> str:
@@ -383,7 +386,8 @@ class _Chunk:
         jurisdiction_id = self.counties.of(patient.report.patient.county)
         row = NewPerson(jurisdiction_id=jurisdiction_id, values=patient.values, phones=phones, emails=emails, identity=identity)
         new_rows.append(row)
-        self.resolver.remember(-len(new_rows), identity)  # a provisional id until the chunk's persons are created
+        # A provisional id until the chunk's persons are created.
+        self.resolver.remember(-len(new_rows), identity, path=self.counties.paths[jurisdiction_id])
         if resolution.decision == "review" and resolution.candidate_id is not None:
             self._reviews.append((row, resolution, item))
         return row
@@ -452,9 +456,11 @@ class _Chunk:
             candidate_id = resolution.candidate_id
             if candidate_id < 0:  # the candidate is someone created earlier in this chunk
                 candidate_id = real_id[id(new_rows[-candidate_id - 1])]
+            # Routed where a reviewer covers both records: the county for two of its own, else above.
+            route = policy.review_route(self.counties.paths[row.jurisdiction_id], self.resolver.path_of(candidate_id))
             reviews.append(
                 MatchReview(
-                    jurisdiction_id=row.jurisdiction_id,
+                    jurisdiction_id=route,
                     incoming_id=real_id[id(row)],
                     candidate_id=candidate_id,
                     score=resolution.score or 0.0,

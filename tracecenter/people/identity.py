@@ -16,9 +16,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record_many
+from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.core import crypto
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows
@@ -143,7 +144,13 @@ def _block_members(keys: list[str]) -> list[tuple[str, int]]:
 
 
 class Resolver:
-    """Resolves a batch of incoming identities within one state (the root of a jurisdiction tree).
+    """Resolves a batch of incoming identities against one state (the root of `root`'s tree).
+
+    Candidates are sought in the whole state, so a person known in the next county is not made
+    twice without anyone knowing; but a person outside `root` (the batch's jurisdiction: a
+    county's upload, the state for feeds) is never linked automatically: whoever sent the
+    batch may not see them. Such a match is a review instead, routed to a jurisdiction that
+    covers both records (`policy.review_route`).
 
     Use: prefetch(all identities of a chunk) once, then resolve() each, and remember()
     every person created so later records of the same chunk find them. Keys and decrypted
@@ -152,6 +159,8 @@ class Resolver:
 
     def __init__(self, root: Jurisdiction, thresholds: matching.Thresholds | None = None) -> None:
         self.root_path = f"/{root.ancestors_and_self()[0]}/"
+        self.scope_path = root.path
+        self._paths: dict[int, str] = {}  # jurisdiction path of each person loaded or remembered
         self.thresholds = thresholds or thresholds_for(self.root_path)
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._fetched: set[str] = set()
@@ -186,14 +195,26 @@ class Resolver:
         if not person_ids:
             return
         found = list(
-            Person.objects.filter(
-                pk__in=person_ids, jurisdiction__path__startswith=self.root_path, merged_into__isnull=True
-            ).only("pk", "first_name", "middle_name", "last_name", "date_of_birth", "sex", "street", "city", "postal_code")
+            Person.objects.filter(pk__in=person_ids, jurisdiction__path__startswith=self.root_path, merged_into__isnull=True)
+            .select_related("jurisdiction")
+            .only(
+                "pk",
+                "first_name",
+                "middle_name",
+                "last_name",
+                "date_of_birth",
+                "sex",
+                "street",
+                "city",
+                "postal_code",
+                "jurisdiction__path",
+            )
         )
         contacts = _contact_values(p.pk for p in found)
         for person in found:
             phones, emails = contacts.get(person.pk, ([], []))
             self._identities[person.pk] = identity_of(person, phones, emails)
+            self._paths[person.pk] = person.jurisdiction.path
         self._elsewhere.update(person_ids - {p.pk for p in found})
 
     def _ranked(self, identity: matching.Identity) -> list[int]:
@@ -232,7 +253,10 @@ class Resolver:
             return Resolution("new", None, None, None, [])
         summary = comparison_summary(found.score)
         if found.decision == "match":
-            return Resolution("match", int(found.key), int(found.key), found.score.total, summary)
+            if self.path_of(int(found.key)).startswith(self.scope_path):
+                return Resolution("match", int(found.key), int(found.key), found.score.total, summary)
+            # Surely the same person, but outside what the sender may see: a reviewer who sees both decides.
+            return Resolution("review", None, int(found.key), found.score.total, summary)
         if found.decision == "review":
             return Resolution("review", None, int(found.key), found.score.total, summary)
         return Resolution("new", None, None, found.score.total, summary)
@@ -241,6 +265,8 @@ class Resolver:
         """A person remembered under a provisional id was created: index them under their real one."""
         identity = self._identities.pop(old_id, None)
         keys = self._keys_of.pop(old_id, frozenset())
+        if old_id in self._paths:
+            self._paths[new_id] = self._paths.pop(old_id)
         for key in keys:
             self._by_key[key].discard(old_id)
             self._by_key[key].add(new_id)
@@ -248,8 +274,21 @@ class Resolver:
             self._identities[new_id] = identity
             self._keys_of[new_id] = keys
 
-    def remember(self, person_id: int, identity: matching.Identity) -> list[str]:
-        """Index a person (created or updated in this batch); returns its key hashes for storage."""
+    def path_of(self, person_id: int) -> str:
+        """The jurisdiction path of a candidate (loaded or remembered); the batch's own when not known."""
+        return self._paths.get(person_id, self.scope_path)
+
+    def ignore(self, person_ids: Iterable[int]) -> None:
+        """Never offer these persons as candidates (the record being checked, records it may not be merged with)."""
+        self._elsewhere.update(person_ids)
+
+    def remember(self, person_id: int, identity: matching.Identity, *, path: str | None = None) -> list[str]:
+        """Index a person (created or updated in this batch); returns its key hashes for storage.
+
+        `path` is the jurisdiction path of the person (by default the batch's own).
+        """
+        if path is not None:
+            self._paths[person_id] = path
         hashes = list(self.hashes(identity))
         for old in self._keys_of.get(person_id, frozenset()):
             self._by_key[old].discard(person_id)
@@ -348,5 +387,45 @@ def match_review_open(
         incoming_id=incoming_id,
         candidate_id=candidate_id,
         defaults={"jurisdiction_id": jurisdiction_id, "score": score, "comparison": comparison, "source": source[:120]},
+    )
+    return review
+
+
+def match_review_for_entered(*, person: Person, exclude: Iterable[int] = (), source: str) -> MatchReview | None:
+    """A person entered by hand (a contact a case named) may be someone already known: queue a review.
+
+    Never a link: the record stays as it was entered, and the user who entered it sees only that,
+    until a reviewer who may see both records decides (the review is routed to a jurisdiction that
+    covers both, `policy.review_route`). The same matcher as intake's, against the whole state;
+    sure and doubtful matches alike are reviewed. `exclude`: persons never to offer (records the
+    entered one could not be merged with). Runs after the entry committed (a worker), so nothing
+    about other persons reaches the user who entered it, not even as a delay.
+    """
+    person = Person.objects.select_related("jurisdiction").get(pk=person.pk)
+    if person.merged_into_id is not None:
+        return None
+    resolver = Resolver(person.jurisdiction)
+    resolver.ignore([person.pk, *exclude])
+    phones, emails = _contact_values([person.pk]).get(person.pk, ([], []))
+    resolution = resolver.resolve(identity_of(person, phones, emails))
+    if resolution.decision == "new" or resolution.candidate_id is None:
+        return None
+    route = policy.review_route(person.jurisdiction.path, resolver.path_of(resolution.candidate_id))
+    review = match_review_open(
+        jurisdiction_id=route,
+        incoming_id=person.pk,
+        candidate_id=resolution.candidate_id,
+        score=resolution.score or 0.0,
+        comparison=resolution.comparison,
+        source=source,
+    )
+    audit_record(
+        actor=None,
+        action=Action.CREATE,
+        object_type="match_review",
+        object_id=review.pk,
+        jurisdiction_id=route,
+        fields=["incoming", "candidate"],
+        detail=source,
     )
     return review

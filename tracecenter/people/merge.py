@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
@@ -125,8 +126,13 @@ def person_merge(*, actor: User | None, survivor: Person, merged: Person, reason
 
 @transaction.atomic
 def person_merge_undo(*, actor: User | None, merge: PersonMerge) -> PersonMerge:
-    """Move back exactly what the merge moved (rows since re-pointed elsewhere are left where they are)."""
+    """Move back exactly what the merge moved (rows since re-pointed elsewhere are left where they are).
+
+    Only someone who may see both records may undo it (`policy.may_decide_identity`).
+    """
     merge = PersonMerge.objects.select_for_update().get(pk=merge.pk)
+    if not policy.may_decide_identity(actor, merge.survivor.jurisdiction, merge.merged.jurisdiction):
+        raise PermissionDenied
     if merge.undone_at is not None:
         raise DomainError(_("This merge was already undone."))
     if Person.objects.filter(merged_into_id=merge.merged_id).exists():
@@ -162,8 +168,13 @@ def person_merge_undo(*, actor: User | None, merge: PersonMerge) -> PersonMerge:
 
 @transaction.atomic
 def match_review_decide(*, actor: User | None, review: MatchReview, same_person: bool) -> MatchReview:
-    """A supervisor's answer: the same person (merge the incoming record into the candidate) or not."""
+    """A supervisor's answer: the same person (merge the incoming record into the candidate) or not.
+
+    Only someone who may see both records may give it (`policy.may_decide_identity`).
+    """
     review = MatchReview.objects.select_for_update().get(pk=review.pk)
+    if not policy.may_decide_identity(actor, review.incoming.jurisdiction, review.candidate.jurisdiction):
+        raise PermissionDenied
     if review.status != MatchReview.Status.OPEN:
         raise DomainError(_("This review was already decided."))
     if same_person:

@@ -1,4 +1,4 @@
-"""Writes to persons: create, update, and find-or-create for newly named contacts."""
+"""Writes to persons: create, update, and the strict comparison of an entered person with known ones."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -178,21 +179,19 @@ def person_update(*, actor: User | None, person: Person, data: PersonInput) -> P
     return person
 
 
-def person_find_exact(*, jurisdiction: Jurisdiction, data: PersonInput) -> Person | None:
-    """An existing person with the same name and birth date, or the same name and a shared phone.
+def person_find_exact(*, among: QuerySet[Person], data: PersonInput) -> Person | None:
+    """A person of `among` with the same name and birth date, or the same name and a shared phone.
 
-    Deliberately strict: the probabilistic matcher (intake) handles the fuzzy cases
-    through a review queue; here a wrong merge would show a tracer another person.
+    `among` is what the caller may compare with: the records a user entered or sees (the contacts of
+    one case), never the whole registry, whose answer would tell a user about persons they may not
+    see. Finding someone who may already be known elsewhere is identity review's work
+    (people.identity.match_review_for_entered). Deliberately strict: a wrong answer here refuses a
+    contact the user meant to add.
     """
     clean = clean_person_input(data)
     first = crypto.blind_index(normalize.name_key(clean.values["first_name"]), purpose="first_name")
     last = crypto.blind_index(normalize.name_key(clean.values["last_name"]), purpose="last_name")
-    same_name = Person.objects.filter(
-        # The whole state: a contact named in one county often lives in the next.
-        jurisdiction__path__startswith=f"/{jurisdiction.ancestors_and_self()[0]}/",
-        first_name_bidx=first,
-        last_name_bidx=last,
-    )
+    same_name = among.filter(first_name_bidx=first, last_name_bidx=last)
     dob = clean.values["date_of_birth"]
     if dob is not None:
         dob_index = crypto.blind_index(dob.isoformat(), purpose="dob")

@@ -45,3 +45,36 @@ def test_whoever_holds_open_work_on_a_record_sees_it_through_the_same_policy(mak
         assert not cases_visible_to(helper).exists()
     finally:
         policy._HOLDERS["cases.case"].remove(holds)
+
+
+def test_a_case_seen_through_a_contact_is_seen_in_part_and_nothing_more(make_case, county, users):
+    from tracecenter.contacts.services import ExposureInput, exposure_add
+    from tracecenter.people.services import PersonInput
+
+    investigator, tracer = users[Role.CASE_INVESTIGATOR], users[Role.CONTACT_TRACER]
+    case = make_case(county, owner=investigator)
+    exposure = exposure_add(
+        actor=investigator,
+        case=case,
+        person=PersonInput(first_name="Luis", last_name="Pérez"),
+        data=ExposureInput(last_exposure_date=case.specimen_collection_date),
+    )
+    exposure.owner = tracer
+    exposure.save()
+    Act = policy.Act
+    assert policy.acts(tracer, case) == {Act.SEE_LINKED}
+    assert policy.acts(investigator, case) == {Act.SEE_LINKED, Act.READ, Act.EDIT}
+    assert policy.acts(users[Role.SUPERVISOR], case) == set(Act)
+    assert policy.acts(users[Role.EPIDEMIOLOGIST], case) == {Act.SEE_LINKED, Act.READ}
+    assert policy.acts(users[Role.AUDITOR], case) == set()
+    assert not policy.may(tracer, Act.EDIT, case) and policy.may(investigator, Act.EDIT, case)
+    # In bulk, and asked of a record fetched through with_acts without another query.
+    assert list(policy.permitted(Case.objects.all(), tracer, Act.SEE_LINKED)) == [case]
+    assert not policy.permitted(Case.objects.all(), tracer, Act.READ).exists()
+    with CaptureQueriesContext(connection) as ctx:
+        fetched = policy.with_acts(Case.objects.all(), tracer).get(pk=case.pk)
+        assert policy.acts(tracer, fetched) == {Act.SEE_LINKED}
+        assert policy.acts(investigator, policy.with_acts(Case.objects.all(), investigator).get(pk=case.pk)) >= {Act.EDIT}
+    assert len(ctx.captured_queries) == 2
+    # The contact itself is the tracer's whole.
+    assert policy.acts(tracer, exposure) == {Act.SEE_LINKED, Act.READ, Act.EDIT}

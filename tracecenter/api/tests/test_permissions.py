@@ -14,8 +14,12 @@ PERSONAL = ["Beatriz", "Mineiro", "Otherton", "Farley", "Contactson", "Seconda",
 def _visible(world, role):
     """What each role with records should see: {kind: set of ids}."""
     w = world
-    if role in (Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER):
+    if role == Role.CASE_INVESTIGATOR:
         cases = {w.mine}
+        contacts = {w.contact}
+    elif role == Role.CONTACT_TRACER:
+        # Follows a contact of `mine`: the contact and its person, not the case nor the case's person.
+        cases = set()
         contacts = {w.contact}
     else:  # supervisor of team A (sees team A and not-yet-routed records), epidemiologist (the county)
         cases = {w.mine, w.other}
@@ -180,3 +184,50 @@ def test_responses_never_show_blind_indexes_or_ciphertext(world, users, session_
         assert "tc1$" not in body
     person = client.get(f"/api/persons/{world.mine.person_id}").json()
     assert person["first_name"] == "Beatriz" and person["phones"] == ["+16175550101"]
+
+
+def test_a_tracer_who_follows_a_contact_may_neither_read_nor_change_its_case(world, users, session_client):
+    from tracecenter.cases.models import Case
+    from tracecenter.contacts.models import Exposure
+    from tracecenter.intake.models import LabResult
+
+    w = world
+    tracer = users[Role.CONTACT_TRACER]
+    client = session_client(tracer)
+    labs_before, contacts_before = LabResult.objects.count(), Exposure.objects.count()
+    lab = {"specimen_collection_date": "2024-01-01", "test_loinc": "94500-6", "result": "positive"}
+    responses = {
+        "case": client.get(f"/api/cases/{w.mine.pk}"),
+        "case person": client.get(f"/api/persons/{w.mine.person_id}"),
+        "status": client.post_json(f"/api/cases/{w.mine.pk}/status", {"status": "attempting", "reason": "Calling"}),
+        "contact": client.post_json(
+            f"/api/cases/{w.mine.pk}/contacts",
+            {"person": {"first_name": "New", "last_name": "Contact"}, "last_exposure_date": "2024-01-01"},
+        ),
+        "lab result": client.post_json(f"/api/persons/{w.mine.person_id}/lab-results", lab),
+        "assign": client.post_json(f"/api/cases/{w.mine.pk}/assign", {"assignee_id": tracer.pk}),
+    }
+    assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 403)
+    for response in responses.values():
+        assert not any(word in response.content.decode() for word in PERSONAL)
+    assert AuditEntry.objects.filter(actor_id=tracer.pk, action=Action.DENIED).count() == len(responses)
+    mine = Case.objects.get(pk=w.mine.pk)
+    assert (mine.status, mine.owner_id) == (w.mine.status, users[Role.CASE_INVESTIGATOR].pk)
+    assert (LabResult.objects.count(), Exposure.objects.count()) == (labs_before, contacts_before)
+    # The contact they follow is theirs in full, with the id of the case it came from.
+    contact = client.get(f"/api/contacts/{w.contact.pk}")
+    assert contact.status_code == 200 and contact.json()["case_id"] == w.mine.pk
+    assert client.get(f"/api/persons/{w.contact.person_id}").status_code == 200
+
+
+def test_the_cases_owner_keeps_writing_to_the_case(world, users, session_client):
+    client = session_client(users[Role.CASE_INVESTIGATOR])
+    w = world
+    assert client.post_json(f"/api/cases/{w.mine.pk}/status", {"status": "attempting", "reason": "Calling"}).status_code == 200
+    added = client.post_json(
+        f"/api/cases/{w.mine.pk}/contacts",
+        {"person": {"first_name": "New", "last_name": "Contact"}, "last_exposure_date": w.contact.last_exposure_date.isoformat()},
+    )
+    assert added.status_code == 201, added.content
+    lab = {"specimen_collection_date": w.mine.specimen_collection_date.isoformat(), "test_loinc": "94500-6", "result": "negative"}
+    assert client.post_json(f"/api/persons/{w.mine.person_id}/lab-results", lab).status_code == 201

@@ -133,6 +133,41 @@ def test_the_investigator_adds_a_new_contact_to_their_case(world, users, session
     assert client.get(f"/api/persons/{exposure.person_id}").status_code == 200
 
 
+def test_adding_a_contact_answers_alike_whether_or_not_someone_like_them_is_known(
+    world, users, session_client, make_person, other_county
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    known = make_person(
+        other_county, first_name="Gail", last_name="Knownly", date_of_birth=dt.date(1960, 1, 2), phones=["(617) 555-0166"]
+    )
+    client = session_client(users[Role.CASE_INVESTIGATOR])
+    client.get("/api/cases")  # the session's first request may read more
+
+    def add(first: str, last: str, phone: str) -> tuple[dict, int, int]:
+        payload = {
+            "person": {"first_name": first, "last_name": last, "date_of_birth": "1960-01-02", "phones": [phone]},
+            "last_exposure_date": (TODAY() - dt.timedelta(days=1)).isoformat(),
+        }
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post_json(f"/api/cases/{world.mine.pk}/contacts", payload)
+        return response.json(), response.status_code, len(ctx.captured_queries)
+
+    like_known, like_status, like_queries = add("Gail", "Knownly", "(617) 555-0166")
+    stranger, stranger_status, stranger_queries = add("Hank", "Unknownly", "(617) 555-0167")
+    # The same status, the same fields, the same work: nothing tells whether Gail Knownly is known.
+    assert like_status == stranger_status == 201
+    assert set(like_known) == set(stranger)
+    assert like_queries == stranger_queries
+    assert like_known["person_id"] not in (known.pk, stranger["person_id"])
+    # The investigator sees the record as entered, not the known person, and cannot add results to them.
+    assert client.get(f"/api/persons/{like_known['person_id']}").status_code == 200
+    assert client.get(f"/api/persons/{known.pk}").status_code == 403
+    assert client.post_json(f"/api/persons/{known.pk}/lab-results", _lab()).status_code == 403
+    assert known.pk not in {p["id"] for p in client.get("/api/persons?page_size=100").json()["items"]}
+
+
 def test_a_contact_can_be_an_existing_visible_person(world, users, session_client):
     client = session_client(users[Role.SUPERVISOR])
     response = client.post_json(

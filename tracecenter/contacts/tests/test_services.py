@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from conftest import run_background_work
 from tracecenter.accounts.roles import Role
+from tracecenter.audit.models import AuditEntry
 from tracecenter.cases.models import Case, RuleSet
 from tracecenter.contacts.models import Attendance, Exposure, ExposureStatus, Place
 from tracecenter.contacts.services import (
@@ -22,7 +23,9 @@ from tracecenter.core import clock
 from tracecenter.core.errors import DomainError
 from tracecenter.core.models import EventDelivery, OutboxEvent
 from tracecenter.intake.services import LabResultInput, lab_result_record
-from tracecenter.people.models import Person
+from tracecenter.people.identity import match_review_open
+from tracecenter.people.merge import match_review_decide, person_merge_undo
+from tracecenter.people.models import MatchReview, Person, PersonMerge
 from tracecenter.people.services import PersonInput
 
 DAY = dt.timedelta(days=1)
@@ -123,7 +126,7 @@ def test_a_case_is_not_their_own_contact(case, tracer):
         exposure_add(actor=tracer, case=case, person=case.person, data=ExposureInput(last_exposure_date=days_ago(1)))
 
 
-def test_a_known_person_is_linked_by_name_and_birth_date_not_created_again(case, tracer, make_person, other_county):
+def test_a_contact_entered_with_a_known_name_and_birth_date_is_a_new_record_as_entered(case, tracer, make_person, other_county):
     known = make_person(other_county, first_name="Zoë", last_name="Müller-Lang", date_of_birth=dt.date(1977, 9, 30))
     people_before = Person.objects.count()
     exposure = exposure_add(
@@ -132,8 +135,146 @@ def test_a_known_person_is_linked_by_name_and_birth_date_not_created_again(case,
         person=contact(first="zoe", last="Muller Lang", dob=dt.date(1977, 9, 30)),
         data=ExposureInput(last_exposure_date=days_ago(1)),
     )
-    assert exposure.person == known  # a neighbouring county of the same state
-    assert Person.objects.count() == people_before
+    assert exposure.person != known  # never linked to someone the tracer cannot see
+    assert Person.objects.count() == people_before + 1
+    entered = Person.objects.get(pk=exposure.person_id)
+    assert (entered.first_name, entered.last_name, entered.jurisdiction) == ("zoe", "Muller Lang", case.jurisdiction)
+    assert not entered.contact_points.exists()  # nothing of the known person's record was copied
+
+
+def test_a_contact_entered_with_a_known_name_and_phone_is_a_new_record_too(case, tracer, make_person, county):
+    known = make_person(county, first_name="Bruno", last_name="Okafor", date_of_birth=None, phones=["(617) 555-0144"])
+    exposure = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(dob=None, phones=["617 555 0144"]),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    assert exposure.person != known
+
+
+def test_a_possible_match_goes_to_review_routed_where_a_supervisor_sees_both(case, tracer, make_person, other_county, state):
+    known = make_person(other_county, first_name="Zoë", last_name="Müller-Lang", date_of_birth=dt.date(1977, 9, 30))
+    exposure = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="Zoe", last="Müller-Lang", dob=dt.date(1977, 9, 30), phones=["(617) 555-0134"]),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    # Nothing is looked up while the tracer waits: the check runs in the workers after the commit.
+    assert not MatchReview.objects.exists()
+    run_background_work()
+    review = MatchReview.objects.get()
+    assert (review.incoming_id, review.candidate_id) == (exposure.person_id, known.pk)
+    assert review.jurisdiction == state  # the case's county and the other county: the state decides
+    assert review.status == "open" and review.source == f"contact {exposure.pk}"
+    assert all("value" not in field for field in review.comparison)
+    assert AuditEntry.objects.filter(action="create", object_type="match_review", object_id=str(review.pk)).exists()
+
+
+def test_a_possible_match_in_the_same_county_is_reviewed_by_the_county(case, tracer, make_person, county):
+    known = make_person(county, first_name="Bruno", last_name="Okafor", date_of_birth=dt.date(1990, 5, 17))
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    run_background_work()
+    review = MatchReview.objects.get()
+    assert (review.incoming_id, review.candidate_id, review.jurisdiction) == (exposure.person_id, known.pk, county)
+
+
+def test_a_contact_nobody_resembles_queues_no_review(case, tracer):
+    exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    run_background_work()
+    assert not MatchReview.objects.exists()
+
+
+def test_the_cases_own_person_and_other_contacts_are_not_offered_for_review(case, tracer):
+    first = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    # The same name and birth date, another phone: a second contact the tracer chose to enter (refused
+    # only on an exact match); a review against the first could never be merged.
+    exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="Bruno", last="Okafor", dob=dt.date(1990, 5, 18), phones=["(617) 555-0190"]),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    run_background_work()
+    assert not MatchReview.objects.filter(candidate=first.person).exists()
+    assert not MatchReview.objects.filter(candidate=case.person).exists()
+
+
+def test_merging_after_review_moves_the_contact_to_the_known_person_and_back(
+    case, tracer, make_person, other_county, state, make_user
+):
+    known = make_person(other_county, first_name="Zoë", last_name="Müller-Lang", date_of_birth=dt.date(1977, 9, 30))
+    exposure = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="Zoe", last="Muller-Lang", dob=dt.date(1977, 9, 30)),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    entered = exposure.person
+    run_background_work()
+    reviewer = make_user(Role.SUPERVISOR, state)
+    match_review_decide(actor=reviewer, review=MatchReview.objects.get(), same_person=True)
+    exposure.refresh_from_db()
+    assert exposure.person_id == known.pk  # the merge movers carry the exposure to the kept record
+    # The same contact entered again is still refused, judged on what the tracer entered.
+    with pytest.raises(DomainError) as caught:
+        exposure_add(
+            actor=tracer,
+            case=case,
+            person=contact(first="Zoe", last="Muller-Lang", dob=dt.date(1977, 9, 30)),
+            data=ExposureInput(last_exposure_date=days_ago(1)),
+        )
+    assert caught.value.field == "last_name" and "already a contact" in caught.value.message
+    person_merge_undo(actor=reviewer, merge=PersonMerge.objects.get())
+    exposure.refresh_from_db()
+    assert exposure.person_id == entered.pk
+
+
+def test_a_merge_that_would_put_one_person_twice_on_a_case_is_refused(case, tracer, county, make_user):
+    one = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    two = exposure_add(
+        actor=tracer,
+        case=case,
+        person=contact(first="Bruno", last="Okafor", dob=None, phones=["(617) 555-0190"]),
+        data=ExposureInput(last_exposure_date=days_ago(1)),
+    )
+    review = match_review_open(
+        jurisdiction_id=county.pk, incoming_id=two.person_id, candidate_id=one.person_id, score=9.0, comparison=[], source="t"
+    )
+    with pytest.raises(DomainError) as caught:
+        match_review_decide(actor=make_user(Role.SUPERVISOR, county), review=review, same_person=True)
+    assert "cannot be merged" in caught.value.message
+    assert not PersonMerge.objects.exists()
+    assert set(Exposure.objects.filter(case=case).values_list("person_id", flat=True)) == {one.person_id, two.person_id}
+
+
+def test_a_merge_that_would_make_a_case_its_own_contact_is_refused(case, tracer, county, make_user):
+    exposure = exposure_add(actor=tracer, case=case, person=contact(), data=ExposureInput(last_exposure_date=days_ago(1)))
+    review = match_review_open(
+        jurisdiction_id=county.pk,
+        incoming_id=exposure.person_id,
+        candidate_id=case.person_id,
+        score=9.0,
+        comparison=[],
+        source="t",
+    )
+    with pytest.raises(DomainError):
+        match_review_decide(actor=make_user(Role.SUPERVISOR, county), review=review, same_person=True)
+    exposure.refresh_from_db()
+    assert exposure.person_id != case.person_id and not PersonMerge.objects.exists()
+
+
+def test_entering_the_cases_own_person_as_a_contact_is_refused(case, tracer):
+    person = case.person
+    with pytest.raises(DomainError) as caught:
+        exposure_add(
+            actor=tracer,
+            case=case,
+            person=contact(first=person.first_name, last=person.last_name, dob=person.date_of_birth),
+            data=ExposureInput(last_exposure_date=days_ago(1)),
+        )
+    assert "own contact" in caught.value.message
 
 
 def test_a_namesake_with_another_birth_date_is_a_new_person(case, tracer, make_person, county):

@@ -72,3 +72,31 @@ def test_persons_entered_before_matching_get_their_blocking_keys(county):
     stored = set(PersonMatchKey.objects.filter(person_id=person.pk).values_list("key", flat=True))
     expected = {key_hash(k) for k in match_keys_of(first_name="Ana", last_name="García", date_of_birth=dt.date(1985, 3, 14))}
     assert stored == expected and stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reviews_queued_before_are_routed_where_a_reviewer_covers_both_records_and_back(state, county, other_county, make_person):
+    from tracecenter.people.identity import match_review_open
+
+    north = make_person(county)
+    south = make_person(other_county)
+    neighbour = make_person(county, first_name="Anita")
+    across = match_review_open(
+        jurisdiction_id=county.pk, incoming_id=north.pk, candidate_id=south.pk, score=9.0, comparison=[], source="t"
+    )
+    within = match_review_open(
+        jurisdiction_id=county.pk, incoming_id=neighbour.pk, candidate_id=north.pk, score=9.0, comparison=[], source="t"
+    )
+    before = [("people", "0006_match_key_index")]
+    after = [("people", "0007_route_reviews_to_a_covering_jurisdiction")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    MatchReview = executor.loader.project_state(after).apps.get_model("people", "MatchReview")
+    assert MatchReview.objects.get(pk=across.pk).jurisdiction_id == state.pk
+    assert MatchReview.objects.get(pk=within.pk).jurisdiction_id == county.pk
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    MatchReview = executor.loader.project_state(before).apps.get_model("people", "MatchReview")
+    assert set(MatchReview.objects.values_list("jurisdiction_id", flat=True)) == {county.pk}

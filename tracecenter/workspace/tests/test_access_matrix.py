@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
@@ -19,15 +19,18 @@ ALL = set(Role.values)
 WORKERS = {Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR}
 VIEWERS = WORKERS | {Role.EPIDEMIOLOGIST}
 INGESTERS = {Role.SUPERVISOR, Role.EPIDEMIOLOGIST}
+# The case's owner and their team's supervisor. The contact tracer of the world below follows one contact
+# of the case: they see the case's summary through it (case_detail), and may change nothing on the case.
+CASE_EDITORS = {Role.CASE_INVESTIGATOR, Role.SUPERVISOR}
 ADMINS = {Role.ADMINISTRATOR}
 
 # url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:my_work": ("get", ALL),
-    "workspace:case_detail": ("get", VIEWERS),
-    "workspace:interview": ("get", WORKERS),
-    "workspace:derived_dates": ("post", WORKERS),
-    "workspace:case_status": ("post", WORKERS),
+    "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
+    "workspace:interview": ("get", CASE_EDITORS),
+    "workspace:derived_dates": ("post", CASE_EDITORS),
+    "workspace:case_status": ("post", CASE_EDITORS),
     "workspace:case_assign": ("post", {Role.SUPERVISOR}),
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
@@ -226,11 +229,58 @@ def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(clie
 
     client.force_login(users[Role.CONTACT_TRACER])
     assert client.get(world["urls"]["workspace:contact_detail"]).status_code == 200
-    # The tracer follows a contact of this case, so they see the case ...
+    # The tracer follows a contact of this case, so they see the case's summary ...
     assert client.get(world["urls"]["workspace:case_detail"]).status_code == 200
     # ... but not a case of the same county and team that has nothing to do with them.
     unrelated = make_case(county, owner=users[Role.CASE_INVESTIGATOR], first_name="Otra")
     assert client.get(reverse("workspace:case_detail", args=[unrelated.pk])).status_code == 403
+
+
+def test_a_tracer_who_follows_a_contact_sees_the_cases_summary_and_not_its_person(client: Client, world, users):
+    case = world["case"]
+    client.force_login(users[Role.CONTACT_TRACER])
+    response = client.get(world["urls"]["workspace:case_detail"])
+    assert response.status_code == 200
+    assert response.templates[0].name == "workspace/case_summary.html"
+    html = response.content.decode()
+    # What notifying and quarantining the contact needs: the case's dates and the contact they follow.
+    assert f"{case.infectious_start:%Y-%m-%d} – {case.infectious_end:%Y-%m-%d}" in html
+    assert world["urls"]["workspace:contact_detail"] in html and "Luis Pérez" in html
+    # Not the case's person, results, interview or other records.
+    for withheld in ("Ana", "García", "555-0134", "ana@example.org", "1985-03-14", "SARS-CoV-2", "Timeline", "Lab results"):
+        assert withheld not in html, withheld
+    assert reverse("workspace:interview", args=[case.pk]) not in html
+    assert reverse("workspace:case_status", args=[case.pk]) not in html
+
+
+def test_a_tracer_who_follows_a_contact_may_change_nothing_on_the_case(client: Client, world, users):
+    case = world["case"]
+    tracer = users[Role.CONTACT_TRACER]
+    client.force_login(tracer)
+    before = AuditEntry.objects.filter(action="denied", actor_username=tracer.username).count()
+    refused = [
+        client.get(world["urls"]["workspace:interview"]),
+        client.post(world["urls"]["workspace:interview"], {"case-asymptomatic": "on"}),
+        client.post(world["urls"]["workspace:derived_dates"], {"case-asymptomatic": "on"}),
+        client.post(world["urls"]["workspace:case_status"], {"status": "attempting", "reason": "called"}),
+        client.post(world["urls"]["workspace:case_assign"], {"assignee": tracer.pk}),
+        client.post(world["urls"]["workspace:case_transfer"], {"reason": "moved"}),
+    ]
+    assert [r.status_code for r in refused] == [403] * 6
+    assert AuditEntry.objects.filter(action="denied", actor_username=tracer.username).count() == before + 6
+    case.refresh_from_db()
+    assert case.status == "new" and case.owner == users[Role.CASE_INVESTIGATOR] and case.symptoms == []
+
+
+def test_the_cases_owner_keeps_the_whole_case_and_its_actions(client: Client, world, users):
+    client.force_login(users[Role.CASE_INVESTIGATOR])
+    html = client.get(world["urls"]["workspace:case_detail"]).content.decode()
+    assert "Ana García" in html and "SARS-CoV-2" in html
+    assert reverse("workspace:interview", args=[world["case"].pk]) in html
+    response = client.post(world["urls"]["workspace:case_status"], {"status": "attempting", "reason": "called"})
+    assert response.status_code == 302
+    world["case"].refresh_from_db()
+    assert world["case"].status == "attempting"
 
 
 def test_reading_a_case_is_audited_without_personal_values(client: Client, world, users):

@@ -505,6 +505,82 @@ def test_a_supervisor_of_another_county_cannot_open_or_decide_the_review(
     assert AuditEntry.objects.filter(action="denied", object_type="match_review", actor_username=outsider.username).count() == 2
 
 
+# A review or merge across jurisdictions: each record is shown only to whoever may see it.
+
+
+@pytest.fixture
+def across(county: Jurisdiction, other_county: Jurisdiction, make_person: Callable[..., Person]) -> MatchReview:
+    """A review of a North County record against a South County one, routed (as before) to the North."""
+    north = make_person(county, first_name="Rosa", last_name="Delgado", date_of_birth=None, phones=["(617) 555-0177"])
+    south = make_person(other_county, first_name="Rosa", last_name="Delgado", street="9 Southern Way", phones=["(617) 555-0188"])
+    return match_review_open(
+        jurisdiction_id=county.pk, incoming_id=north.pk, candidate_id=south.pk, score=9.5, comparison=[], source="legacy"
+    )
+
+
+def test_a_record_outside_the_reviewers_jurisdiction_is_hidden_and_the_review_cannot_be_decided(
+    client: Client, users: dict[str, User], across: MatchReview
+) -> None:
+    supervisor = users[Role.SUPERVISOR]
+    client.force_login(supervisor)
+    url = reverse("workspace:match_review", args=[across.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "outside your jurisdiction" in html
+    assert "Southern Way" not in html and "555-0188" not in html and "+16175550188" not in html
+    assert f"person {across.candidate_id}" not in html
+    assert 'value="same"' not in html and "Match score" not in html
+    reads = AuditEntry.objects.filter(action="read", object_type="person", actor_username=supervisor.username)
+    assert set(reads.values_list("object_id", flat=True)) == {str(across.incoming_id)}
+
+    refused = client.post(url, {"decision": "same"})
+    assert refused.status_code == 403
+    across.refresh_from_db()
+    assert across.status == "open" and not PersonMerge.objects.exists()
+    assert AuditEntry.objects.filter(action="denied", object_type="match_review", object_id=str(across.pk)).exists()
+
+
+def test_a_state_supervisor_sees_both_counties_records_and_decides(
+    client: Client, state: Jurisdiction, make_user: Callable[..., User], across: MatchReview
+) -> None:
+    MatchReview.objects.filter(pk=across.pk).update(jurisdiction=state)
+    client.force_login(make_user(Role.SUPERVISOR, state))
+    assert reverse("workspace:match_review", args=[across.pk]) in client.get(reverse("workspace:match_reviews")).content.decode()
+    html = client.get(reverse("workspace:match_review", args=[across.pk])).content.decode()
+    assert "Southern Way" in html and "outside your jurisdiction" not in html and 'value="same"' in html
+    response = client.post(reverse("workspace:match_review", args=[across.pk]), {"decision": "same"}, follow=True)
+    assert "Merged." in response.content.decode()
+    assert PersonMerge.objects.get().survivor_id == across.candidate_id
+
+
+def test_a_review_routed_to_the_state_is_not_in_a_county_queue(
+    client: Client, state: Jurisdiction, users: dict[str, User], across: MatchReview
+) -> None:
+    MatchReview.objects.filter(pk=across.pk).update(jurisdiction=state)
+    client.force_login(users[Role.SUPERVISOR])
+    listing = client.get(reverse("workspace:match_reviews")).content.decode()
+    assert reverse("workspace:match_review", args=[across.pk]) not in listing
+    assert client.get(reverse("workspace:match_review", args=[across.pk])).status_code == 403
+
+
+def test_a_merge_across_counties_shows_a_county_supervisor_only_their_record_and_no_undo(
+    client: Client, state: Jurisdiction, users: dict[str, User], make_user: Callable[..., User], across: MatchReview
+) -> None:
+    from tracecenter.people.merge import match_review_decide
+
+    match_review_decide(actor=make_user(Role.SUPERVISOR, state), review=across, same_person=True)
+    merge = PersonMerge.objects.get()
+    client.force_login(users[Role.SUPERVISOR])
+    html = client.get(reverse("workspace:match_reviews")).content.decode()
+    assert f"<td>#{merge.pk}</td><td>outside your jurisdiction</td><td>person {across.incoming_id}</td>" in html
+    assert reverse("workspace:merge_undo", args=[merge.pk]) not in html
+    assert client.post(reverse("workspace:merge_undo", args=[merge.pk])).status_code == 403
+    merge.refresh_from_db()
+    assert merge.undone_at is None
+    assert AuditEntry.objects.filter(action="denied", object_type="person_merge", object_id=str(merge.pk)).exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Navigation
 

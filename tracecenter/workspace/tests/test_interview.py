@@ -192,3 +192,24 @@ def test_hostile_contact_rows_never_crash_the_form(tracer_client, tracer_case, v
     data = form_data(tracer_case, [{k: v.replace("\x00", "") for k, v in values.items()}])
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)
     assert response.status_code in {302, 422}
+
+
+def test_a_contact_named_like_someone_known_elsewhere_is_saved_as_entered_and_reviewed_later(
+    tracer_client, tracer_case, make_person, other_county, state
+):
+    from conftest import run_background_work
+    from tracecenter.people.models import MatchReview
+
+    known = make_person(other_county, first_name="Marta", last_name="Reyes", phones=["(617) 253-0199"], street="1 Far Rd")
+    url = reverse("workspace:interview", args=[tracer_case.pk])
+    known_like = tracer_client.post(
+        url, form_data(tracer_case, [{"first_name": "Marta", "last_name": "Reyes", "phone": "617-253-0199"}])
+    )
+    exposure = Exposure.objects.get(case=tracer_case)
+    assert exposure.person != known and exposure.person.jurisdiction == tracer_case.jurisdiction
+    assert known_like.status_code == 302 and known_like["Location"] == reverse("workspace:case_detail", args=[tracer_case.pk])
+    page = tracer_client.get(known_like["Location"]).content.decode()
+    assert "Far Rd" not in page and f"person {known.pk}" not in page
+    run_background_work()
+    review = MatchReview.objects.get()
+    assert (review.incoming_id, review.candidate_id, review.jurisdiction) == (exposure.person_id, known.pk, state)

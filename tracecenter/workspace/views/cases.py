@@ -6,12 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import User, Viewer
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for
@@ -20,7 +21,7 @@ from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
 from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.rule_messages import rule_message
-from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_from_intake_batch, cases_visible_to
+from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_from_intake_batch, cases_permitted
 from tracecenter.cases.services import CaseFacts, case_assign, case_change_status, case_preview_dates, case_transfer
 from tracecenter.contacts.interview import ContactInput, InterviewError, VisitInput, interview_record
 from tracecenter.contacts.selectors import exposures_visible_to
@@ -32,9 +33,12 @@ from tracecenter.people.services import PersonInput
 from tracecenter.workspace import forms, panels
 from tracecenter.workspace.views.common import signed_in
 
+_CASE_PAGE_RELATED = ("person", "jurisdiction", "owner", "team", "rules")
 
-def case_queryset(user: Viewer) -> QuerySet[Case]:
-    return cases_visible_to(user).select_related("person", "jurisdiction", "owner", "team", "rules")
+
+def case_queryset(user: Viewer, act: policy.Act = policy.Act.READ) -> QuerySet[Case]:
+    """The cases on which `user` may `act`, with what the case's pages show."""
+    return cases_permitted(user, act).select_related(*_CASE_PAGE_RELATED)
 
 
 def _timeline(case: Case) -> list[CaseActivity]:
@@ -44,28 +48,26 @@ def _timeline(case: Case) -> list[CaseActivity]:
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
-    case = get_for(
-        user,
-        case_queryset(user).prefetch_related(
-            Prefetch("person__contact_points", queryset=ContactPoint.objects.order_by("kind", "rank")),
-            "lab_results",
-        ),
-        pk,
-        object_type="case",
-    )
+    # Fetched with what the policy lets this user do with it (no query more): a tracer who only follows
+    # a contact of the case sees its summary, the others the whole case.
+    case = get_for(user, policy.with_acts(Case.objects.all(), user).select_related(*_CASE_PAGE_RELATED), pk, object_type="case")
+    allowed = policy.acts(user, case)
     exposures = list(exposures_visible_to(user).filter(case=case).select_related("person").order_by("-last_exposure_date", "pk"))
+    if policy.Act.READ not in allowed:
+        return render(request, "workspace/case_summary.html", {"case": case, "exposures": exposures})
+    points = list(case.person.contact_points.all())  # ordered by kind and rank
     attendances = list(case.attendances.select_related("place", "event").order_by("arrived_at"))
-    can_assign = user.has_capability(Capability.ASSIGN)
+    can_assign = policy.Act.ASSIGN in allowed
     context = {
         "case": case,
         "person": case.person,
-        "phones": [cp for cp in case.person.contact_points.all() if cp.kind == ContactPoint.Kind.PHONE],
-        "emails": [cp for cp in case.person.contact_points.all() if cp.kind == ContactPoint.Kind.EMAIL],
+        "phones": [cp for cp in points if cp.kind == ContactPoint.Kind.PHONE],
+        "emails": [cp for cp in points if cp.kind == ContactPoint.Kind.EMAIL],
         "lab_results": list(case.lab_results.all()),
         "timeline": _timeline(case),
         "exposures": exposures,
         "attendances": attendances,
-        "can_edit": user.has_capability(Capability.EDIT_RECORDS),
+        "can_edit": policy.Act.EDIT in allowed,
         "can_assign": can_assign,
         "status_form": forms.StatusForm(initial={"status": case.status}),
         "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.owner_id})
@@ -76,9 +78,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "workspace/case_detail.html", context)
 
 
-def _edit_case(request: HttpRequest, pk: int, capability: Capability = Capability.EDIT_RECORDS) -> Case:
+def _edit_case(request: HttpRequest, pk: int, act: policy.Act = policy.Act.EDIT) -> Case:
+    """The case, if the user may `act` on it (refused, and audited, otherwise)."""
     user = signed_in(request)
-    return get_for(user, case_queryset(user), pk, object_type="case", capability=capability)
+    return get_for(user, case_queryset(user, act), pk, object_type="case", capability=policy.needs(act))
 
 
 @login_required
@@ -102,7 +105,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _edit_case(request, pk, Capability.ASSIGN)
+    case = _edit_case(request, pk, policy.Act.ASSIGN)
     form = forms.AssignForm(request.POST, assignees=case_assignees(case))
     if form.is_valid():
         try:
@@ -118,7 +121,7 @@ def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def case_transfer_view(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _edit_case(request, pk, Capability.ASSIGN)
+    case = _edit_case(request, pk, policy.Act.ASSIGN)
     form = forms.TransferForm(request.POST, jurisdictions=case_transfer_targets(case))
     if form.is_valid():
         try:
@@ -199,7 +202,7 @@ def _attach_error(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -
 @login_required
 def interview(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
-    case = get_for(user, case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS)
+    case = get_for(user, case_queryset(user, policy.Act.EDIT), pk, object_type="case", capability=Capability.EDIT_RECORDS)
     if request.method == "POST":
         facts_form = forms.CaseFactsForm(request.POST, prefix="case")
         visit_formset = forms.VisitFormSet(request.POST, prefix="visits")
@@ -261,7 +264,9 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
 def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     """The infectious period and isolation end the typed onset would give, before saving."""
     user = signed_in(request)
-    case = get_for(user, case_queryset(user), pk, object_type="case", capability=Capability.EDIT_RECORDS, audit=False)
+    case = get_for(
+        user, case_queryset(user, policy.Act.EDIT), pk, object_type="case", capability=Capability.EDIT_RECORDS, audit=False
+    )
     form = forms.CaseFactsForm(request.POST, prefix="case")
     form.is_valid()
     onset = form.cleaned_data.get("symptom_onset")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
@@ -46,11 +48,28 @@ def _side(person: Any) -> dict[str, Any]:
     }
 
 
+def _refused(user: User, review: MatchReview) -> NoReturn:
+    audit_record(
+        actor=user,
+        action=Action.DENIED,
+        object_type="match_review",
+        object_id=review.pk,
+        jurisdiction_id=review.jurisdiction_id,
+        detail="a record outside the reviewer's jurisdiction",
+    )
+    raise PermissionDenied
+
+
 @login_required
 def match_review(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     review = get_for(user, match_reviews_visible_to(user), pk, object_type="match_review", capability=Capability.REVIEW_MATCHES)
+    # Each record is shown only to a reviewer who may see it, and only one who may see both decides
+    # (the policy's annotations, from the selector): a review is routed where someone covers both.
+    decidable: bool = review.decidable  # type: ignore[attr-defined]
     if request.method == "POST":
+        if not decidable:
+            _refused(user, review)
         decision = request.POST.get("decision")
         if decision not in ("same", "different"):
             messages.error(request, _("Choose whether these are the same person."))
@@ -62,15 +81,28 @@ def match_review(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Merged.") if decision == "same" else _("Kept as different people."))
                 return redirect("workspace:match_reviews")
-    # Both records are shown in full: the decision needs them, so both reads are audited.
-    for person in (review.incoming, review.candidate):
-        audit_record(
-            actor=user, action=Action.READ, object_type="person", object_id=person.pk, jurisdiction_id=person.jurisdiction_id
-        )
+    shown = {
+        "incoming": review.incoming if review.incoming_visible else None,  # type: ignore[attr-defined]
+        "candidate": review.candidate if review.candidate_visible else None,  # type: ignore[attr-defined]
+    }
+    # The records shown are shown in full: the decision needs them, so each read is audited.
+    for person in shown.values():
+        if person is not None:
+            audit_record(
+                actor=user, action=Action.READ, object_type="person", object_id=person.pk, jurisdiction_id=person.jurisdiction_id
+            )
     return render(
         request,
         "workspace/match_review.html",
-        {"review": review, "incoming": _side(review.incoming), "candidate": _side(review.candidate)},
+        {
+            "review": review,
+            "decidable": decidable,
+            # Beside a record they may not see, a reviewer is shown no more than the name of their own.
+            **{
+                name: None if person is None else _side(person) if decidable else {"person": person}
+                for name, person in shown.items()
+            },
+        },
     )
 
 
@@ -79,6 +111,15 @@ def match_review(request: HttpRequest, pk: int) -> HttpResponse:
 def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     merge = get_for(user, merges_visible_to(user), pk, object_type="person_merge", capability=Capability.REVIEW_MATCHES)
+    if not merge.decidable:  # type: ignore[attr-defined]
+        audit_record(
+            actor=user,
+            action=Action.DENIED,
+            object_type="person_merge",
+            object_id=merge.pk,
+            detail="a record outside the reviewer's jurisdiction",
+        )
+        raise PermissionDenied
     try:
         person_merge_undo(actor=user, merge=merge)
     except DomainError as exc:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('people', '0006_match_key_index'),
+        ('people', '0007_route_reviews_to_a_covering_jurisdiction'),
     ]
 
     operations = [
