@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.roles import CAPABILITIES, SCOPES, Capability, Role, Scope
+from tracecenter.core.fields import EncryptedTextField
 
 
 class Jurisdiction(models.Model):
@@ -113,6 +114,15 @@ class User(AbstractUser):
         return self.has_capability(Capability.RETENTION)
 
     @property
+    def can_break_glass(self) -> bool:
+        """Sees part of a jurisdiction's records, so may open another with a reason (accounts.policy)."""
+        return self.scope in (Scope.ASSIGNED, Scope.TEAM) and self.has_capability(Capability.VIEW_RECORDS)
+
+    @property
+    def can_review_access(self) -> bool:
+        return self.has_capability(Capability.REVIEW_ACCESS)
+
+    @property
     def can_operate(self) -> bool:
         return self.has_capability(Capability.OPERATE)
 
@@ -143,6 +153,32 @@ class UserLanguage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.language} ({self.proficiency})"
+
+
+class AccessGrant(models.Model):
+    """A record opened outside the user's reach by breaking the glass: a reason, a short time, a review.
+
+    The policy lets the user read that record (never change it) until `expires_at`; every grant is
+    audited and waits in the privacy officer's queue until reviewed.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="access_grants")
+    record_type = models.CharField(max_length=40)  # a model label: "cases.case", "contacts.exposure"
+    object_id = models.BigIntegerField()
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="+")  # the record's
+    reason = EncryptedTextField()
+    granted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-granted_at", "-pk"]
+        indexes = [models.Index(fields=["user", "record_type", "expires_at"], name="grant_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"Access grant {self.pk}"
 
 
 # Whoever asks to see something: a signed-in user, or an anonymous one (who sees nothing).

@@ -65,13 +65,20 @@ def register_holder(model_label: str, condition: Callable[[Any], Q]) -> None:
 
 
 def scope[M: Model](
-    qs: QuerySet[M], user: Viewer, *, assigned: Q, team_field: str | None = "team", jurisdiction_field: str = "jurisdiction"
+    qs: QuerySet[M],
+    user: Viewer,
+    *,
+    assigned: Q,
+    team_field: str | None = "team",
+    jurisdiction_field: str = "jurisdiction",
+    also: Q | None = None,
 ) -> QuerySet[M]:
     """Narrow `qs` to what `user` may see, in one query however long the list (docs/ownership.md).
 
     `assigned` is the condition "this row is the user's" for the record type: its owner (and, for
     a contact, whoever owns its case). Whoever holds open work on a row is added from the holders
-    registered for its model.
+    registered for its model. `also`: rows seen whatever the role's reach inside the jurisdiction
+    (those opened by breaking the glass).
     """
     viewer = signed_in(user)
     if viewer is None:
@@ -84,11 +91,21 @@ def scope[M: Model](
     if role_scope == Scope.ASSIGNED:
         for holds in _HOLDERS.get(qs.model._meta.label_lower, ()):
             assigned |= holds(user)
-        return qs.filter(within & assigned).distinct()
+        return qs.filter(within & (assigned | also if also is not None else assigned)).distinct()
     if role_scope == Scope.TEAM and user.team_id is not None and team_field is not None:
         # A team's supervisor sees the team's records and the ones not yet routed to a team.
-        return qs.filter(within & (Q(**{team_field: user.team_id}) | Q(**{f"{team_field}__isnull": True})))
+        team = Q(**{team_field: user.team_id}) | Q(**{f"{team_field}__isnull": True})
+        return qs.filter(within & (team | also if also is not None else team))
     return qs.filter(within)
+
+
+def _broken_glass(viewer: User, label: str) -> Q:
+    """The rows of `label` this user opened by breaking the glass, while the grant lasts."""
+    from tracecenter.accounts.models import AccessGrant
+    from tracecenter.core import clock
+
+    ids = AccessGrant.objects.filter(user=viewer, record_type=label, expires_at__gt=clock.now()).values("object_id")
+    return Q(pk__in=ids)
 
 
 # --- Per record, per action (docs/ownership.md, "What each may do with a record").
@@ -143,12 +160,14 @@ def register_link(model_label: str, condition: Callable[[Any], Q]) -> None:
         _LINKS[model_label].append(condition)
 
 
-def permitted[M: Model](qs: QuerySet[M], user: Viewer, act: Act) -> QuerySet[M]:
+def permitted[M: Model](qs: QuerySet[M], user: Viewer, act: Act, *, broken_glass: bool = True) -> QuerySet[M]:
     """The rows of `qs` on which `user` may `act`, in one query however long the list.
 
     Who sees a row at all is `scope`. On top of it: editing needs the role's EDIT_RECORDS and
     assigning its ASSIGN; a row seen only through a link (a case whose contact the user follows)
-    is theirs to SEE_LINKED and to nothing else, neither READ in full nor EDIT nor ASSIGN.
+    is theirs to SEE_LINKED and to nothing else, neither READ in full nor EDIT nor ASSIGN. A row
+    opened by breaking the glass (`access_grant_break_glass`) is theirs to read while the grant
+    lasts, never to change.
     """
     viewer = signed_in(user)
     if viewer is None or not viewer.has_capability(_NEEDS[act]):
@@ -159,8 +178,14 @@ def permitted[M: Model](qs: QuerySet[M], user: Viewer, act: Act) -> QuerySet[M]:
     if act == Act.SEE_LINKED:
         for link in _LINKS.get(label, ()):
             assigned |= link(viewer)
+    also = _broken_glass(viewer, label) if broken_glass and act in (Act.SEE_LINKED, Act.READ) else None
     return scope(
-        qs, viewer, assigned=assigned, team_field=record_type.team_field, jurisdiction_field=record_type.jurisdiction_field
+        qs,
+        viewer,
+        assigned=assigned,
+        team_field=record_type.team_field,
+        jurisdiction_field=record_type.jurisdiction_field,
+        also=also,
     )
 
 
@@ -171,11 +196,13 @@ def with_acts[M: Model](qs: QuerySet[M], user: Viewer) -> QuerySet[M]:
     viewer = signed_in(user)
     if viewer is None:
         return rows
+    same = qs.model._default_manager.filter(pk=OuterRef("pk"))
+    # Whether the row is theirs to change: read in full without breaking the glass.
+    own = Exists(permitted(same, viewer, Act.READ, broken_glass=False))
     if viewer.scope != Scope.ASSIGNED:
         # Beyond one's own records (a team, a jurisdiction), a row is seen whole or not at all.
-        return cast("QuerySet[M]", rows.annotate(policy_reads=Value(True, output_field=BooleanField())))
-    full = permitted(qs.model._default_manager.filter(pk=OuterRef("pk")), viewer, Act.READ)
-    return cast("QuerySet[M]", rows.annotate(policy_reads=Exists(full)))
+        return cast("QuerySet[M]", rows.annotate(policy_reads=Value(True, output_field=BooleanField()), policy_own=own))
+    return cast("QuerySet[M]", rows.annotate(policy_reads=Exists(permitted(same, viewer, Act.READ)), policy_own=own))
 
 
 def acts(user: Viewer, record: Model) -> frozenset[Act]:
@@ -183,14 +210,18 @@ def acts(user: Viewer, record: Model) -> frozenset[Act]:
     viewer = signed_in(user)
     if viewer is None:
         return frozenset()
-    reads = getattr(record, "policy_reads", None)
+    reads, own = getattr(record, "policy_reads", None), getattr(record, "policy_own", None)
+    rows = record._meta.model._default_manager.filter(pk=record.pk)
     if reads is None:
-        rows = record._meta.model._default_manager.filter(pk=record.pk)
         reads = permitted(rows, viewer, Act.READ).exists()
         if not reads and not permitted(rows, viewer, Act.SEE_LINKED).exists():
             return frozenset()
     if not reads:
         return frozenset({Act.SEE_LINKED})
+    if own is None:
+        own = permitted(rows, viewer, Act.READ, broken_glass=False).exists()
+    if not own:
+        return frozenset({Act.SEE_LINKED, Act.READ})  # opened by breaking the glass: read, never changed
     return frozenset({Act.SEE_LINKED, Act.READ} | {act for act in (Act.EDIT, Act.ASSIGN) if viewer.has_capability(_NEEDS[act])})
 
 
@@ -326,3 +357,26 @@ def identity_decisions[M: Model](
     flags = {f"{name}_visible": ExpressionWrapper(condition, output_field=BooleanField()) for name, condition in seen.items()}
     annotated = qs.filter(listed).annotate(**flags, decidable=ExpressionWrapper(decidable, output_field=BooleanField()))
     return cast("QuerySet[M]", annotated)
+
+
+# --- Breaking the glass: a record outside the user's reach, opened with a reason (docs/ownership.md).
+
+
+def may_break_glass(viewer: Viewer | None, jurisdiction: Jurisdiction | None) -> bool:
+    """Someone who sees only part of their jurisdiction may open one of its records outside their reach.
+
+    Those who see the whole jurisdiction have nothing to open; those who see no records, no glass to break.
+    """
+    user = signed_in(viewer)
+    return user is not None and user.can_break_glass and jurisdiction is not None and covers(user.jurisdiction, jurisdiction)
+
+
+def breakable() -> dict[str, RecordType]:
+    """The record types that can be opened by breaking the glass (those registered with the policy)."""
+    return dict(_RECORDS)
+
+
+def may_review_access(viewer: Viewer | None, jurisdiction: Jurisdiction) -> bool:
+    """The privacy officer reviews the glass broken in their jurisdiction and below."""
+    user = signed_in(viewer)
+    return user is not None and user.has_capability(Capability.REVIEW_ACCESS) and covers(user.jurisdiction, jurisdiction)

@@ -36,6 +36,7 @@ class Capability(enum.StrEnum):
     REVIEW_MATCHES = "review_matches"  # decide whether two person records are the same person; merge and undo
     OPERATE = "operate"  # see the workers, periodic jobs and failed deliveries; send failed work again
     RETENTION = "retention"  # see what is past its retention period, set the periods, place and lift legal holds
+    REVIEW_ACCESS = "review_access"  # review the records opened by breaking the glass
 
 
 class Scope(enum.StrEnum):
@@ -59,7 +60,7 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ADMINISTRATOR: frozenset({Capability.MANAGE_USERS, Capability.OPERATE}),
     Role.AUDITOR: frozenset({Capability.VIEW_AUDIT}),
     # The privacy officer oversees how records are kept and read; no case work.
-    Role.PRIVACY_OFFICER: frozenset({Capability.VIEW_AUDIT, Capability.RETENTION}),
+    Role.PRIVACY_OFFICER: frozenset({Capability.VIEW_AUDIT, Capability.RETENTION, Capability.REVIEW_ACCESS}),
 }
 
 SCOPES: dict[str, Scope] = {

@@ -1,13 +1,13 @@
-"""Reads for the administration pages, always narrowed by the access policy."""
+"""Reads for the administration and access pages, always narrowed by the access policy."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, Skill, Team, User, UserLanguage, Viewer
+from tracecenter.accounts.models import AccessGrant, Jurisdiction, Skill, Team, User, UserLanguage, Viewer
 
 
 @dataclasses.dataclass
@@ -72,3 +72,23 @@ def users_administered_by(
         )
         .order_by("last_name", "first_name", "username")
     )
+
+
+def access_grants_to_review(user: Viewer) -> QuerySet[AccessGrant]:
+    """The glass broken in the reviewer's jurisdiction and below: waiting for review first, newest first."""
+    viewer = policy.signed_in(user)
+    if viewer is None or not viewer.can_review_access or viewer.jurisdiction is None:
+        return AccessGrant.objects.none()
+    return (
+        AccessGrant.objects.filter(jurisdiction__path__startswith=viewer.jurisdiction.path)
+        .select_related("user", "jurisdiction", "reviewed_by")
+        .order_by(F("reviewed_at").asc(nulls_first=True), "-granted_at", "-pk")
+    )
+
+
+def access_grants_of(user: Viewer) -> QuerySet[AccessGrant]:
+    """The glass this user broke, newest first (they see their own reasons and whether they were reviewed)."""
+    viewer = policy.signed_in(user)
+    if viewer is None:
+        return AccessGrant.objects.none()
+    return AccessGrant.objects.filter(user=viewer).select_related("jurisdiction").order_by("-granted_at", "-pk")

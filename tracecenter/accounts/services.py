@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,11 +23,12 @@ from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, Proficiency, Skill, Team, User, UserLanguage
+from tracecenter.accounts.models import AccessGrant, Jurisdiction, Proficiency, Skill, Team, User, UserLanguage
 from tracecenter.accounts.roles import Role
 from tracecenter.accounts.validation import clean_code, clean_email, clean_text, clean_time_zone, clean_username
 from tracecenter.core import clock, trail
 from tracecenter.core.codes import language_name, normalize_language
+from tracecenter.core.env import env_int
 from tracecenter.core.errors import DomainError
 
 NAME_MAX = 150
@@ -500,3 +502,61 @@ def users_disable_unused(*, days: int) -> list[int]:
         _end_sessions(user)
         disabled.append(user.pk)
     return disabled
+
+
+# --- breaking the glass ---------------------------------------------------------------------------
+
+BREAK_GLASS_MINUTES = env_int("BREAK_GLASS_MINUTES", 60)
+
+
+@transaction.atomic
+def access_grant_break_glass(*, actor: User, record_type: str, object_id: int, reason: str) -> AccessGrant:
+    """Open one record outside the actor's reach, in their jurisdiction, for a while: read only, audited, reviewed.
+
+    A record that does not exist and one of another jurisdiction get the same refusal, so the glass
+    cannot be used to learn which numbers exist elsewhere.
+    """
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > 500:
+        raise DomainError(_("Give the reason you need this record (at most 500 characters)."), field="reason")
+    record = policy.breakable().get(record_type)
+    if record is None:
+        raise DomainError(_("Choose one of the listed values."), field="record_type")
+    model = django_apps.get_model(record_type)
+    found = model._default_manager.filter(pk=object_id).values_list(f"{record.jurisdiction_field}_id", flat=True).first()
+    jurisdiction = Jurisdiction.objects.filter(pk=found).first() if found is not None else None
+    if jurisdiction is None or not policy.may_break_glass(actor, jurisdiction):
+        if not policy.may_break_glass(actor, actor.jurisdiction):
+            raise PermissionDenied
+        raise DomainError(_("There is no such record in your jurisdiction."), field="object_id")
+    grant = AccessGrant.objects.create(
+        user=actor,
+        record_type=record_type,
+        object_id=object_id,
+        jurisdiction=jurisdiction,
+        reason=reason,
+        expires_at=clock.now() + dt.timedelta(minutes=BREAK_GLASS_MINUTES),
+    )
+    trail.record(
+        actor=actor,
+        action="break_glass",
+        object_type=model._meta.model_name or record_type,
+        object_id=object_id,
+        jurisdiction_id=jurisdiction.pk,
+        detail=f"access grant {grant.pk} for {BREAK_GLASS_MINUTES} minutes",
+    )
+    return grant
+
+
+@transaction.atomic
+def access_grant_review(*, actor: User, grant: AccessGrant, note: str) -> AccessGrant:
+    """The privacy officer looked at why the glass was broken (the note says what they concluded)."""
+    if not policy.may_review_access(actor, grant.jurisdiction):
+        raise PermissionDenied
+    note = " ".join(note.split())
+    if len(note) > 1000:
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 1000}, field="note")
+    grant.reviewed_by, grant.reviewed_at, grant.review_note = actor, clock.now(), note
+    grant.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
+    _audit(actor, "update", grant, grant.jurisdiction_id, ["reviewed_at", "review_note"], detail="break glass reviewed")
+    return grant

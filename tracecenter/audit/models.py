@@ -24,6 +24,7 @@ class Action(models.TextChoices):
     LOGOUT = "logout", _("sign out")
     PURGE = "purge", _("purged (retention)")
     DEIDENTIFY = "deidentify", _("de-identified (retention)")
+    BREAK_GLASS = "break_glass", _("opened by breaking the glass")
 
 
 class AuditEntry(models.Model):

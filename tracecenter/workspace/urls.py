@@ -1,7 +1,7 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, cases, contacts, intake, people, privacy, system, work
+from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, privacy, system, work
 
 app_name = "workspace"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("identity/reviews/", people.match_reviews, name="match_reviews"),
     path("identity/reviews/<int:pk>/", people.match_review, name="match_review"),
     path("identity/merges/<int:pk>/undo/", people.merge_undo, name="merge_undo"),
+    path("break-glass/", break_glass.break_glass, name="break_glass"),
+    path("privacy/break-glass/", break_glass.break_glass_reviews, name="break_glass_reviews"),
+    path("privacy/break-glass/<int:pk>/review/", break_glass.break_glass_review, name="break_glass_review"),
     path("privacy/access/", privacy.access_review, name="access_review"),
     path("privacy/retention/", privacy.retention_page, name="retention"),
     path("privacy/retention/periods/", privacy.retention_rule, name="retention_rule"),

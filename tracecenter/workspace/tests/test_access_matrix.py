@@ -50,6 +50,9 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:retention_rule": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:legal_hold_place": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:legal_hold_lift": ("post", {Role.PRIVACY_OFFICER}),
+    "workspace:break_glass": ("get", WORKERS),  # those who see part of their jurisdiction
+    "workspace:break_glass_reviews": ("get", {Role.PRIVACY_OFFICER}),
+    "workspace:break_glass_review": ("post", {Role.PRIVACY_OFFICER}),
     "workspace:system_retry": ("post", {Role.ADMINISTRATOR}),
     "accounts:password_change": ("get", ALL),
     # Administration: administrators only, and none of these pages shows a case, contact or person.
@@ -84,6 +87,8 @@ LISTS = {
     "workspace:access_review",
     "workspace:retention_rule",
     "workspace:legal_hold_place",
+    "workspace:break_glass",
+    "workspace:break_glass_reviews",
     "accounts:password_change",  # everyone's own
 }
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
@@ -145,6 +150,11 @@ def world(users, make_case, make_person, county, other_county, make_user):
     from tracecenter.audit.models import LegalHold
 
     hold = LegalHold.objects.create(person_id=1, reason="Records request", placed_by=users[Role.PRIVACY_OFFICER])
+    from tracecenter.accounts.services import access_grant_break_glass
+
+    grant = access_grant_break_glass(
+        actor=make_user(Role.CONTACT_TRACER, county), record_type="cases.case", object_id=case.pk, reason="Hotline callback"
+    )
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
         "workspace:contact_detail": exposure.pk,
@@ -172,6 +182,7 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "workspace:admin_rule_set_edit": unused_rules.pk,
         "workspace:admin_rule_set_delete": unused_rules.pk,
         "workspace:legal_hold_lift": hold.pk,
+        "workspace:break_glass_review": grant.pk,
     }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])
