@@ -16,7 +16,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from tracecenter.accounts.models import User
-from tracecenter.api.services import api_token_user
+from tracecenter.api.services import api_token_known, api_token_user
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 
@@ -36,8 +36,17 @@ class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User:
         user = api_token_user(token)
         if user is None:
-            # Never the token itself: only that a bad one was tried, and from where (the audit keeps the address).
-            audit_record(actor=None, action=Action.LOGIN_FAILED, object_type="api_token", detail="invalid API token")
+            # Never the token itself: only that a bad one was tried, from where (the audit keeps the address),
+            # and, for a token that was once good, whose it is, so that the holder's auditors see it.
+            known = api_token_known(token)
+            audit_record(
+                actor=None,
+                action=Action.LOGIN_FAILED,
+                object_type="api_token",
+                object_id=known.pk if known is not None else "",
+                jurisdiction_id=known.user.jurisdiction_id if known is not None else None,
+                detail="invalid API token" if known is None else f"refused API token of user {known.user_id}",
+            )
             raise AuthenticationError()
         request.user = user
         return user

@@ -19,12 +19,24 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 
 
+def audit_denied(user: Viewer, capability: Capability, *, object_type: str, object_id: object = "") -> None:
+    """A refusal, in the trail under the refused user's jurisdiction, so their jurisdiction's auditors see it."""
+    audit_record(
+        actor=user,
+        action=Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        jurisdiction_id=getattr(user, "jurisdiction_id", None),
+        detail=str(capability),
+    )
+
+
 def require_audited(user: Viewer, capability: Capability, *, object_type: str, object_id: object = "") -> None:
     """`policy.require`, with a refusal written to the audit trail."""
     try:
         policy.require(user, capability)
     except PermissionDenied:
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=object_id, detail=str(capability))
+        audit_denied(user, capability, object_type=object_type, object_id=object_id)
         raise
 
 
@@ -45,7 +57,7 @@ def get_for[M: Model](
     except (ObjectDoesNotExist, ValueError, TypeError):
         if not (str(pk).isdigit() and base.filter(pk=pk).exists()):
             raise Http404 from None
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
+        audit_denied(user, capability, object_type=object_type, object_id=pk)
         raise PermissionDenied from None
     # Reads are audited here; writes are audited by the service that makes them, with the fields changed.
     if audit and capability == Capability.VIEW_RECORDS:
