@@ -58,10 +58,11 @@ def test_lists_hold_exactly_what_the_role_may_see_and_are_audited(world, users, 
     assert {item["id"] for item in body["items"]} == expected
     assert body["count"] == len(expected)
     entries = list(AuditEntry.objects.order_by("pk")[before:])
-    assert len(entries) == 1
+    assert len(entries) == 1 + len(expected)  # the list, and each record it held
     entry = entries[0]
     assert (entry.action, entry.object_type, entry.actor_id, entry.channel) == (Action.READ, LIST_TYPES[kind], user.pk, "api")
     assert entry.detail.startswith(f"{len(expected)} ids")
+    assert {(e.object_type, int(e.object_id)) for e in entries[1:]} == {(OBJECT_TYPES[kind], pk) for pk in expected}
 
 
 @pytest.mark.parametrize("role", [Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR, Role.EPIDEMIOLOGIST])
@@ -151,7 +152,7 @@ def test_search_by_name_is_a_post_and_is_audited_without_the_name(world, users, 
     assert [p["id"] for p in response.json()["items"]] == [world.mine.person_id]
     # The investigator cannot find a person of a case that is not theirs.
     assert client.post_json("/api/persons/search", {"last_name": "Otherton"}).json()["count"] == 0
-    entry = AuditEntry.objects.filter(action=Action.SEARCH).order_by("-pk").first()
+    entry = AuditEntry.objects.filter(action=Action.SEARCH, object_type="person", object_id="").order_by("-pk").first()
     assert entry.fields == ["last_name"] and "Otherton" not in entry.detail
 
 
@@ -180,3 +181,48 @@ def test_responses_never_show_blind_indexes_or_ciphertext(world, users, session_
         assert "tc1$" not in body
     person = client.get(f"/api/persons/{world.mine.person_id}").json()
     assert person["first_name"] == "Beatriz" and person["phones"] == ["+16175550101"]
+
+
+# Who saw this person: every list and search names the records it returned
+
+
+def _who_saw(object_type, pk):
+    return set(
+        AuditEntry.objects.filter(object_type=object_type, object_id=str(pk), channel="api").values_list("actor_id", "action")
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "record_type"),
+    [("/api/cases", "case"), ("/api/contacts", "contact"), ("/api/persons", "person"), ("/api/lab-results", "lab_result")],
+)
+def test_every_api_list_records_which_records_it_returned(world, users, session_client, path, record_type):
+    epidemiologist = users[Role.EPIDEMIOLOGIST]
+    returned = [item["id"] for item in session_client(epidemiologist).get(f"{path}?page_size=100").json()["items"]]
+    assert returned
+    for pk in returned:
+        assert _who_saw(record_type, pk) == {(epidemiologist.pk, Action.READ)}, (record_type, pk)
+        entry = AuditEntry.objects.get(object_type=record_type, object_id=str(pk), channel="api")
+        assert entry.detail == "in an API list (page 1)"
+
+
+def test_a_person_search_records_who_was_found_under_their_jurisdiction(world, users, session_client, county):
+    investigator = users[Role.CASE_INVESTIGATOR]
+    found = session_client(investigator).post_json("/api/persons/search", {"last_name": "Mineiro"}).json()["items"]
+    assert [p["id"] for p in found] == [world.mine.person_id]
+    entry = AuditEntry.objects.get(object_type="person", object_id=str(world.mine.person_id), action=Action.SEARCH)
+    assert (entry.actor_id, entry.jurisdiction_id, entry.fields) == (investigator.pk, county.pk, ["last_name"])
+    assert "Mineiro" not in entry.detail
+
+
+def test_a_page_of_a_hundred_records_is_recorded_whole_however_long_the_ids(world, users, token_client, make_person, county):
+    for n in range(105):
+        make_person(county, first_name=f"P{n}", last_name="Listed")
+    supervisor = users[Role.SUPERVISOR]
+    body = token_client(supervisor).get("/api/persons?page_size=100&page=1").json()
+    returned = {item["id"] for item in body["items"]}
+    assert len(returned) == 100
+    recorded = set(
+        AuditEntry.objects.filter(object_type="person", actor_id=supervisor.pk, channel="api").values_list("object_id", flat=True)
+    )
+    assert recorded == {str(pk) for pk in returned}
