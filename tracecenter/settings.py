@@ -204,9 +204,16 @@ CHANNEL_LAYERS = (
     else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )
 
-# Failed sign-ins allowed per account and address within the window below.
+# Failed sign-ins allowed within the window below (accounts/throttle.py), counted in the database or Redis
+# (core/ratelimit.py) so that they hold across processes: per account and address, per account from any
+# address, and per address for any account (password spraying; one office behind one address shares it).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Bearer tokens that fail from one address within the window; then every token from there is refused (429).
+API_TOKEN_MAX_FAILURES_PER_ADDRESS = env_int("API_TOKEN_MAX_FAILURES_PER_ADDRESS", 20)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 15 * 60)
 
 # Logs carry ids and event names, never personal data: no request bodies, no form values.
 LOGGING = {

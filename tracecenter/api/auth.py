@@ -11,10 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from tracecenter.accounts import throttle
 from tracecenter.accounts.models import User
 from tracecenter.api.services import api_token_known, api_token_user
 from tracecenter.audit.models import Action
@@ -34,8 +36,18 @@ class BearerTokenAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> User:
+        ip = request.META.get("REMOTE_ADDR")
+        if throttle.api_token_locked(ip):
+            audit_record(
+                actor=None,
+                action=Action.LOGIN_FAILED,
+                object_type="api_token",
+                detail="refused during a lock-out (too many bad API tokens from this address)",
+            )
+            raise HttpError(429, gettext("Too many failed attempts from this address. Wait 15 minutes and try again."))
         user = api_token_user(token)
         if user is None:
+            throttle.api_token_failed(ip)
             # Never the token itself: only that a bad one was tried, from where (the audit keeps the address),
             # and, for a token that was once good, whose it is, so that the holder's auditors see it.
             known = api_token_known(token)

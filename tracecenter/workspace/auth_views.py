@@ -56,8 +56,9 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-        if username and throttle.login_is_locked(username, ip):
-            audit_sign_in_refused(username, "refused during a lock-out")
+        locked_by = throttle.login_locked_by(username, ip) if username else None
+        if locked_by is not None:
+            audit_sign_in_refused(username, f"refused during a lock-out (too many failures for this {locked_by})")
             raise forms.ValidationError(self.error_messages["locked"], code="locked")
         try:
             cleaned = super().clean()
@@ -65,7 +66,9 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             throttle.login_failed(username, ip)
             audit_sign_in_refused(username, "invalid credentials")
             raise
-        throttle.login_succeeded(username, ip)
+        # Only a sign-in that succeeded clears the count: a post with a field missing (no password checked) must not.
+        if self.get_user() is not None:
+            throttle.login_succeeded(username, ip)
         return cleaned
 
 
