@@ -6,6 +6,7 @@ import pytest
 
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import Action, AuditEntry
+from tracecenter.cases.models import Case
 
 NO_RECORDS = [Role.WORKFORCE_PLANNER, Role.QUALITY_ANALYST, Role.ADMINISTRATOR, Role.AUDITOR]
 PERSONAL = ["Beatriz", "Mineiro", "Otherton", "Farley", "Contactson", "Seconda", "555"]
@@ -79,7 +80,8 @@ def test_details_open_visible_records_and_refuse_the_others(world, users, sessio
             assert response.json()["id"] == pk
             assert (entry.action, entry.object_type, entry.object_id) == (Action.READ, OBJECT_TYPES[kind], str(pk))
         else:
-            assert response.status_code == 403, (pk, response.content)
+            # The same answer as for an id that does not exist; the trail still records the refusal.
+            assert response.status_code == 404, (pk, response.content)
             assert (entry.action, entry.object_type, entry.object_id) == (Action.DENIED, OBJECT_TYPES[kind], str(pk))
 
 
@@ -120,20 +122,20 @@ def test_roles_that_may_not_write_are_refused(world, users, session_client, role
     assert [r.status_code for r in responses] == [403] * 5
 
 
-def test_a_tracer_of_another_county_gets_403(world, make_user, other_county, session_client):
+def test_a_tracer_of_another_county_gets_404(world, make_user, other_county, session_client):
     stranger = make_user(Role.CONTACT_TRACER, other_county)
     client = session_client(stranger)
-    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 403
-    assert client.get(f"/api/persons/{world.mine.person_id}").status_code == 403
-    assert client.get(f"/api/contacts/{world.contact.pk}").status_code == 403
-    assert client.post_json(f"/api/cases/{world.mine.pk}/status", {"status": "attempting", "reason": "x"}).status_code == 403
+    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 404
+    assert client.get(f"/api/persons/{world.mine.person_id}").status_code == 404
+    assert client.get(f"/api/contacts/{world.contact.pk}").status_code == 404
+    assert client.post_json(f"/api/cases/{world.mine.pk}/status", {"status": "attempting", "reason": "x"}).status_code == 404
     assert client.get("/api/cases").json()["items"] == []
 
 
 def test_a_supervisor_of_another_county_sees_only_that_county(world, make_user, other_county, session_client):
     client = session_client(make_user(Role.SUPERVISOR, other_county))
     assert {c["id"] for c in client.get("/api/cases").json()["items"]} == {world.far.pk}
-    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 403
+    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 404
 
 
 def test_a_missing_record_is_404(world, users, session_client):
@@ -226,3 +228,18 @@ def test_a_page_of_a_hundred_records_is_recorded_whole_however_long_the_ids(worl
         AuditEntry.objects.filter(object_type="person", actor_id=supervisor.pk, channel="api").values_list("object_id", flat=True)
     )
     assert recorded == {str(pk) for pk in returned}
+
+
+def test_a_record_out_of_reach_and_an_id_that_does_not_exist_get_the_same_answer(world, make_user, other_county, token_client):
+    """Nothing tells an outsider which ids exist; the trail still records the refusal of the real one."""
+    outsider = make_user(Role.CASE_INVESTIGATOR, other_county)
+    client = token_client(outsider)
+    missing = Case.objects.order_by("-pk").first().pk + 1000
+    hidden, absent = client.get(f"/api/cases/{world.mine.pk}"), client.get(f"/api/cases/{missing}")
+    assert (
+        (hidden.status_code, hidden.json())
+        == (absent.status_code, absent.json())
+        == (404, {"detail": "Not found.", "field": None})
+    )
+    denied = AuditEntry.objects.filter(action=Action.DENIED, actor_id=outsider.pk)
+    assert list(denied.values_list("object_type", "object_id")) == [("case", str(world.mine.pk))]
