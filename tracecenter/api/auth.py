@@ -7,12 +7,16 @@ needs none.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 from ninja.errors import AuthenticationError, HttpError
+from ninja.openapi.views import openapi_view
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
@@ -82,6 +86,37 @@ class SessionAuth(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:  # pragma: no cover
         return None
+
+
+def signed_in_or_token[V: Callable[..., HttpResponse]](view: V) -> V:
+    """For the schema and the docs page (NinjaAPI's docs_decorator): a signed-in user or a valid bearer token.
+
+    The schema lists every endpoint and field: nothing for the anonymous. Without credentials the schema
+    answers 401 like any endpoint, and the docs page sends the browser to sign in.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            try:
+                user = BearerTokenAuth()(request)
+            except HttpError as exc:  # a bad token (401, audited and counted), or too many of them (429)
+                return _refusal(exc.status_code, str(exc))
+        if user is None or not user.is_authenticated:
+            if getattr(view, "func", None) is openapi_view:
+                return redirect_to_login(request.get_full_path())
+            return _refusal(401, gettext("Sign in, or send a personal API token."))
+        return view(request, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _refusal(status: int, detail: str) -> HttpResponse:
+    response = JsonResponse({"detail": detail, "field": None}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="tracecenter"'
+    return response
 
 
 def current_user(request: HttpRequest) -> User:
