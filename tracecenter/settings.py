@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tracecenter.core.middleware.NoStoreForSignedInMiddleware",
+    "tracecenter.workspace.middleware.SessionLimitsMiddleware",
     "tracecenter.workspace.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -146,6 +147,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Sessions end after 30 idle minutes (renewed on every request) and with the browser.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
+# However busy, a session ends this long after its sign-in; and a user holds at most this many sessions at
+# once, a new sign-in ending the oldest (accounts/sessions.py).
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
+SESSION_MAX_PER_USER = env_int("SESSION_MAX_PER_USER", 3)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

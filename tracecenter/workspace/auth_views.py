@@ -13,7 +13,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tracecenter.accounts import services, throttle
+from tracecenter.accounts import services, sessions, throttle
 from tracecenter.accounts.selectors import account_named
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
@@ -105,7 +105,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.form_invalid(form)
-        # The new password changes the session's hash: keep this session, end the others.
+        # The new password changes the session's hash: keep this session (under a new key), end the others.
+        old_key = self.request.session.session_key
         update_session_auth_hash(self.request, user)
+        sessions.session_rekeyed(old_key=old_key, new_key=self.request.session.session_key)
         messages.success(self.request, gettext("Your password was changed."))
         return HttpResponseRedirect(self.get_success_url())
