@@ -18,6 +18,8 @@ from tracecenter.core.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TRACECENTER_VAR_DIR", str(BASE_DIR / "var")))
+# Keys and the embedded default's database live here: its owner only (core/local_secrets.py).
+local_secrets.private_dir(VAR_DIR)
 
 TRACECENTER_ENV = env_str("TRACECENTER_ENV", "local")
 PRODUCTION = TRACECENTER_ENV == "production"
@@ -109,7 +111,6 @@ DATABASE_URL = env_str("DATABASE_URL", "" if not PRODUCTION else None)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -119,6 +120,9 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in {"", ":memory:"} and Path(DATABASES["default"]["NAME"]).parent.is_dir():
+        # Created before SQLite does it with the umask's mode (often world-readable); its -wal and -shm take this mode.
+        local_secrets.private_file(Path(DATABASES["default"]["NAME"]), companions=local_secrets.SQLITE_COMPANIONS)
     # WAL and a busy timeout let the web server and the workers share the file; IMMEDIATE makes a
     # transaction take the write lock when it begins, which is what serialises claims of work.
     DATABASES["default"]["OPTIONS"] = {
