@@ -28,10 +28,11 @@ $(STAMP): requirements.lock
 
 # One process serves the pages and the live updates and runs the worker (the embedded default);
 # Ctrl-C stops them together. With REDIS_URL set, run `manage.py worker` beside it (see docs/platform.md).
+# A laptop's server: DEBUG on (DEBUG=false to try it as production serves), so only on loopback (HOST).
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo_data --cases $(DEMO_CASES)
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -45,7 +45,11 @@ BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY")
 # key cannot forge a chain that verifies.
 AUDIT_CHAIN_KEY = _secret("AUDIT_CHAIN_KEY")
 
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Debug pages show settings, code and data: off unless asked for by name (DEBUG=true, as `make run` does on a
+# laptop); never in production; and `manage.py serve` refuses to bind beyond loopback while it is on.
+DEBUG = env_bool("DEBUG", default=False)
+if DEBUG and PRODUCTION:
+    raise ImproperlyConfigured("DEBUG must be off when TRACECENTER_ENV=production.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
