@@ -7,6 +7,7 @@ and refuses an entry whose HMAC does not hold.
 
 Entries sealed before this keying (before the chain's recorded cut-over, `keyed_from`) carry the
 plain SHA-256 of their content that was used then; they are verified that way and counted apart.
+Their chain links were keyed all along, so a changed one still breaks its link.
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def verify(
     """Walk the sealed entries in `seq` order, then the unsealed ones; name every entry that does not hold.
 
     A sealed entry at `keyed_from` or after must carry the HMAC of its content; one before it, the
-    plain hash of its content. Each entry must link to the one before it and carry its chain HMAC;
-    a gap in `seq` names the missing numbers; `head_seq` (the chain head) shows entries cut off the end.
+    HMAC or the plain hash of its content (the chain link over it is keyed either way). Each entry
+    must link to the one before it and carry its chain HMAC; a gap in `seq` names the missing
+    numbers; `head_seq` (the chain head) shows entries cut off the end.
     An unsealed entry whose HMAC does not hold is forged (or was changed before it was sealed).
     """
     problems: list[Problem] = []
@@ -150,10 +152,10 @@ def verify(
             else:
                 problems.append(Problem(entry.pk, entry.seq, f"its place in the chain was changed (expected #{expected_seq})"))
             broken = True
-        if entry.seq < keyed_from:
-            content_holds = hmac.compare_digest(entry.stored_entry_hash, legacy_entry_hash(entry.content))
-        else:
-            content_holds = entry_holds(key, entry.content, entry.stored_entry_hash)
+        unkeyed = entry.seq < keyed_from and hmac.compare_digest(entry.stored_entry_hash, legacy_entry_hash(entry.content))
+        # Before the cut-over an entry may carry either hash (one keyed there was written by this release and the
+        # cut-over recorded again after the migrations were undone and redone); from it on, only the keyed one.
+        content_holds = unkeyed or entry_holds(key, entry.content, entry.stored_entry_hash)
         if not content_holds:
             problems.append(
                 Problem(entry.pk, entry.seq, "its content was changed after it was written (its HMAC does not match)")
@@ -167,7 +169,7 @@ def verify(
             broken = True
         if not broken:
             checked += 1
-            legacy += entry.seq < keyed_from
+            legacy += unkeyed
             if not problems:
                 checked_before_first += 1
         # Carry on from this entry, so that one break is reported once and the entries after it are still checked.

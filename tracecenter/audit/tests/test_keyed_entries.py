@@ -239,6 +239,36 @@ def test_entries_from_before_the_cut_over_verify_the_old_way_and_are_reported_as
     sealed = AuditEntry.objects.filter(seq__isnull=False).order_by("seq")
     assert list(sealed.values_list("object_id", "seq")) == [("1", 1), ("2", 2), ("3", 3), ("5", 4)]
 
-    # And back: the schema goes back to what the earlier release reads.
+    # Undone and done again: the cut-over is recorded again, after keyed entries, which still verify by their HMAC.
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    out = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("audit_verify", stdout=out, stderr=io.StringIO())
+    assert "3 entries sealed before the keyed cut-over were verified by their unkeyed hash" in out.getvalue()
+    assert "1 problem(s) in all" in str(caught.value)
+
+
+def test_a_sealed_entry_changed_and_given_the_unkeyed_hash_of_its_new_content_fails_even_before_the_cut_over(written):
+    """Moving the cut-over past an entry does not let it be changed: its chain link is keyed."""
+    seal_all()
+    target = written[4]
+    raw_sql("UPDATE audit_auditentry SET object_id = %s WHERE id = %s", ["4242", target.pk])
+    changed = AuditEntry.objects.get(pk=target.pk)
+    content = {
+        "at": changed.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        **{name: getattr(changed, name) for name in ("actor_id", "actor_username", "actor_role", "action", "object_type")},
+        "object_id": "4242",
+        "jurisdiction_id": changed.jurisdiction_id,
+        "ip_address": changed.ip_address,
+        "channel": changed.channel,
+        "fields": changed.fields,
+        "detail": changed.detail,
+    }
+    raw_sql("UPDATE audit_auditentry SET entry_hash = %s WHERE id = %s", [unkeyed_hash(content), target.pk])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditchainhead SET keyed_from_seq = 1000")
+    verdict = verify_chain()
+    assert [(p.pk, p.reason) for p in verdict.problems] == [(target.pk, "its chain hash does not match")]
