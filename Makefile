@@ -4,7 +4,13 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum requirements.lock 2>/dev/null | cut -d' ' -f1)
+# Two locks, both with hashes (pip install --require-hashes): what the application runs on (requirements.lock,
+# from requirements.in) and that plus the test and lint tools (requirements-dev.lock, from requirements-dev.in).
+# `make run` installs the first only; test, lint and messages the second. Each stamp carries the checksum of its
+# lock(s), so a changed lock installs again.
+RUN_STAMP := $(VENV)/.installed-run-$(shell cksum requirements.lock 2>/dev/null | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.lock requirements-dev.lock 2>/dev/null | cksum | cut -d' ' -f1)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_CASES ?= 40
@@ -16,31 +22,44 @@ FIND_PYTHON := for p in python3.13 python3.12 python3; do \
 
 .PHONY: run test test-postgres lint check messages clean
 
-$(STAMP): requirements.lock
-	@PYTHON="$$($(FIND_PYTHON))"; \
+# A .venv with a Python 3.12+, created (or re-created, when it is older) from the first one found; a canned
+# recipe (GNU make: each line runs as a recipe line of the rule that uses it).
+define ENSURE_VENV
+@PYTHON="$$($(FIND_PYTHON))"; \
 	if [ -z "$$PYTHON" ]; then \
 		echo "TraceCenter needs Python 3.12 or newer: install python3.12 (or 3.13) and put it on the PATH." >&2; exit 1; fi; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
 		echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); "$$PYTHON" -m venv $(VENV); fi
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+$(PIP) --upgrade pip
+endef
+
+$(RUN_STAMP): requirements.lock
+	$(ENSURE_VENV)
+	$(PIP) --require-hashes -r requirements.lock
+	@rm -f $(VENV)/.installed-run-* $(VENV)/.installed-[0-9]*; touch $(RUN_STAMP)
+
+# The development lock holds every pin of the runtime one, so it satisfies `run` too.
+$(DEV_STAMP): requirements.lock requirements-dev.lock
+	$(ENSURE_VENV)
+	$(PIP) --require-hashes -r requirements-dev.lock
+	@rm -f $(VENV)/.installed-*; touch $(DEV_STAMP) $(RUN_STAMP)
 
 # One process serves the pages and the live updates and runs the worker (the embedded default);
 # Ctrl-C stops them together. With REDIS_URL set, run `manage.py worker` beside it (see docs/platform.md).
-run: $(STAMP)
+# A laptop's server: DEBUG on (DEBUG=false to try it as production serves), so only on loopback (HOST).
+run: $(RUN_STAMP)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py demo_data --cases $(DEMO_CASES)
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (DATABASE_URL defaults to the local server).
-test-postgres: $(STAMP)
+test-postgres: $(DEV_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tracecenter} $(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy tracecenter
@@ -48,7 +67,7 @@ lint: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Rebuild the translation catalogues after changing user-facing strings (needs GNU gettext).
-messages: $(STAMP)
+messages: $(DEV_STAMP)
 	cd tracecenter && ../$(PY) ../manage.py makemessages -l es --no-obsolete --add-location file
 	cd tracecenter && ../$(PY) ../manage.py compilemessages -l es
 

@@ -18,6 +18,8 @@ from tracecenter.core.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TRACECENTER_VAR_DIR", str(BASE_DIR / "var")))
+# Keys and the embedded default's database live here: its owner only (core/local_secrets.py).
+local_secrets.private_dir(VAR_DIR)
 
 TRACECENTER_ENV = env_str("TRACECENTER_ENV", "local")
 PRODUCTION = TRACECENTER_ENV == "production"
@@ -43,7 +45,11 @@ BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY")
 # key cannot forge a chain that verifies.
 AUDIT_CHAIN_KEY = _secret("AUDIT_CHAIN_KEY")
 
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Debug pages show settings, code and data: off unless asked for by name (DEBUG=true, as `make run` does on a
+# laptop); never in production; and `manage.py serve` refuses to bind beyond loopback while it is on.
+DEBUG = env_bool("DEBUG", default=False)
+if DEBUG and PRODUCTION:
+    raise ImproperlyConfigured("DEBUG must be off when TRACECENTER_ENV=production.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -74,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tracecenter.core.middleware.NoStoreForSignedInMiddleware",
+    "tracecenter.workspace.middleware.SessionLimitsMiddleware",
     "tracecenter.workspace.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -107,7 +115,6 @@ DATABASE_URL = env_str("DATABASE_URL", "" if not PRODUCTION else None)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -117,6 +124,9 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in {"", ":memory:"} and Path(DATABASES["default"]["NAME"]).parent.is_dir():
+        # Created before SQLite does it with the umask's mode (often world-readable); its -wal and -shm take this mode.
+        local_secrets.private_file(Path(DATABASES["default"]["NAME"]), companions=local_secrets.SQLITE_COMPANIONS)
     # WAL and a busy timeout let the web server and the workers share the file; IMMEDIATE makes a
     # transaction take the write lock when it begins, which is what serialises claims of work.
     DATABASES["default"]["OPTIONS"] = {
@@ -145,6 +155,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Sessions end after 30 idle minutes (renewed on every request) and with the browser.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
+# However busy, a session ends this long after its sign-in; and a user holds at most this many sessions at
+# once, a new sign-in ending the oldest (accounts/sessions.py).
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
+SESSION_MAX_PER_USER = env_int("SESSION_MAX_PER_USER", 3)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -204,9 +218,16 @@ CHANNEL_LAYERS = (
     else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 )
 
-# Failed sign-ins allowed per account and address within the window below.
+# Failed sign-ins allowed within the window below (accounts/throttle.py), counted in the database or Redis
+# (core/ratelimit.py) so that they hold across processes: per account and address, per account from any
+# address, and per address for any account (password spraying; one office behind one address shares it).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Bearer tokens that fail from one address within the window; then every token from there is refused (429).
+API_TOKEN_MAX_FAILURES_PER_ADDRESS = env_int("API_TOKEN_MAX_FAILURES_PER_ADDRESS", 20)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 15 * 60)
 
 # Logs carry ids and event names, never personal data: no request bodies, no form values.
 LOGGING = {

@@ -75,10 +75,10 @@ def test_a_tracer_records_an_interview_with_three_contacts_and_a_place(
     page.get_by_role("link", name=f"Case {case.pk}").click()
     page.get_by_role("button", name="Sign out").click()
 
-    # A tracer of another county cannot open the case, even knowing its address.
+    # A tracer of another county cannot open the case, even knowing its address: not found, as a case that is not there.
     sign_in(page, live_server, outsider.username)
     response = page.goto(f"{live_server.url}/cases/{case.pk}/")
-    assert response is not None and response.status == 403
+    assert response is not None and response.status == 404
     assert "Marta" not in page.content() and "García" not in page.content()
     case.refresh_from_db()
     assert case.status == "interviewed" and Case.objects.get(pk=case.pk).exposures.count() == 3

@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from tracecenter.accounts import jobs  # noqa: F401  (declares the access review's periodic job)
+        from tracecenter.accounts import (
+            jobs,  # noqa: F401  (declares the access review's periodic job)
+            sessions,
+        )
+
+        sessions.connect()

@@ -182,4 +182,22 @@ class AccessGrant(models.Model):
 
 
 # Whoever asks to see something: a signed-in user, or an anonymous one (who sees nothing).
+class SignedInSession(models.Model):
+    """A session a user signed in to (accounts/sessions.py): how many each user holds, which is the oldest.
+
+    A row per sign-in, removed at sign-out or when a newer sign-in ends it; the session itself lives in
+    Django's session store, under `session_key`.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    started_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "started_at"], name="signed_in_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id} since {self.started_at:%Y-%m-%d %H:%M}"
+
+
 type Viewer = User | AnonymousUser

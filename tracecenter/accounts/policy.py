@@ -272,6 +272,22 @@ def administered[M: Model](qs: QuerySet[M], user: Viewer, *, jurisdiction_field:
     return qs.filter(**{lookup: viewer.jurisdiction.path})
 
 
+def audit_entries_q(viewer: Viewer | None, field: str = "jurisdiction_id") -> Q:
+    """The audit entries `viewer` may read (the capability is asked apart): those of their jurisdiction
+    and below it. An auditor of a top-level jurisdiction also reads the entries that belong to no
+    jurisdiction (a failed sign-in naming no known account, work started on the server), which no
+    auditor would see otherwise."""
+    from tracecenter.accounts.models import Jurisdiction
+
+    user = signed_in(viewer)
+    if user is None or user.jurisdiction is None:
+        return Q(pk__in=[])
+    within = Q(**{f"{field}__in": Jurisdiction.objects.filter(path__startswith=user.jurisdiction.path).values("pk")})
+    if user.jurisdiction.parent_id is None:
+        within |= Q(**{f"{field}__isnull": True})
+    return within
+
+
 # --- Real-time push: who hears about which record. The same rules as `scope`, as group names.
 
 

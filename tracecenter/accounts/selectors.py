@@ -17,6 +17,11 @@ class TreeNode:
     children: list[TreeNode] = dataclasses.field(default_factory=list)
 
 
+def account_named(username: str) -> User | None:
+    """The account a sign-in names (exactly as the authentication backend looks it up), active or not."""
+    return User._default_manager.filter(**{User.USERNAME_FIELD: username}).first() if username else None
+
+
 def jurisdictions_administered_by(user: Viewer) -> QuerySet[Jurisdiction]:
     return policy.administered(Jurisdiction.objects.all(), user, jurisdiction_field=None).order_by("path")
 

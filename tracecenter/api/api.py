@@ -5,7 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from tracecenter.api import errors, views
-from tracecenter.api.auth import BearerTokenAuth, SessionAuth
+from tracecenter.api.auth import BearerTokenAuth, SessionAuth, signed_in_or_token
 from tracecenter.api.docs import LocalSwagger
 
 DESCRIPTION = """\
@@ -13,7 +13,7 @@ Persons, lab results, cases and contacts, with the same permissions and audit tr
 
 Authenticate with a personal token (`Authorization: Bearer <token>`, made by
 `manage.py api_token_create`) or with the session of a signed-in user (unsafe
-methods then need the `X-CSRFToken` header). Errors are JSON: `detail`, and
+methods then need the `X-CSRFToken` header). This schema, too, needs one of them. Errors are JSON: `detail`, and
 `field` when one input is at fault.
 """
 
@@ -25,6 +25,7 @@ api = NinjaAPI(
     openapi_url="/schema",
     docs=LocalSwagger(),
     docs_url="/docs",
+    docs_decorator=signed_in_or_token,
     auth=[BearerTokenAuth(), SessionAuth()],
 )
 errors.install(api)

@@ -81,6 +81,13 @@ def api_token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
     return token
 
 
+def api_token_known(raw: str) -> ApiToken | None:
+    """The token `raw` is, whatever its state (revoked, expired): for the trail of a refused call, never to let one in."""
+    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.startswith(TOKEN_PREFIX):
+        return None
+    return ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+
+
 def api_token_user(raw: str) -> User | None:
     """The active user holding the valid, unexpired, unrevoked token `raw`, or None."""
     if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.startswith(TOKEN_PREFIX):

@@ -87,7 +87,9 @@ def _fields_renamed(names: dict[str, str]) -> Iterator[None]:
 def person_list(request: HttpRequest, query: Query[PageQuery]) -> dict[str, Any]:
     user = current_user(request)
     visible = persons_visible_to(user).order_by("-pk")
-    return audited_page(user, visible, object_type="person_list", page=query.page, page_size=query.page_size)
+    return audited_page(
+        user, visible, object_type="person_list", record_type="person", page=query.page, page_size=query.page_size
+    )
 
 
 @persons.post("/search", response={200: Page[PersonListItem], **ERRORS}, summary="Find persons by name")
@@ -106,6 +108,7 @@ def person_search(request: HttpRequest, payload: PersonSearchIn, query: Query[Pa
         user,
         visible.order_by("-pk"),
         object_type="person",
+        record_type="person",
         action=Action.SEARCH,
         fields=tuple(used),
         page=query.page,
@@ -164,7 +167,9 @@ def lab_result_list(request: HttpRequest, query: Query[LabResultFilter]) -> dict
     visible = lab_results_visible_to(user).order_by("-specimen_collection_date", "-pk")
     if query.person_id is not None:
         visible = visible.filter(person_id=query.person_id)
-    return audited_page(user, visible, object_type="lab_result_list", page=query.page, page_size=query.page_size)
+    return audited_page(
+        user, visible, object_type="lab_result_list", record_type="lab_result", page=query.page, page_size=query.page_size
+    )
 
 
 @lab_results.get("/{lab_result_id}", response={200: LabResultOut, **ERRORS}, summary="One lab result")
@@ -184,7 +189,7 @@ def case_list(request: HttpRequest, query: Query[CaseFilter]) -> dict[str, Any]:
         visible = visible.filter(status=query.status)
     if query.person_id is not None:
         visible = visible.filter(person_id=query.person_id)
-    return audited_page(user, visible, object_type="case_list", page=query.page, page_size=query.page_size)
+    return audited_page(user, visible, object_type="case_list", record_type="case", page=query.page, page_size=query.page_size)
 
 
 @cases.get("/{case_id}", response={200: CaseOut, **ERRORS}, summary="One case")
@@ -263,7 +268,9 @@ def contact_list(request: HttpRequest, query: Query[ContactFilter]) -> dict[str,
         visible = visible.filter(case_id=query.case_id)
     if query.status is not None:
         visible = visible.filter(status=query.status)
-    return audited_page(user, visible, object_type="contact_list", page=query.page, page_size=query.page_size)
+    return audited_page(
+        user, visible, object_type="contact_list", record_type="contact", page=query.page, page_size=query.page_size
+    )
 
 
 @contacts.get("/{contact_id}", response={200: ContactOut, **ERRORS}, summary="One contact")

@@ -19,12 +19,24 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 
 
+def audit_denied(user: Viewer, capability: Capability, *, object_type: str, object_id: object = "") -> None:
+    """A refusal, in the trail under the refused user's jurisdiction, so their jurisdiction's auditors see it."""
+    audit_record(
+        actor=user,
+        action=Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        jurisdiction_id=getattr(user, "jurisdiction_id", None),
+        detail=str(capability),
+    )
+
+
 def require_audited(user: Viewer, capability: Capability, *, object_type: str, object_id: object = "") -> None:
     """`policy.require`, with a refusal written to the audit trail."""
     try:
         policy.require(user, capability)
     except PermissionDenied:
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=object_id, detail=str(capability))
+        audit_denied(user, capability, object_type=object_type, object_id=object_id)
         raise
 
 
@@ -37,16 +49,20 @@ def get_for[M: Model](
     capability: Capability = Capability.VIEW_RECORDS,
     audit: bool = True,
 ) -> M:
-    """The row `pk` of `visible` (already scoped to `user`), or 404 / 403, audited either way."""
+    """The row `pk` of `visible` (already scoped to `user`), audited; else 403 for a capability the user lacks,
+    and 404 for a record that does not exist or that the user may not see.
+
+    The same 404 for both, so that the answer never tells which ids exist; the trail still records the
+    refusal of a record that exists.
+    """
     base = visible.model._default_manager
     require_audited(user, capability, object_type=object_type, object_id=pk)
     try:
         obj = visible.get(pk=pk)
     except (ObjectDoesNotExist, ValueError, TypeError):
-        if not (str(pk).isdigit() and base.filter(pk=pk).exists()):
-            raise Http404 from None
-        audit_record(actor=user, action=Action.DENIED, object_type=object_type, object_id=pk, detail=str(capability))
-        raise PermissionDenied from None
+        if str(pk).isdigit() and base.filter(pk=pk).exists():
+            audit_denied(user, capability, object_type=object_type, object_id=pk)
+        raise Http404 from None
     # Reads are audited here; writes are audited by the service that makes them, with the fields changed.
     if audit and capability == Capability.VIEW_RECORDS:
         audit_record(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tracecenter.audit.services import seal_all
+from tracecenter.audit.services import AuditEntriesRefused, seal_all_reporting
 from tracecenter.core.env import env_int
 from tracecenter.core.schedule import periodic
 
@@ -15,4 +15,7 @@ from tracecenter.core.schedule import periodic
     description="New audit entries are sealed into the tamper-evident chain",
 )
 def seal() -> None:
-    seal_all()
+    _sealed, refused = seal_all_reporting()
+    if refused:
+        # Everything else is sealed; the failure is for the System page, where administrators look.
+        raise AuditEntriesRefused(f"{refused} audit entries refused: their HMAC does not hold; run manage.py audit_verify")

@@ -30,8 +30,11 @@ class Action(models.TextChoices):
 class AuditEntry(models.Model):
     """One thing someone did, append-only.
 
-    Entries are inserted by requests without any shared lock; a sealer later gives
-    them a place in the chain (`seq`) and an HMAC linking each to the one before.
+    Entries are inserted by requests without any shared lock, each with the HMAC of its
+    content (`entry_hash`, keyed by AUDIT_CHAIN_KEY); a sealer later gives them a place in
+    the chain (`seq`) and an HMAC linking each to the one before, or, when an entry's HMAC
+    does not hold, refuses it (`seal_refused`). Entries sealed before the chain head's
+    `keyed_from_seq` carry the unkeyed hash of their time (audit/chain.py).
     Values of identifying fields are never stored here, only field names.
     """
 
@@ -51,12 +54,14 @@ class AuditEntry(models.Model):
     seq = models.BigIntegerField(null=True, unique=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     chain_hash = models.CharField(max_length=64, blank=True)
+    # db_default: a row written around the application without it is still a pending row, which the sealer checks.
+    seal_refused = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["object_type", "object_id", "at"], name="audit_object_idx"),
             models.Index(fields=["actor_id", "at"], name="audit_actor_idx"),
-            models.Index(fields=["seq"], condition=models.Q(seq__isnull=True), name="audit_unsealed_idx"),
+            models.Index(fields=["seq"], condition=models.Q(seq__isnull=True, seal_refused=False), name="audit_pending_idx"),
         ]
 
     def __str__(self) -> str:
@@ -77,6 +82,8 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    # The first entry sealed with a keyed entry HMAC; those before it carry the unkeyed hash of their time.
+    keyed_from_seq = models.BigIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"audit chain head at {self.last_seq}"

@@ -10,7 +10,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Jurisdiction, User, Viewer
+from tracecenter.accounts.models import User, Viewer
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action, AuditEntry
@@ -18,13 +18,12 @@ from tracecenter.core import clock
 
 
 def audit_entries_visible_to(user: Viewer) -> QuerySet[AuditEntry]:
-    """The entries of the auditor's jurisdiction and everything below it, newest first."""
+    """The entries of the auditor's jurisdiction and everything below it (`policy.audit_entries_q`), newest first."""
     require_audited(user, Capability.VIEW_AUDIT, object_type="audit_log")
     auditor = policy.signed_in(user)
     if auditor is None or auditor.jurisdiction is None:
         raise PermissionDenied
-    subtree = Jurisdiction.objects.filter(path__startswith=auditor.jurisdiction.path).values("pk")
-    return AuditEntry.objects.filter(jurisdiction_id__in=subtree).order_by("-at", "-pk")
+    return AuditEntry.objects.filter(policy.audit_entries_q(auditor)).order_by("-at", "-pk")
 
 
 def access_review(viewer: Viewer, *, days: int = 30) -> QuerySet[User]:

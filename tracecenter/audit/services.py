@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -16,8 +18,14 @@ from tracecenter.core import clock, request_context
 from tracecenter.core.actors import Actor, acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
 
+logger = logging.getLogger(__name__)
+
 # Entries sealed per commit: more than a chunk of lab intake writes (about 1.3 per message), so no backlog builds up.
 SEAL_BATCH = 2000
+
+
+class AuditEntriesRefused(Exception):
+    """The sealer found entries whose HMAC does not hold and left them out of the chain (`audit_verify` names them)."""
 
 
 def _content(entry: AuditEntry) -> dict[str, Any]:
@@ -65,7 +73,7 @@ def audit_record(
         fields=sorted(set(fields)),
         detail=detail[:200],
     )
-    entry.entry_hash = chain.entry_hash(_content(entry))
+    entry.entry_hash = chain.entry_hmac(_key(), _content(entry))
     entry.save()
     return entry
 
@@ -84,6 +92,7 @@ def audit_record_many(
     user = acting_user(actor)
     at = clock.now()
     names = sorted(set(fields))
+    key = _key()
     entries = []
     for object_id, jurisdiction_id in items:
         entry = AuditEntry(
@@ -100,52 +109,77 @@ def audit_record_many(
             fields=names,
             detail=detail[:200],
         )
-        entry.entry_hash = chain.entry_hash(_content(entry))
+        entry.entry_hash = chain.entry_hmac(key, _content(entry))
         entries.append(entry)
     insert_rows(AuditEntry, entries)
     return len(entries)
 
 
 def _key() -> bytes:
-    return base64.b64decode(settings.AUDIT_CHAIN_KEY)
+    return _decoded(settings.AUDIT_CHAIN_KEY)
 
 
-def seal_pending(limit: int = SEAL_BATCH) -> int:
-    """Give unsealed entries their place in the chain; returns how many were sealed.
+@functools.lru_cache(maxsize=4)
+def _decoded(setting: str) -> bytes:
+    return base64.b64decode(setting)
+
+
+def seal_pending(limit: int = SEAL_BATCH) -> tuple[int, int]:
+    """Give unsealed entries their place in the chain; returns how many were sealed and how many refused.
 
     Run by the workers (the periodic job `audit.seal`), never in a request: writing an entry
     takes no lock, and only the sealer takes the chain's.
+
+    An entry whose HMAC does not hold (written by someone without the key, or changed since) is not
+    sealed: it is marked refused, stays out of the chain, and `audit_verify` names it.
 
     Only one sealer works at a time: the head row is locked with SKIP LOCKED, so a
     second sealer returns at once and leaves the work to the first (on SQLite the
     database's own write lock serializes writers).
     """
-    sealed = 0
+    sealed: list[AuditEntry] = []
+    refused: list[AuditEntry] = []
     with transaction.atomic():
         AuditChainHead.objects.get_or_create(pk=1)
         head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(pk=1).first()
         if head is None:
-            return 0
+            return 0, 0
         key = _key()
-        pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("pk").only("pk", "entry_hash")[:limit])
+        pending = AuditEntry.objects.filter(seq__isnull=True, seal_refused=False).order_by("pk")[:limit]
         for entry in pending:
+            if not chain.entry_holds(key, _content(entry), entry.entry_hash):
+                entry.seal_refused = True
+                refused.append(entry)
+                continue
             seq = head.last_seq + 1
             chain_hash = chain.link(key, head.last_hash, seq, entry.entry_hash)
             entry.seq, entry.prev_hash, entry.chain_hash = seq, head.last_hash, chain_hash
             head.last_seq, head.last_hash = seq, chain_hash
-            sealed += 1
+            sealed.append(entry)
         # One statement for the whole batch; the head lock means no other sealer touches these rows.
-        update_rows(AuditEntry, pending, ["seq", "prev_hash", "chain_hash"], where_null="seq")
+        update_rows(AuditEntry, sealed, ["seq", "prev_hash", "chain_hash"], where_null="seq")
+        update_rows(AuditEntry, refused, ["seal_refused"], where_null="seq")
         if sealed:
             head.save(update_fields=["last_seq", "last_hash"])
-    return sealed
+    if refused:
+        logger.warning(
+            "audit sealer refused %d entries whose HMAC does not hold (ids %s)", len(refused), [e.pk for e in refused[:20]]
+        )
+    return len(sealed), len(refused)
 
 
 def seal_all() -> int:
-    total = 0
-    while batch := seal_pending():
-        total += batch
-    return total
+    """Seal everything pending; returns how many were sealed (refusals are counted by `seal_all_reporting`)."""
+    return seal_all_reporting()[0]
+
+
+def seal_all_reporting() -> tuple[int, int]:
+    sealed = refused = 0
+    while True:
+        done, turned_away = seal_pending()
+        sealed, refused = sealed + done, refused + turned_away
+        if not done and not turned_away:
+            return sealed, refused
 
 
 def _sealed_entries() -> Iterator[chain.SealedEntry]:
@@ -161,11 +195,21 @@ def _sealed_entries() -> Iterator[chain.SealedEntry]:
         )
 
 
+def _unsealed_entries() -> Iterator[chain.UnsealedEntry]:
+    for entry in AuditEntry.objects.filter(seq__isnull=True).order_by("pk").iterator(chunk_size=2000):
+        yield chain.UnsealedEntry(
+            pk=entry.pk, content=_content(entry), stored_entry_hash=entry.entry_hash, refused=entry.seal_refused
+        )
+
+
 def verify_chain() -> chain.Verdict:
-    verdict = chain.verify(_key(), _sealed_entries())
-    if verdict.ok:
-        head = AuditChainHead.objects.filter(pk=1).first()
-        if head is not None and head.last_seq != verdict.checked:
-            # Entries cut off the end of the chain leave a head that points past them.
-            return chain.Verdict(False, verdict.checked, None, verdict.checked + 1, "entries at the end of the chain are missing")
-    return verdict
+    """Every sealed entry in order (entries before the head's cut-over by their unkeyed hash), the head, and
+    every entry not sealed yet; the verdict names each entry that does not hold."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return chain.verify(
+        _key(),
+        _sealed_entries(),
+        keyed_from=head.keyed_from_seq if head is not None else 1,
+        head_seq=head.last_seq if head is not None else None,
+        unsealed=_unsealed_entries(),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tracecenter.core import clock, push, tasks
+from tracecenter.core import clock, push, ratelimit, tasks
 from tracecenter.core.env import env_int
 from tracecenter.core.models import EventDelivery, OutboxEvent, WorkerProcess
 from tracecenter.core.schedule import periodic
@@ -47,3 +47,8 @@ def prune_finished(age: dt.timedelta = dt.timedelta(days=7)) -> int:
     cutoff = clock.now() - age
     tasks_removed = DBTaskResult.objects.filter(status="SUCCESSFUL", finished_at__lt=cutoff).delete()[0]
     return tasks_removed + WorkerProcess.objects.filter(heartbeat_at__lt=cutoff).delete()[0]
+
+
+@periodic("ratelimit.prune", every=dt.timedelta(hours=1), description="Attempt counters whose window is over are removed")
+def prune_rate_counters() -> int:
+    return ratelimit.prune()

@@ -147,3 +147,17 @@ class PushMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.group}"
+
+
+class RateCounter(models.Model):
+    """Attempts counted for one key in its current window (core/ratelimit.py), shared by every process.
+
+    `digest` is a keyed hash of the key: no user name or address is stored.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    attempts = models.PositiveIntegerField(default=0)
+    resets_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.attempts} attempts until {self.resets_at:%Y-%m-%d %H:%M:%S}"

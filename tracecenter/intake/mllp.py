@@ -5,8 +5,8 @@ the message durably (committed) before it answers, then processes it and answers
 
 - AA  accepted (also for a message received before: the sender may resend safely);
 - AE  the message was read but its content is refused: one ERR segment per problem;
-- AR  the message could not be read as an HL7 v2 lab result at all (not HL7, wrong type or version),
-      or TraceCenter failed on its side (ERR code 207): it is kept and processed again when resent.
+- AR  the message could not be read as an HL7 v2 lab result at all (not HL7, wrong type or version, an empty
+      frame), or TraceCenter failed on its side (ERR code 207): it is kept and processed again when resent.
 
 Each connection is served by its own thread with its own database connection.
 """
@@ -85,6 +85,10 @@ class _Handler(socketserver.BaseRequestHandler):
                     start = frame.find(SB)
                     frame = frame[start + 1 :] if start >= 0 else frame
                     if not frame.strip():
+                        # A frame with nothing in it still gets its answer (a sender waits for one per frame);
+                        # bytes that never opened a frame (a stray end of frame, line breaks between frames) do not.
+                        if start >= 0:
+                            sock.sendall(SB + self.server.empty() + EB + CR)
                         continue
                     if run is None:
                         batch = IntakeBatch.objects.create(
@@ -132,6 +136,13 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
             problem = Problem("message", "TraceCenter could not store this message; send it again.", "internal_error")
             return build_ack(frame.decode("utf-8", errors="replace"), "AR", [problem], control_id="ACK").encode("utf-8")
+
+    def empty(self) -> bytes:
+        """AR for an empty frame: there is no message to store, read or acknowledge by its control id."""
+        from tracecenter.intake.formats.hl7v2 import build_ack
+
+        problem = Problem("MSH", "The frame is empty; expected an HL7 v2 message starting with MSH.", "required")
+        return build_ack(None, "AR", [problem], control_id="ACK").encode("utf-8")
 
     def too_large(self) -> bytes:
         from tracecenter.intake.formats.hl7v2 import build_ack

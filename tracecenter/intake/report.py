@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 from collections import Counter
 from typing import Any
 
 from tracecenter.intake.records import Problem
 
 CLASSIFICATIONS = ("positive", "negative", "inconclusive", "unknown")
+
+# The parsers quote the values at fault in their reasons, as Python does ('...' or "..." with escapes: see
+# hl7v2._quote, fhir_r4._show, the CSV reasons); FHIR shows a number where text was expected unquoted, after "got".
+# An opening quote follows no letter or digit, so the apostrophe of "patient's" opens nothing.
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+_GOT_NUMBER = re.compile(r"\bgot -?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+WITHHELD = "[value withheld]"
+
+
+def without_values(reason: str) -> str:
+    """A problem's reason with the values it quotes taken out: what is wrong, and (with its location) where.
+
+    For what lands in terminals and logs (`manage.py ingest`): a rejected birth date is personal data. The
+    reasons kept with each message, encrypted, and shown on the staff pages still quote the value.
+    """
+    return _GOT_NUMBER.sub(f"got {WITHHELD}", _QUOTED.sub(WITHHELD, reason))
 
 
 @dataclasses.dataclass
@@ -59,4 +77,14 @@ class IngestReport:
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["results"] = {name: self.results.get(name, 0) for name in CLASSIFICATIONS}
+        return data
+
+    def as_dict_without_values(self) -> dict[str, Any]:
+        """`as_dict`, every reason passed through `without_values`: what `manage.py ingest` prints."""
+        data = copy.deepcopy(self.as_dict())
+        for rejection in data["rejections"]:
+            rejection["reason"] = without_values(rejection["reason"])
+        for error in data["file_errors"]:
+            for problem in error["problems"]:
+                problem["reason"] = without_values(problem["reason"])
         return data

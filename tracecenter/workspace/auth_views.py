@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -12,11 +13,38 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tracecenter.accounts import services, throttle
+from tracecenter.accounts import services, sessions, throttle
+from tracecenter.accounts.selectors import account_named
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
 from tracecenter.workspace.views.common import signed_in
+
+# How much of a username as typed the trail keeps: enough to tell whom a guess aimed at, not a whole
+# password typed into the wrong box.
+TYPED_USERNAME_CHARS = 40
+
+
+def as_typed(username: str) -> str:
+    """A typed username for the trail: truncated, with invisible and control characters shown as "?"."""
+    shown = "".join("?" if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"} else ch for ch in username)
+    return shown if len(shown) <= TYPED_USERNAME_CHARS else shown[:TYPED_USERNAME_CHARS] + "…"
+
+
+def audit_sign_in_refused(username: str, why: str) -> None:
+    """A failed or refused sign-in, naming the account it aimed at, for that account's auditors.
+
+    The requester is told the same whether the account exists or not; only the trail knows.
+    """
+    account = account_named(username)
+    audit_record(
+        actor=None,
+        action=Action.LOGIN_FAILED,
+        object_type="user",
+        object_id=account.pk if account is not None else "",
+        jurisdiction_id=account.jurisdiction_id if account is not None else None,
+        detail=f"{why}; username typed: {as_typed(username)}",
+    )
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -28,15 +56,19 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-        if username and throttle.login_is_locked(username, ip):
+        locked_by = throttle.login_locked_by(username, ip) if username else None
+        if locked_by is not None:
+            audit_sign_in_refused(username, f"refused during a lock-out (too many failures for this {locked_by})")
             raise forms.ValidationError(self.error_messages["locked"], code="locked")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
             throttle.login_failed(username, ip)
-            audit_record(actor=None, action=Action.LOGIN_FAILED, detail="invalid credentials")
+            audit_sign_in_refused(username, "invalid credentials")
             raise
-        throttle.login_succeeded(username, ip)
+        # Only a sign-in that succeeded clears the count: a post with a field missing (no password checked) must not.
+        if self.get_user() is not None:
+            throttle.login_succeeded(username, ip)
         return cleaned
 
 
@@ -56,7 +88,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            audit_record(actor=request.user, action=Action.LOGOUT)
+            audit_record(actor=request.user, action=Action.LOGOUT, jurisdiction_id=getattr(request.user, "jurisdiction_id", None))
         return super().post(request, *args, **kwargs)
 
 
@@ -73,7 +105,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return self.form_invalid(form)
-        # The new password changes the session's hash: keep this session, end the others.
+        # The new password changes the session's hash: keep this session (under a new key), end the others.
+        old_key = self.request.session.session_key
         update_session_auth_hash(self.request, user)
+        sessions.session_rekeyed(old_key=old_key, new_key=self.request.session.session_key)
         messages.success(self.request, gettext("Your password was changed."))
         return HttpResponseRedirect(self.get_success_url())

@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.urls import path
 
-from tracecenter.accounts import policy
+from tracecenter.accounts import policy, sessions
 from tracecenter.accounts.models import Jurisdiction
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import Case
@@ -117,7 +117,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.joined = await database_sync_to_async(policy.push_groups)(user)
         session = self.scope.get("session")
-        self.expires_at = await database_sync_to_async(session.get_expiry_date)() if session is not None else None
+        self.expires_at = await database_sync_to_async(_session_end)(session) if session is not None else None
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -155,6 +155,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=4401)
             return
         await self.send_json({"type": "push", "id": event["id"], "kind": event["kind"], "data": event["data"], "at": event["at"]})
+
+
+def _session_end(session: Any) -> dt.datetime:
+    """The sooner of the session's idle expiry and its absolute end (accounts/sessions.py)."""
+    idle: dt.datetime = session.get_expiry_date()
+    absolute = sessions.absolute_end(session)
+    return min(idle, absolute) if absolute is not None else idle
 
 
 websocket_urlpatterns = [path("live/", LiveConsumer.as_asgi(), name="live")]

@@ -19,8 +19,14 @@ from tracecenter.core import clock
 from .conftest import ApiClient
 
 
-def test_the_schema_is_served_as_json_without_signing_in(db):
-    response = Client().get("/api/schema")
+def test_the_schema_needs_a_signed_in_user_or_a_token(users, session_client, token_client):
+    anonymous = Client().get("/api/schema")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
+    assert "paths" not in anonymous.json()
+    assert Client(headers={"Authorization": "Bearer tc_wrong"}).get("/api/schema").status_code == 401
+    assert AuditEntry.objects.filter(action=Action.LOGIN_FAILED, object_type="api_token").count() == 1
+    assert token_client(users[Role.CONTACT_TRACER]).get("/api/schema").status_code == 200
+    response = session_client(users[Role.EPIDEMIOLOGIST]).get("/api/schema")
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")

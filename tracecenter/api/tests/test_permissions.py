@@ -6,6 +6,7 @@ import pytest
 
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import Action, AuditEntry
+from tracecenter.cases.models import Case
 
 NO_RECORDS = [Role.WORKFORCE_PLANNER, Role.QUALITY_ANALYST, Role.ADMINISTRATOR, Role.AUDITOR]
 PERSONAL = ["Beatriz", "Mineiro", "Otherton", "Farley", "Contactson", "Seconda", "555"]
@@ -62,10 +63,11 @@ def test_lists_hold_exactly_what_the_role_may_see_and_are_audited(world, users, 
     assert {item["id"] for item in body["items"]} == expected
     assert body["count"] == len(expected)
     entries = list(AuditEntry.objects.order_by("pk")[before:])
-    assert len(entries) == 1
+    assert len(entries) == 1 + len(expected)  # the list, and each record it held
     entry = entries[0]
     assert (entry.action, entry.object_type, entry.actor_id, entry.channel) == (Action.READ, LIST_TYPES[kind], user.pk, "api")
     assert entry.detail.startswith(f"{len(expected)} ids")
+    assert {(e.object_type, int(e.object_id)) for e in entries[1:]} == {(OBJECT_TYPES[kind], pk) for pk in expected}
 
 
 @pytest.mark.parametrize("role", [Role.CASE_INVESTIGATOR, Role.CONTACT_TRACER, Role.SUPERVISOR, Role.EPIDEMIOLOGIST])
@@ -82,7 +84,8 @@ def test_details_open_visible_records_and_refuse_the_others(world, users, sessio
             assert response.json()["id"] == pk
             assert (entry.action, entry.object_type, entry.object_id) == (Action.READ, OBJECT_TYPES[kind], str(pk))
         else:
-            assert response.status_code == 403, (pk, response.content)
+            # The same answer as for an id that does not exist; the trail still records the refusal.
+            assert response.status_code == 404, (pk, response.content)
             assert (entry.action, entry.object_type, entry.object_id) == (Action.DENIED, OBJECT_TYPES[kind], str(pk))
 
 
@@ -123,20 +126,20 @@ def test_roles_that_may_not_write_are_refused(world, users, session_client, role
     assert [r.status_code for r in responses] == [403] * 5
 
 
-def test_a_tracer_of_another_county_gets_403(world, make_user, other_county, session_client):
+def test_a_tracer_of_another_county_gets_404(world, make_user, other_county, session_client):
     stranger = make_user(Role.CONTACT_TRACER, other_county)
     client = session_client(stranger)
-    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 403
-    assert client.get(f"/api/persons/{world.mine.person_id}").status_code == 403
-    assert client.get(f"/api/contacts/{world.contact.pk}").status_code == 403
-    assert client.post_json(f"/api/cases/{world.mine.pk}/status", {"status": "attempting", "reason": "x"}).status_code == 403
+    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 404
+    assert client.get(f"/api/persons/{world.mine.person_id}").status_code == 404
+    assert client.get(f"/api/contacts/{world.contact.pk}").status_code == 404
+    assert client.post_json(f"/api/cases/{world.mine.pk}/status", {"status": "attempting", "reason": "x"}).status_code == 404
     assert client.get("/api/cases").json()["items"] == []
 
 
 def test_a_supervisor_of_another_county_sees_only_that_county(world, make_user, other_county, session_client):
     client = session_client(make_user(Role.SUPERVISOR, other_county))
     assert {c["id"] for c in client.get("/api/cases").json()["items"]} == {world.far.pk}
-    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 403
+    assert client.get(f"/api/cases/{world.mine.pk}").status_code == 404
 
 
 def test_a_missing_record_is_404(world, users, session_client):
@@ -155,7 +158,7 @@ def test_search_by_name_is_a_post_and_is_audited_without_the_name(world, users, 
     assert [p["id"] for p in response.json()["items"]] == [world.mine.person_id]
     # The investigator cannot find a person of a case that is not theirs.
     assert client.post_json("/api/persons/search", {"last_name": "Otherton"}).json()["count"] == 0
-    entry = AuditEntry.objects.filter(action=Action.SEARCH).order_by("-pk").first()
+    entry = AuditEntry.objects.filter(action=Action.SEARCH, object_type="person", object_id="").order_by("-pk").first()
     assert entry.fields == ["last_name"] and "Otherton" not in entry.detail
 
 
@@ -207,7 +210,8 @@ def test_a_tracer_who_follows_a_contact_may_neither_read_nor_change_its_case(wor
         "lab result": client.post_json(f"/api/persons/{w.mine.person_id}/lab-results", lab),
         "assign": client.post_json(f"/api/cases/{w.mine.pk}/assign", {"assignee_id": tracer.pk}),
     }
-    assert {name: r.status_code for name, r in responses.items()} == dict.fromkeys(responses, 403)
+    # Out of reach: not found, as a missing id (docs/security.md); assigning is not the tracer's role at all.
+    assert {name: r.status_code for name, r in responses.items()} == {**dict.fromkeys(responses, 404), "assign": 403}
     for response in responses.values():
         assert not any(word in response.content.decode() for word in PERSONAL)
     assert AuditEntry.objects.filter(actor_id=tracer.pk, action=Action.DENIED).count() == len(responses)
@@ -231,3 +235,63 @@ def test_the_cases_owner_keeps_writing_to_the_case(world, users, session_client)
     assert added.status_code == 201, added.content
     lab = {"specimen_collection_date": w.mine.specimen_collection_date.isoformat(), "test_loinc": "94500-6", "result": "negative"}
     assert client.post_json(f"/api/persons/{w.mine.person_id}/lab-results", lab).status_code == 201
+
+
+# Who saw this person: every list and search names the records it returned
+
+
+def _who_saw(object_type, pk):
+    return set(
+        AuditEntry.objects.filter(object_type=object_type, object_id=str(pk), channel="api").values_list("actor_id", "action")
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "record_type"),
+    [("/api/cases", "case"), ("/api/contacts", "contact"), ("/api/persons", "person"), ("/api/lab-results", "lab_result")],
+)
+def test_every_api_list_records_which_records_it_returned(world, users, session_client, path, record_type):
+    epidemiologist = users[Role.EPIDEMIOLOGIST]
+    returned = [item["id"] for item in session_client(epidemiologist).get(f"{path}?page_size=100").json()["items"]]
+    assert returned
+    for pk in returned:
+        assert _who_saw(record_type, pk) == {(epidemiologist.pk, Action.READ)}, (record_type, pk)
+        entry = AuditEntry.objects.get(object_type=record_type, object_id=str(pk), channel="api")
+        assert entry.detail == "in an API list (page 1)"
+
+
+def test_a_person_search_records_who_was_found_under_their_jurisdiction(world, users, session_client, county):
+    investigator = users[Role.CASE_INVESTIGATOR]
+    found = session_client(investigator).post_json("/api/persons/search", {"last_name": "Mineiro"}).json()["items"]
+    assert [p["id"] for p in found] == [world.mine.person_id]
+    entry = AuditEntry.objects.get(object_type="person", object_id=str(world.mine.person_id), action=Action.SEARCH)
+    assert (entry.actor_id, entry.jurisdiction_id, entry.fields) == (investigator.pk, county.pk, ["last_name"])
+    assert "Mineiro" not in entry.detail
+
+
+def test_a_page_of_a_hundred_records_is_recorded_whole_however_long_the_ids(world, users, token_client, make_person, county):
+    for n in range(105):
+        make_person(county, first_name=f"P{n}", last_name="Listed")
+    supervisor = users[Role.SUPERVISOR]
+    body = token_client(supervisor).get("/api/persons?page_size=100&page=1").json()
+    returned = {item["id"] for item in body["items"]}
+    assert len(returned) == 100
+    recorded = set(
+        AuditEntry.objects.filter(object_type="person", actor_id=supervisor.pk, channel="api").values_list("object_id", flat=True)
+    )
+    assert recorded == {str(pk) for pk in returned}
+
+
+def test_a_record_out_of_reach_and_an_id_that_does_not_exist_get_the_same_answer(world, make_user, other_county, token_client):
+    """Nothing tells an outsider which ids exist; the trail still records the refusal of the real one."""
+    outsider = make_user(Role.CASE_INVESTIGATOR, other_county)
+    client = token_client(outsider)
+    missing = Case.objects.order_by("-pk").first().pk + 1000
+    hidden, absent = client.get(f"/api/cases/{world.mine.pk}"), client.get(f"/api/cases/{missing}")
+    assert (
+        (hidden.status_code, hidden.json())
+        == (absent.status_code, absent.json())
+        == (404, {"detail": "Not found.", "field": None})
+    )
+    denied = AuditEntry.objects.filter(action=Action.DENIED, actor_id=outsider.pk)
+    assert list(denied.values_list("object_type", "object_id")) == [("case", str(world.mine.pk))]

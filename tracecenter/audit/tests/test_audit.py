@@ -1,5 +1,6 @@
 """The audit trail: a sealed chain that shows any change, removal or forgery, and holds no personal values."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -100,12 +101,11 @@ def test_an_entry_edited_in_the_database_breaks_verification_naming_it(entries):
     assert "17 entries before it verified" in message
 
 
-def test_an_edited_entry_whose_hash_was_recomputed_still_breaks_the_chain(entries):
-    target = entries[5]
+def _content_of(target, **changes):
     content = {
-        "at": target.at.isoformat(timespec="microseconds"),
+        "at": target.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         "actor_id": target.actor_id,
-        "actor_username": "someone-else",
+        "actor_username": target.actor_username,
         "actor_role": target.actor_role,
         "action": target.action,
         "object_type": target.object_type,
@@ -116,12 +116,19 @@ def test_an_edited_entry_whose_hash_was_recomputed_still_breaks_the_chain(entrie
         "fields": target.fields,
         "detail": target.detail,
     }
-    # Without the chain key the forger cannot recompute the chain hash.
+    return {**content, **changes}
+
+
+@pytest.mark.parametrize("rehash", ["unkeyed", "another key"])
+def test_an_edited_entry_whose_hash_was_recomputed_without_the_key_still_breaks_the_chain(entries, rehash):
+    target = entries[5]
+    content = _content_of(target, actor_username="someone-else")
+    forged = chain.legacy_entry_hash(content) if rehash == "unkeyed" else chain.entry_hmac(b"guessed" * 5, content)
     raw_sql(
         "UPDATE audit_auditentry SET actor_username = %s, entry_hash = %s WHERE id = %s",
-        ["someone-else", chain.entry_hash(content), target.pk],
+        ["someone-else", forged, target.pk],
     )
-    with pytest.raises(CommandError, match=rf"entry id {target.pk}\).*chain hash does not match"):
+    with pytest.raises(CommandError, match=rf"entry id {target.pk}\).*content was changed"):
         verify()
 
 

@@ -467,13 +467,13 @@ def parse_date(text: str, *, today: dt.date, birth: bool = False) -> dt.date:
         if match is not None:
             break
     else:
-        raise DateProblem(f"'{shown}' is not a date; {DATE_HINT}.", "invalid_date")
+        raise DateProblem(f"{shown!r} is not a date; {DATE_HINT}.", "invalid_date")
     parts = match.groupdict()
     year = int(parts["y"])
     if len(parts["y"]) == 2:
         if birth:
             raise DateProblem(
-                f"'{shown}' has a two-digit year, which could be 19{parts['y']} or 20{parts['y']}; "
+                f"{shown!r} has a two-digit year, which could be 19{parts['y']} or 20{parts['y']}; "
                 "write the year with four digits (MM/DD/YYYY).",
                 "two_digit_year",
             )
@@ -481,13 +481,13 @@ def parse_date(text: str, *, today: dt.date, birth: bool = False) -> dt.date:
     try:
         date = dt.date(year, int(parts["m"]), int(parts["d"]))
     except ValueError:
-        raise DateProblem(f"'{shown}' is not a date; {DATE_HINT}.", "invalid_date") from None
+        raise DateProblem(f"{shown!r} is not a date; {DATE_HINT}.", "invalid_date") from None
     if not _valid_clock(parts) or not _valid_zone(parts.get("tz")):
-        raise DateProblem(f"'{shown}' has an impossible time or time zone; {DATE_HINT} and a time like 14:30.", "invalid_date")
+        raise DateProblem(f"{shown!r} has an impossible time or time zone; {DATE_HINT} and a time like 14:30.", "invalid_date")
     if date.year < 1900:
-        raise DateProblem(f"'{shown}' is before 1900; check the year.", "date_before_1900")
+        raise DateProblem(f"{shown!r} is before 1900; check the year.", "date_before_1900")
     if date > today + dt.timedelta(days=1):
-        raise DateProblem(f"'{shown}' is in the future.", "future_date")
+        raise DateProblem(f"{shown!r} is in the future.", "future_date")
     return date
 
 
@@ -875,10 +875,10 @@ class CsvResultsParser:
             return code
         shown = _printable(code, 30)
         if _LOINC_SHAPE.fullmatch(code):
-            row.problem(TEST_CODE, f"'{shown}' is not a valid LOINC code: its check digit is wrong.", "invalid_loinc")
+            row.problem(TEST_CODE, f"{shown!r} is not a valid LOINC code: its check digit is wrong.", "invalid_loinc")
         else:
             row.problem(
-                TEST_CODE, f"'{shown}' is not a LOINC code (digits, a dash and a check digit, like 94500-6).", "invalid_loinc"
+                TEST_CODE, f"{shown!r} is not a LOINC code (digits, a dash and a check digit, like 94500-6).", "invalid_loinc"
             )
         return ""
 
@@ -907,7 +907,7 @@ class CsvResultsParser:
         if status is None:
             row.problem(
                 STATUS,
-                f"'{_printable(value, 20)}' is not a result status; use F (final), C (corrected) or W (entered in error).",
+                f"{_printable(value, 20)!r} is not a result status; use F (final), C (corrected) or W (entered in error).",
                 "invalid_status",
             )
             return "F"
@@ -952,7 +952,7 @@ class CsvResultsParser:
         if clia is None:
             row.warn(
                 field,
-                f"'{_printable(value, 30)}' is not a CLIA number (10 characters, like 05D2201580); left out.",
+                f"{_printable(value, 30)!r} is not a CLIA number (10 characters, like 05D2201580); left out.",
                 "invalid_clia",
             )
             return ""
@@ -964,7 +964,7 @@ class CsvResultsParser:
             return "U"
         sex = normalize_sex(value)
         if sex is None:
-            row.warn(SEX, f"'{_printable(value, 30)}' is not a sex TraceCenter knows; recorded as unknown.", "unknown_sex")
+            row.warn(SEX, f"{_printable(value, 30)!r} is not a sex TraceCenter knows; recorded as unknown.", "unknown_sex")
             return "U"
         return sex
 
@@ -977,7 +977,7 @@ class CsvResultsParser:
             # Said, not dropped silently: the person is then stored with the default language, English.
             row.warn(
                 LANGUAGE,
-                f"'{_printable(value, 30)}' is not a language TraceCenter knows (a name or an ISO 639 code); left empty.",
+                f"{_printable(value, 30)!r} is not a language TraceCenter knows (a name or an ISO 639 code); left empty.",
                 "unknown_language",
             )
             return ""

@@ -110,3 +110,80 @@ def test_workers_ingest_files_in_parallel_processes_on_postgresql(state, tmp_pat
     report = run_ingest(str(fresh), "--workers", "3")
     assert report["files"] == 3 and report["accepted"] == 3 and report["failed"] == 0
     assert LabResult.objects.filter(message__batch__filename__in=[p.name for p in fresh.iterdir()]).count() > 0
+
+
+# What the command prints lands in terminals and logs: never the values at fault
+
+PLANTED = ["02/30/1985", "Zebediah", "O'Quarrie", "19850214", "14/45/2021"]
+
+
+def _files_quoting_personal_values(folder: Path) -> Path:
+    import csv
+
+    rows = list(csv.reader((FIXTURES / "csv" / "test-results-upload-valid.csv").open()))
+    header, row = rows[0], list(rows[1])
+    column = {name: n for n, name in enumerate(header)}
+    row[column["patient_dob"]] = "02/30/1985"
+    row[column["patient_first_name"]] = "Zebediah"
+    row[column["specimen_collection_date"]] = "O'Quarrie 14/45/2021"
+    with (folder / "results.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, row])
+
+    bundle = json.loads((FIXTURES / "fhir" / "sample_SR_1_20230302-0001.fhir").read_text())
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Observation":
+            entry["resource"]["subject"] = {"reference": "Patient/Zebediah O'Quarrie 19850214"}
+    (folder / "bundle.fhir").write_text(json.dumps(bundle))
+
+    with (FIXTURES / "hl7" / "single_message.hl7").open(newline="") as handle:
+        segments = handle.read().split("\r")
+    msh = segments[0].split("|")
+    msh[11] = 'Zebediah "Zeb" O\'Quarrie'
+    segments[0] = "|".join(msh)
+    with (folder / "message.hl7").open("w", newline="") as handle:
+        handle.write("\r".join(segments))
+    return folder
+
+
+def test_the_command_names_what_is_wrong_and_where_but_never_quotes_the_value(state, tmp_path):
+    folder = _files_quoting_personal_values(tmp_path)
+    text, as_json = io.StringIO(), io.StringIO()
+    call_command("ingest", str(folder), stdout=text)
+    call_command("ingest", str(folder), "--json", stdout=as_json)  # all duplicates now: the JSON of a first run below
+    for value in PLANTED:
+        assert value not in text.getvalue(), value
+    assert "column patient_dob: [value withheld] is not a date" in text.getvalue()
+    assert "MSH-12: HL7 version [value withheld] is not supported" in text.getvalue()
+    assert ".subject.reference: The reference [value withheld] matches no entry" in text.getvalue()
+
+    # The staff pages read the reasons kept with each message, encrypted: there the value helps whoever fixes it.
+    from tracecenter.intake.pipeline import problems_of
+
+    kept = " ".join(p.reason for m in InboundMessage.objects.all() for p in problems_of(m))
+    assert "'02/30/1985' is not a date" in kept
+
+
+def test_the_json_report_never_quotes_the_value_either(state, tmp_path):
+    report = run_ingest(str(_files_quoting_personal_values(tmp_path)))
+    printed = json.dumps(report, ensure_ascii=False)
+    for value in PLANTED:
+        assert value not in printed, value
+    reasons = {r["location"]: r["reason"] for r in report["rejections"]}
+    assert reasons["line 2, column patient_dob"].startswith("[value withheld] is not a date")
+
+
+@pytest.mark.parametrize(
+    ("reason", "printed"),
+    [
+        ("'02/30/1985' is not a date; use MM/DD/YYYY.", "[value withheld] is not a date; use MM/DD/YYYY."),
+        ('"O\'Quarrie" is not a date.', "[value withheld] is not a date."),
+        ("The patient's name 'Zeb\\'s' is too long.", "The patient's name [value withheld] is too long."),
+        ("Expected text, got 19850214.", "Expected text, got [value withheld]."),
+        ("The sex 'X' is not a code; read as U.", "The sex [value withheld] is not a code; read as U."),
+        ("ORM^O01 is an order, not a result.", "ORM^O01 is an order, not a result."),
+    ],
+)
+def test_a_reason_loses_its_quoted_values_and_keeps_the_rest(reason, printed):
+    from tracecenter.intake.report import without_values
+
+    assert without_values(reason) == printed

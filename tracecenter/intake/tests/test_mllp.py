@@ -231,3 +231,41 @@ def test_a_connection_is_one_delivery_whose_report_counts_every_frame(listener: 
     report = json.loads(batch.report)
     assert (report["messages"], report["accepted"], report["rejected"]) == (3, 2, 1)
     assert report["rejections"][0]["location"] == "PID-5"
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes on a real socket and read one MLLP frame back (or nothing, when the listener answers nothing)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while not received.endswith(b"\x1c\r"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+@pytest.mark.parametrize("frame", [b"\x0b\x1c\r", b"\x0b \r\n\t\x1c\r"], ids=["empty", "blank"])
+def test_an_empty_frame_gets_an_ar_naming_the_missing_message_and_the_listener_keeps_serving(listener: int, frame: bytes) -> None:
+    answer = _exchange(listener, frame)
+    assert answer.startswith(b"\x0b") and answer.endswith(b"\x1c\r")
+    code, errors = ack_code(answer[1:-2].decode())
+    assert code == "AR"
+    assert errors == ["The frame is empty; expected an HL7 v2 message starting with MSH."]
+    assert InboundMessage.objects.count() == 0
+    with MLLPClient("127.0.0.1", listener) as client:
+        assert ack_code(client.send_message(message(7)).decode())[0] == "AA"
+
+
+def test_an_empty_frame_between_two_messages_gets_its_own_answer_in_order(listener: int) -> None:
+    framed = [b"\x0b" + message(n).encode() + b"\x1c\r" for n in (8, 9)]
+    with socket.create_connection(("127.0.0.1", listener), timeout=10) as sock:
+        sock.sendall(framed[0] + b"\x0b\x1c\r" + framed[1])
+        received = b""
+        while received.count(b"\x1c\r") < 3:
+            chunk = sock.recv(65536)
+            assert chunk, f"the listener stopped answering after {received.count(b'\x1c\r')} answers"
+            received += chunk
+    answers = [ack_code(part.strip(b"\x0b").decode())[0] for part in received.split(b"\x1c\r") if part]
+    assert answers == ["AA", "AR", "AA"]

@@ -204,6 +204,7 @@ def _allowed(role: str, name: str) -> bool:
 def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users, role):
     user = users[role]
     client.force_login(user)
+    refusals = AuditEntry.objects.filter(action="denied", actor_id=user.pk).count()
     for name, (method, _roles) in MATRIX.items():
         url = world["urls"][name]
         data = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on"} if method == "post" else None
@@ -212,7 +213,12 @@ def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users,
         if allowed:
             assert response.status_code < 400, f"{role} should open {name}, got {response.status_code}"
         else:
-            assert response.status_code == 403, f"{role} must be refused {name}, got {response.status_code}"
+            # 403 for a page the role may not use; 404 for a record of it out of this user's reach (as for a
+            # missing id, docs/security.md); both audited.
+            assert response.status_code in (403, 404), f"{role} must be refused {name}, got {response.status_code}"
+            denied = AuditEntry.objects.filter(action="denied", actor_id=user.pk).count()
+            assert denied > refusals, f"{role} refused {name} without an audit entry"
+            refusals = denied
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
@@ -223,7 +229,9 @@ def test_a_worker_of_another_county_is_refused_every_record_page(client: Client,
         return
     before = AuditEntry.objects.filter(action="denied").count()
     response = getattr(client, method)(world["urls"][name])
-    assert response.status_code == 403
+    # A page the role may open answers 404 for another county's record, as for an id that does not exist (the
+    # trail records the refusal); a page the role may not open at all is 403, whatever the record.
+    assert response.status_code == (404 if _allowed(Role.CASE_INVESTIGATOR, name) else 403), response.status_code
     assert AuditEntry.objects.filter(action="denied").count() == before + 1
 
 
@@ -244,7 +252,7 @@ def test_a_tracer_sees_the_contact_they_follow_but_not_another_workers_case(clie
     assert client.get(world["urls"]["workspace:case_detail"]).status_code == 200
     # ... but not a case of the same county and team that has nothing to do with them.
     unrelated = make_case(county, owner=users[Role.CASE_INVESTIGATOR], first_name="Otra")
-    assert client.get(reverse("workspace:case_detail", args=[unrelated.pk])).status_code == 403
+    assert client.get(reverse("workspace:case_detail", args=[unrelated.pk])).status_code == 404
 
 
 def test_a_tracer_who_follows_a_contact_sees_the_cases_summary_and_not_its_person(client: Client, world, users):
@@ -277,7 +285,8 @@ def test_a_tracer_who_follows_a_contact_may_change_nothing_on_the_case(client: C
         client.post(world["urls"]["workspace:case_assign"], {"assignee": tracer.pk}),
         client.post(world["urls"]["workspace:case_transfer"], {"reason": "moved"}),
     ]
-    assert [r.status_code for r in refused] == [403] * 6
+    # Editing the case: not found, as for any case out of reach; assigning and transferring: not their role's.
+    assert [r.status_code for r in refused] == [404] * 4 + [403] * 2
     assert AuditEntry.objects.filter(action="denied", actor_username=tracer.username).count() == before + 6
     case.refresh_from_db()
     assert case.status == "new" and case.owner == users[Role.CASE_INVESTIGATOR] and case.symptoms == []
@@ -351,3 +360,15 @@ def test_roles_without_records_get_no_personal_data_from_any_api_route(client: C
         assert response.status_code in {403, 404} or '"items": []' in body.replace('":[]', '": []'), (name, response.status_code)
         assert "García" not in body and "Pérez" not in body
     assert 403 in answered  # the walk reached the API, not only method-not-allowed answers
+
+
+def test_a_case_page_out_of_reach_looks_like_a_case_that_does_not_exist(client: Client, world):
+    from django.urls import reverse
+
+    client.force_login(world["outsider"])
+    hidden = client.get(reverse("workspace:case_detail", args=[world["case"].pk]))
+    absent = client.get(reverse("workspace:case_detail", args=[world["case"].pk + 1000]))
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.content == absent.content
+    denied = AuditEntry.objects.filter(action="denied", actor_id=world["outsider"].pk)
+    assert list(denied.values_list("object_type", "object_id")) == [("case", str(world["case"].pk))]

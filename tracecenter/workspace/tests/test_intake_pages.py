@@ -376,7 +376,7 @@ def test_a_supervisor_of_another_county_cannot_open_the_message(
     client.force_login(outsider)
     url = reverse("workspace:intake_message", args=[rejected_message.pk])
     for response in (client.get(url), client.post(url, {"text": "MSH|^~\\&|fixed"})):
-        assert response.status_code == 403
+        assert response.status_code == 404
         assert "PID-5" not in response.content.decode()
     denied = AuditEntry.objects.filter(action="denied", object_type="inbound_message", actor_username=outsider.username)
     assert denied.count() == 2 and denied.first().object_id == str(rejected_message.pk)  # type: ignore[union-attr]
@@ -496,9 +496,9 @@ def test_a_supervisor_of_another_county_cannot_open_or_decide_the_review(
     outsider = make_user(Role.SUPERVISOR, other_county)
     client.force_login(outsider)
     url = reverse("workspace:match_review", args=[review.pk])
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404
     response = client.post(url, {"decision": "same"})
-    assert response.status_code == 403 and "Delgado" not in response.content.decode()
+    assert response.status_code == 404 and "Delgado" not in response.content.decode()
     assert "Delgado" not in client.get(reverse("workspace:match_reviews")).content.decode()
     review.refresh_from_db()
     assert review.status == "open" and not PersonMerge.objects.exists()
@@ -561,7 +561,7 @@ def test_a_review_routed_to_the_state_is_not_in_a_county_queue(
     client.force_login(users[Role.SUPERVISOR])
     listing = client.get(reverse("workspace:match_reviews")).content.decode()
     assert reverse("workspace:match_review", args=[across.pk]) not in listing
-    assert client.get(reverse("workspace:match_review", args=[across.pk])).status_code == 403
+    assert client.get(reverse("workspace:match_review", args=[across.pk])).status_code == 404
 
 
 def test_a_merge_across_counties_shows_a_county_supervisor_only_their_record_and_no_undo(

@@ -72,7 +72,7 @@ def test_sign_in_is_throttled_after_repeated_failures(client, users):
     response = client.post("/accounts/login/", {"username": user.username, "password": "correct-horse-battery-staple"})
     assert "Too many failed attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    assert AuditEntry.objects.filter(action="login_failed").count() == 5
+    assert AuditEntry.objects.filter(action="login_failed").count() == 6  # five failures, then the refusal
 
 
 def test_sign_in_and_out_are_audited(client, users):

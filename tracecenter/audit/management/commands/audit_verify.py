@@ -2,24 +2,46 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tracecenter.audit.services import seal_all, verify_chain
+from tracecenter.audit.services import seal_all_reporting, verify_chain
+
+# Problems listed one by one; past this many, only their number.
+MAX_LISTED = 50
 
 
 class Command(BaseCommand):
-    help = "Seal pending audit entries, then verify the whole audit chain; names the first broken entry."
+    help = (
+        "Seal pending audit entries, then verify the whole audit chain and every entry not sealed; names each "
+        "entry that was forged (its HMAC does not hold), changed, removed or relinked."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-seal", action="store_true", help="verify only, do not seal pending entries first")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_seal"]:
-            sealed = seal_all()
+            sealed, refused = seal_all_reporting()
             if sealed:
                 self.stdout.write(f"sealed {sealed} pending entries")
+            if refused:
+                self.stdout.write(f"refused to seal {refused} entries whose HMAC does not hold")
         verdict = verify_chain()
+        if verdict.legacy:
+            self.stdout.write(
+                f"{verdict.legacy} entries sealed before the keyed cut-over were verified by their unkeyed hash "
+                "(they predate keyed entries: see docs/security.md)"
+            )
+        if verdict.pending:
+            self.stdout.write(f"{verdict.pending} entries not sealed yet (their HMAC holds)")
         if not verdict.ok:
+            first = verdict.first
+            assert first is not None
+            for problem in verdict.problems[:MAX_LISTED]:
+                self.stderr.write(f"  {problem.where()}: {problem.reason}")
+            if len(verdict.problems) > MAX_LISTED:
+                self.stderr.write(f"  ... and {len(verdict.problems) - MAX_LISTED} more")
             raise CommandError(
-                f"audit chain BROKEN at seq {verdict.first_broken_seq} (entry id {verdict.first_broken_pk}): "
-                f"{verdict.reason}; {verdict.checked} entries before it verified"
+                f"audit chain BROKEN at {first.where()}: {first.reason}; "
+                f"{verdict.checked_before_first_problem} entries before it verified; "
+                f"{len(verdict.problems)} problem(s) in all"
             )
         self.stdout.write(self.style.SUCCESS(f"audit chain OK: {verdict.checked} entries verified"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import ipaddress
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +46,12 @@ class Command(BaseCommand):
             raise CommandError("--port must be between 1 and 65535.")
         if not 1 <= options["threads"] <= 16:
             raise CommandError("--threads must be between 1 and 16.")
+        if settings.DEBUG and not is_loopback(options["host"]):
+            # Debug pages show settings, code and data to whoever reaches them: only this machine may.
+            raise CommandError(
+                f"DEBUG is on: refusing to serve on {options['host']}, beyond this machine. "
+                "Serve on 127.0.0.1 (or ::1), or turn DEBUG off (unset it, or DEBUG=false)."
+            )
         embedded = not settings.REDIS_URL
         inside = options["worker"] == "yes" or (options["worker"] == "auto" and embedded)
         self.stdout.write(f"TraceCenter is at http://{options['host']}:{options['port']}/ (stop with Ctrl-C)")
@@ -51,7 +60,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  live updates: {live}")
         if not settings.DEBUG:
             # WhiteNoise serves the collected files: collected here, so that a new release never serves old ones.
-            call_command("collectstatic", "--no-input", verbosity=0)
+            # Several servers started at once on one machine take turns, rather than copy over each other.
+            with (Path(settings.STATIC_ROOT).parent / ".collectstatic.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                call_command("collectstatic", "--no-input", verbosity=0)
         workers = [start_in_thread() for _ in range(options["threads"])] if inside else []
         here = f"{len(workers)} inside this process" if workers else "none here; run `manage.py worker` beside it"
         self.stdout.write(f"  workers: {here}")
@@ -73,6 +85,16 @@ class Command(BaseCommand):
                 worker.shutdown()
             for worker in workers:
                 worker.thread.join(timeout=30)  # type: ignore[attr-defined]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` serves this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def _where(url: str) -> str:

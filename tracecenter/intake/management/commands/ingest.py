@@ -18,7 +18,8 @@ class Command(BaseCommand):
     help = (
         "Ingest lab result files (HL7 v2 ORU^R01 messages or batches, ReportStream/SimpleReport CSV, FHIR R4 "
         "Bundles or NDJSON). Every message is stored raw before it is processed; re-ingesting a file counts its "
-        "messages as duplicates. Exits 0 when it ran, even if messages were rejected."
+        "messages as duplicates. Exits 0 when it ran, even if messages were rejected. Reasons are printed without the "
+        "values they concern (the Lab intake pages show them)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,7 +48,9 @@ class Command(BaseCommand):
         if workers > 1 and connection.vendor != "postgresql":
             raise CommandError("--workers above 1 needs PostgreSQL: SQLite lets one process write at a time.")
         report = ingest_files([str(f) for f in files], root=root, workers=workers)
-        data = report.as_dict()
+        # What is printed lands in terminals and logs: reasons without the values they quote. The reasons with
+        # the values are kept with each message (encrypted) for the Lab intake pages.
+        data = report.as_dict_without_values()
         if options["json"]:
             self.stdout.write(json.dumps(data, ensure_ascii=False))
             return
