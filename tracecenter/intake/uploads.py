@@ -15,7 +15,7 @@ from django.db import transaction
 from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
-from tracecenter.core import clock, tasks
+from tracecenter.core import clock, crypto, tasks
 from tracecenter.core.relay import describe
 from tracecenter.intake.models import IntakeBatch, IntakeUpload
 from tracecenter.intake.pipeline import Intake
@@ -24,8 +24,12 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def upload_start(*, actor: User, data: bytes, filename: str) -> IntakeBatch:
-    """Store the uploaded file and queue its ingestion; both commit with the request, or neither."""
+def upload_start(*, actor: User, data: bytes | crypto.Sealed, filename: str) -> IntakeBatch:
+    """Store the uploaded file and queue its ingestion; both commit with the request, or neither.
+
+    `data` is the file, or (from the upload page) the file already sealed as it arrived
+    (intake.upload_handler): then its clear text is never whole in the web process.
+    """
     from tracecenter.intake.tasks import ingest_upload
 
     if not actor.is_authenticated or actor.jurisdiction is None:
@@ -33,7 +37,8 @@ def upload_start(*, actor: User, data: bytes, filename: str) -> IntakeBatch:
     batch = IntakeBatch.objects.create(
         source=IntakeBatch.Source.UPLOAD, filename=filename[:255], jurisdiction=actor.jurisdiction, received_by=actor
     )
-    IntakeUpload.objects.create(batch=batch, data=data, size=len(data))
+    size = data.size if isinstance(data, crypto.Sealed) else len(data)
+    IntakeUpload.objects.create(batch=batch, data=data, size=size)
     audit_record(
         actor=actor, action=Action.CREATE, object_type="intake_batch", object_id=batch.pk, jurisdiction_id=batch.jurisdiction_id
     )
