@@ -175,8 +175,9 @@ def store_units(
         for unit, key in unique:
             found = existing.get(key)
             if found is not None:
-                # Never processed (a crash) or failed on our side: process it now. Anything else was done.
-                resume = found.state in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED)
+                # Never processed (a crash), failed on our side, or refused only for its sender (who may be allowed
+                # by now): process it now. Anything else was done.
+                resume = found.state in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED) or _sender_refused(found)
                 if resume:
                     pass
                 elif batch is not None and found.batch_id == batch.pk and found.pk not in (stored_here or ()):
@@ -218,6 +219,18 @@ def store_units(
                         stored.process = False
                         duplicates += 1
     return out, duplicates, earlier
+
+
+def _sender_refused(message: InboundMessage) -> bool:
+    """Rejected for its sender alone (not on the allow-list then), not for its content."""
+    return message.state == InboundMessage.State.REJECTED and {p.code for p in problems_of(message)} == {UNKNOWN_SENDER}
+
+
+UNKNOWN_SENDER = "unknown_sender"
+
+
+def _facility_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,6 +662,8 @@ class Intake:
     root: Jurisdiction
     actor: User | None = None
     batch: IntakeBatch | None = None
+    # HL7 senders (MSH-4 ids, as _facility_key gives them) this run takes messages from; None: any (see FeedSender).
+    senders: frozenset[str] | None = None
     report: IngestReport = dataclasses.field(default_factory=IngestReport)
     # Seconds per stage (split, store_raw, parse, match, store, deliver), for bench/intake.py and logs.
     timings: defaultdict[str, float] = dataclasses.field(default_factory=lambda: defaultdict(float))
@@ -749,6 +764,8 @@ class Intake:
         return [s.message for s in stored]
 
     def process(self, items: list[Stored], *, fmt: str) -> None:
+        if self.senders is not None and fmt == "hl7v2":
+            items = self._refuse_unknown_senders(items)
         parser = detect.parser_for(fmt)
         pending: list[_Pending] = []
         rejected: list[tuple[Stored, list[Problem]]] = []
@@ -809,6 +826,29 @@ class Intake:
             self.batch.save(update_fields=["status", "finished_at", "report"])
         return self.report
 
+    def _refuse_unknown_senders(self, items: list[Stored]) -> list[Stored]:
+        """Messages whose MSH-4 is not an allowed sender are rejected, with the reason, before they are read."""
+        from tracecenter.intake.formats.hl7v2 import message_sending_facility
+
+        assert self.senders is not None
+        kept: list[Stored] = []
+        refused: list[tuple[Stored, list[Problem]]] = []
+        for stored in items:
+            namespace, universal = message_sending_facility(stored.unit.text)
+            if {_facility_key(x) for x in (namespace, universal) if x} & self.senders:
+                kept.append(stored)
+                continue
+            shown = ", ".join(x for x in (namespace, universal) if x)[:80] or "empty"
+            stored.message.sending_facility = " ".join((namespace or universal).split())[:200]
+            reason = (
+                f"The sending facility in MSH-4 ({shown}) is not among the senders this jurisdiction takes lab results "
+                "from; ask the health department to add it. The message is kept, and processed when sent again once it is."
+            )
+            refused.append((stored, [Problem("MSH-4", reason, UNKNOWN_SENDER)]))
+        if refused:
+            self._mark_rejected(refused)
+        return kept
+
     def _mark_rejected(self, rejected: list[tuple[Stored, list[Problem]]]) -> None:
         now = clock.now()
         for stored, problems in rejected:
@@ -818,7 +858,8 @@ class Intake:
             message.attempts += 1
             message.processed_at = now
             self.report.reject(file=self.file_name, index=message.index, where=message.where, problems=problems)
-        update_rows(InboundMessage, [s.message for s, _p in rejected], ["state", "problems", "attempts", "processed_at"])
+        fields = ["state", "problems", "attempts", "processed_at", "sending_facility"]
+        update_rows(InboundMessage, [s.message for s, _p in rejected], fields)
 
     def _mark_failed(self, message: InboundMessage, stage: str) -> None:
         message.state = InboundMessage.State.FAILED

@@ -1309,6 +1309,22 @@ def message_control_id(text: str) -> str:
         return ""
 
 
+def message_sending_facility(text: str) -> tuple[str, str]:
+    """MSH-4 of a message, best effort: (namespace id, universal id: an OID or a CLIA number), "" where absent.
+
+    Read from the first segment only, without parsing the message: what an allow-list of senders needs.
+    """
+    try:
+        header = _read_header(text)
+        if header is None:
+            return "", ""
+        reader, fields = header
+        raw = fields[4] if len(fields) > 4 else ""
+        return reader.first(raw, 1).strip(), reader.first(raw, 2).strip()
+    except Exception:  # best effort by contract, like message_control_id
+        return "", ""
+
+
 def build_ack(
     message_text: str | None,
     code: str,
