@@ -1,9 +1,9 @@
 """Memory of one hostile upload: a 50 MB CSV that is one single line, from the request to the page.
 
-    python bench/upload_memory.py [--mb 50] [--keep]
+    python bench/upload_memory.py [--mb 50] [--keep] [--database postgres://...]
 
-Each stage runs in a fresh process on its own SQLite database (in a temporary folder), so that
-each stage's peak is its own:
+Each stage runs in a fresh process on its own SQLite database (in a temporary folder; or the
+PostgreSQL database given with --database, emptied first), so that each stage's peak is its own:
 
 1. upload: the multipart POST of the file to the upload page, through Django's WSGI handler
    (middleware, sign-in, CSRF, upload handlers, the form, the view), read from a file on disk
@@ -55,7 +55,7 @@ def _reset_hwm() -> None:
 
 def _setup_django(var: Path) -> None:
     os.environ["TRACECENTER_VAR_DIR"] = str(var)
-    os.environ["DATABASE_URL"] = ""
+    os.environ.setdefault("DATABASE_URL", "")
     os.environ["TRACECENTER_ENV"] = "local"
     os.environ["LOG_LEVEL"] = "ERROR"
     # As in production: with DEBUG on, Django keeps every query with its parameters spelt out (a
@@ -171,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--database", default="", help="a PostgreSQL URL instead of SQLite (that database is emptied)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--var", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,11 +183,18 @@ def main() -> None:
     env = {
         **os.environ,
         "TRACECENTER_VAR_DIR": str(var),
-        "DATABASE_URL": "",
+        "DATABASE_URL": args.database,
         "TRACECENTER_ENV": "local",
         "LOG_LEVEL": "ERROR",
         "DEBUG": os.environ.get("DEBUG", "false"),
     }
+    if args.database:
+        import psycopg
+
+        base, _sep, name = args.database.rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     try:
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)

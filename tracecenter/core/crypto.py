@@ -182,7 +182,7 @@ class Sealed:
     """A value sealed already (by BlobSealer, under its field's context): an EncryptedBlobField stores it as it is."""
 
     blob: bytes
-    size: int  # of the clear data
+    size: int = 0  # of the clear data, when known
 
 
 def _blob_parts(blob: bytes | memoryview) -> tuple[str, int]:
