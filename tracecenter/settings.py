@@ -244,5 +244,16 @@ LOGGING = {
 CASE_CONDITIONS = frozenset(env_list("CASE_CONDITIONS", ["covid-19"]))
 # Where feeds put persons whose county is not a jurisdiction here (a jurisdiction code); empty = the only top-level one.
 INTAKE_JURISDICTION = env_str("INTAKE_JURISDICTION", "")
-# Largest file the upload page and `ingest` accept.
+# Largest file the upload page and `ingest` accept, whatever its format; and, below that, per format (a file whose
+# format cannot be told gets the smallest). An upload is refused as it arrives, once past its format's limit.
 INTAKE_MAX_FILE_BYTES = env_int("INTAKE_MAX_FILE_BYTES", 50 * 1024 * 1024)
+INTAKE_MAX_HL7_BYTES = env_int("INTAKE_MAX_HL7_BYTES", 50 * 1024 * 1024)
+INTAKE_MAX_CSV_BYTES = env_int("INTAKE_MAX_CSV_BYTES", 20 * 1024 * 1024)
+INTAKE_MAX_FHIR_BYTES = env_int("INTAKE_MAX_FHIR_BYTES", 10 * 1024 * 1024)
+# The MLLP listener (`manage.py mllp_listen`): connections served at once (more are answered AR and closed), the
+# largest frame (message), the most one connection may send before it is answered AR and closed (senders reconnect),
+# and how long a silent connection is kept.
+MLLP_MAX_CONNECTIONS = env_int("MLLP_MAX_CONNECTIONS", 20)
+MLLP_MAX_FRAME_BYTES = env_int("MLLP_MAX_FRAME_BYTES", 2 * 1024 * 1024)
+MLLP_MAX_CONNECTION_BYTES = env_int("MLLP_MAX_CONNECTION_BYTES", 64 * 1024 * 1024)
+MLLP_IDLE_TIMEOUT_SECONDS = env_int("MLLP_IDLE_TIMEOUT_SECONDS", 300)

@@ -118,7 +118,9 @@ class CaseStatusChange(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=16, choices=CaseStatus.choices)
     to_status = models.CharField(max_length=16, choices=CaseStatus.choices)
-    reason = models.CharField(_("reason"), max_length=300)
+    # Free text a tracer types ("her son answered, she is in hospital"): encrypted like a note.
+    # At most 300 characters, checked by the service (a ciphertext is longer than its text).
+    reason = EncryptedTextField(_("reason"))
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     changed_at = models.DateTimeField()
 
@@ -130,7 +132,8 @@ class CaseStatusChange(models.Model):
 
 
 class CaseActivity(models.Model):
-    """The case's timeline. `summary` names records and dates, never personal details."""
+    """The case's timeline. `summary` is encrypted: most lines name records and dates, but some
+    carry what a person typed (the reason of a transfer, the name of a place visited)."""
 
     class Kind(models.TextChoices):
         OPENED = "opened", _("Case opened")
@@ -146,7 +149,7 @@ class CaseActivity(models.Model):
     at = models.DateTimeField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    summary = models.CharField(max_length=300, blank=True)
+    summary = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -34,7 +34,7 @@ MAX_REASON = 300
 
 
 def case_activity_add(*, case: Case, actor: User | None, kind: str, summary: str = "") -> CaseActivity:
-    """One line of the case's timeline; `summary` names records and dates, never personal details."""
+    """One line of the case's timeline. `summary` is stored encrypted (it may quote a reason or a place)."""
     return CaseActivity.objects.create(case=case, at=clock.now(), actor=acting_user(actor), kind=kind, summary=summary[:300])
 
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, Team
 from tracecenter.cases.models import Case, RuleSet
+from tracecenter.core import crypto
 from tracecenter.core.fields import EncryptedTextField
 from tracecenter.people.models import Person
 
@@ -98,6 +99,8 @@ class Exposure(models.Model):
 
 
 class PlaceKind(models.TextChoices):
+    # A private home (the case's own, a friend's where a party was held): personal data, kept encrypted.
+    RESIDENCE = "residence", _("Home or residence")
     RESTAURANT = "restaurant", _("Restaurant or bar")
     STORE = "store", _("Store")
     WORKPLACE = "workplace", _("Workplace")
@@ -111,39 +114,98 @@ class PlaceKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# Kinds whose name and address are a person's, not a business's or an institution's.
+RESIDENTIAL_KINDS = frozenset({PlaceKind.RESIDENCE})
+
+
+def _index_text(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def home_index(name: str, street: str) -> str:
+    """The blind index that finds a home again (same name and street, whatever the case and spaces)."""
+    return crypto.blind_index(f"{_index_text(name)}\x1f{_index_text(street)}", purpose="place_home")
+
+
+def event_name_index(name: str) -> str:
+    return crypto.blind_index(_index_text(name), purpose="event_name")
+
+
 class Place(models.Model):
-    """A public place (not a home: homes are persons' addresses, kept encrypted)."""
+    """Where a case went. Two kinds, stored differently:
+
+    - a public place (a business, a school, a venue, a congregate setting: any kind but a
+      residence) is in clear in `name`, `street`, `city` and `postal_code`, and searchable,
+      because cluster detection must match it across the center;
+    - a residence (kind "residence") is a person's home: its name and address are encrypted in
+      the `home_*` columns like a person's address, the clear columns stay empty (a database
+      constraint says so), and it is found again only through `home_bidx`, a blind index of
+      its name and street.
+    """
 
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="places")
-    name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("type"), max_length=16, choices=PlaceKind.choices, default=PlaceKind.OTHER)
+    name = models.CharField(_("name"), max_length=200, blank=True)
     street = models.CharField(_("street address"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=10, blank=True, db_index=True)
+    home_name = EncryptedTextField(_("name"), blank=True, default="")
+    home_street = EncryptedTextField(_("street address"), blank=True, default="")
+    home_city = EncryptedTextField(_("city"), blank=True, default="")
+    home_postal_code = EncryptedTextField(_("postal code"), blank=True, default="")
+    home_bidx = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["jurisdiction", "name"], name="place_lookup_idx")]
+        indexes = [
+            models.Index(fields=["jurisdiction", "name"], name="place_lookup_idx"),
+            models.Index(fields=["jurisdiction", "home_bidx"], name="place_home_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind=PlaceKind.RESIDENCE) | Q(name="", street="", city="", postal_code=""),
+                name="place_home_never_in_clear",
+            ),
+            models.CheckConstraint(condition=Q(kind=PlaceKind.RESIDENCE) | Q(home_bidx=""), name="place_public_in_clear"),
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        # Never a home's name: a string form ends up in logs and error reports.
+        return f"Residence {self.pk}" if self.is_residence else self.name
+
+    @property
+    def is_residence(self) -> bool:
+        return self.kind in RESIDENTIAL_KINDS
+
+    @property
+    def display_name(self) -> str:
+        return self.home_name if self.is_residence else self.name
+
+    @property
+    def display_street(self) -> str:
+        return self.home_street if self.is_residence else self.street
 
 
 class Event(models.Model):
-    """Something that happened at a place in a time window (a choir rehearsal, Tuesday 18:00-20:00)."""
+    """Something that happened at a place in a time window (a choir rehearsal, Tuesday 18:00-20:00).
+
+    Its name is free text (it may be "Ana's birthday party"): encrypted, found again by `name_bidx`.
+    """
 
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="events")
-    name = models.CharField(_("name"), max_length=200)
+    name = EncryptedTextField(_("name"))
+    name_bidx = models.CharField(max_length=32, blank=True, default="", editable=False)
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
 
     class Meta:
         ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["place", "starts_at"], name="event_lookup_idx")]
         constraints = [models.CheckConstraint(condition=Q(ends_at__gte=models.F("starts_at")), name="event_ends_after_start")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"Event {self.pk}"
 
 
 class Attendance(models.Model):

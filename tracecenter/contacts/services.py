@@ -24,6 +24,7 @@ from tracecenter.cases.selectors import rules_for
 from tracecenter.cases.services import case_activity_add
 from tracecenter.contacts.events import ContactBecameCase, ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.contacts.models import (
+    RESIDENTIAL_KINDS,
     Attendance,
     Event,
     Exposure,
@@ -33,6 +34,8 @@ from tracecenter.contacts.models import (
     Proximity,
     Relationship,
     Setting,
+    event_name_index,
+    home_index,
 )
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
@@ -389,6 +392,11 @@ class PlaceInput:
 
 
 def place_find_or_create(*, actor: User | None, jurisdiction: Any, data: PlaceInput) -> Place:
+    """The place of that name and street in the jurisdiction, created if new.
+
+    A public place is matched in clear (case and spaces aside), so every case that went there
+    meets on one row; a residence is kept encrypted and matched by its blind index only.
+    """
     name = " ".join(data.name.split())
     if not name:
         raise DomainError(_("Name the place."), field="place_name")
@@ -397,24 +405,42 @@ def place_find_or_create(*, actor: User | None, jurisdiction: Any, data: PlaceIn
     if data.kind not in PlaceKind.values:
         raise DomainError(_("Choose one of the listed values."), field="place_kind")
     street = " ".join(data.street.split())[:200]
-    existing = Place.objects.filter(jurisdiction=jurisdiction, name__iexact=name, street__iexact=street).first()
-    if existing:
-        return existing
-    place = Place.objects.create(
-        jurisdiction=jurisdiction,
-        name=name,
-        kind=data.kind,
-        street=street,
-        city=" ".join(data.city.split())[:100],
-        postal_code=data.postal_code.strip()[:10],
-    )
+    city = " ".join(data.city.split())[:100]
+    postal_code = data.postal_code.strip()[:10]
+    if data.kind in RESIDENTIAL_KINDS:
+        key = home_index(name, street)
+        existing = Place.objects.filter(jurisdiction=jurisdiction, kind__in=RESIDENTIAL_KINDS, home_bidx=key).first()
+        if existing:
+            return existing
+        place = Place.objects.create(
+            jurisdiction=jurisdiction,
+            kind=data.kind,
+            home_name=name,
+            home_street=street,
+            home_city=city,
+            home_postal_code=postal_code,
+            home_bidx=key,
+        )
+        fields = ["home_name", "home_street", "kind"]
+    else:
+        existing = (
+            Place.objects.filter(jurisdiction=jurisdiction, name__iexact=name, street__iexact=street)
+            .exclude(kind__in=RESIDENTIAL_KINDS)
+            .first()
+        )
+        if existing:
+            return existing
+        place = Place.objects.create(
+            jurisdiction=jurisdiction, name=name, kind=data.kind, street=street, city=city, postal_code=postal_code
+        )
+        fields = ["name", "kind"]
     audit_record(
         actor=actor,
         action=Action.CREATE,
         object_type="place",
         object_id=place.pk,
         jurisdiction_id=jurisdiction.pk,
-        fields=["name", "kind"],
+        fields=fields,
     )
     return place
 
@@ -423,8 +449,11 @@ def event_find_or_create(*, place: Place, name: str, starts_at: dt.datetime, end
     name = " ".join(name.split())[:200]
     if ends_at < starts_at:
         raise DomainError(_("The event ends before it starts."), field="ends_at")
-    event, _created = Event.objects.get_or_create(place=place, name=name, starts_at=starts_at, defaults={"ends_at": ends_at})
-    return event
+    key = event_name_index(name)
+    existing = Event.objects.filter(place=place, name_bidx=key, starts_at=starts_at).first()
+    if existing:
+        return existing
+    return Event.objects.create(place=place, name=name, name_bidx=key, starts_at=starts_at, ends_at=ends_at)
 
 
 @transaction.atomic
@@ -459,7 +488,7 @@ def attendance_record(
         jurisdiction=case.jurisdiction,
         created_by=acting_user(actor),
     )
-    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.PLACE, summary=f"{place.name} {arrived_at:%Y-%m-%d}")
+    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.PLACE, summary=f"{place.display_name} {arrived_at:%Y-%m-%d}")
     audit_record(
         actor=actor,
         action=Action.CREATE,

@@ -16,8 +16,10 @@ import hmac
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -122,6 +124,17 @@ def blind_index(normalized: str, *, purpose: str) -> str:
     return base64.b32encode(digest[:20]).decode("ascii").lower()
 
 
+def blind_index_of_bytes(*parts: bytes, purpose: str) -> str:
+    """blind_index of the concatenated parts, hashed as they are: a file of megabytes is not copied.
+
+    Equal to blind_index(b"".join(parts).decode(), purpose=purpose) for UTF-8 text.
+    """
+    mac = hmac.new(_blind_key(settings.BLIND_INDEX_KEY), f"{purpose}\x1f".encode(), hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return base64.b32encode(mac.digest()[:20]).decode("ascii").lower()
+
+
 # --- Envelope encryption of large values (uploaded files; later recordings).
 #
 # A large value is encrypted once with a data key of its own; only that small data key is
@@ -131,32 +144,65 @@ def blind_index(normalized: str, *, purpose: str) -> str:
 BLOB_PREFIX = b"tc2"
 
 
+def _data_key_header(data_key: bytes, nonce: bytes, *, context: str) -> bytes:
+    wrapped = encrypt(base64.b64encode(data_key).decode("ascii"), context=f"data-key:{context}").encode("ascii")
+    return BLOB_PREFIX + len(wrapped).to_bytes(2, "big") + wrapped + nonce
+
+
 def seal_bytes(data: bytes, *, context: str) -> bytes:
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(_NONCE_BYTES)
-    body = AESGCM(data_key).encrypt(nonce, data, context.encode("utf-8"))
-    wrapped = encrypt(base64.b64encode(data_key).decode("ascii"), context=f"data-key:{context}").encode("ascii")
-    return BLOB_PREFIX + len(wrapped).to_bytes(2, "big") + wrapped + nonce + body
+    return _data_key_header(data_key, nonce, context=context) + AESGCM(data_key).encrypt(nonce, data, context.encode("utf-8"))
 
 
-def _blob_parts(blob: bytes) -> tuple[str, int]:
+class BlobSealer:
+    """seal_bytes for data that arrives piece by piece (an upload): the same layout, written to `out` as it comes.
+
+    AES-GCM's output is the ciphertext followed by its 16-byte tag, so streaming it gives exactly
+    what seal_bytes gives, and open_bytes opens it; the clear data is never whole in memory.
+    """
+
+    def __init__(self, out: BinaryIO, *, context: str) -> None:
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE_BYTES)
+        self._out = out
+        self._encryptor = Cipher(algorithms.AES(data_key), modes.GCM(nonce)).encryptor()
+        self._encryptor.authenticate_additional_data(context.encode("utf-8"))
+        out.write(_data_key_header(data_key, nonce, context=context))
+
+    def update(self, data: bytes) -> None:
+        self._out.write(self._encryptor.update(data))
+
+    def finish(self) -> None:
+        self._out.write(self._encryptor.finalize() + self._encryptor.tag)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A value sealed already (by BlobSealer, under its field's context): an EncryptedBlobField stores it as it is."""
+
+    blob: bytes
+    size: int = 0  # of the clear data, when known
+
+
+def _blob_parts(blob: bytes | memoryview) -> tuple[str, int]:
     """(wrapped data key, offset of the nonce)."""
-    if len(blob) < 5 or not blob.startswith(BLOB_PREFIX):
+    if len(blob) < 5 or bytes(blob[:3]) != BLOB_PREFIX:
         raise DecryptionError("The stored value is not an encrypted TraceCenter blob.")
     size = int.from_bytes(blob[3:5], "big")
     end = 5 + size
     if len(blob) < end + _NONCE_BYTES:
         raise DecryptionError("The stored blob is cut short.")
-    return blob[5:end].decode("ascii", errors="replace"), end
+    return bytes(blob[5:end]).decode("ascii", errors="replace"), end
 
 
 def open_bytes(blob: bytes, *, context: str) -> bytes:
-    wrapped, offset = _blob_parts(bytes(blob))
+    # Slices of a memoryview, not of the bytes: a 50 MB file is not copied on its way to the cipher.
+    view = memoryview(blob)
+    wrapped, offset = _blob_parts(view)
     data_key = base64.b64decode(decrypt(wrapped, context=f"data-key:{context}"))
     try:
-        return AESGCM(data_key).decrypt(
-            blob[offset : offset + _NONCE_BYTES], bytes(blob[offset + _NONCE_BYTES :]), context.encode()
-        )
+        return AESGCM(data_key).decrypt(view[offset : offset + _NONCE_BYTES], view[offset + _NONCE_BYTES :], context.encode())
     except (InvalidTag, ValueError):
         raise DecryptionError("The stored blob failed authentication: wrong column or tampered.") from None
 

@@ -62,7 +62,7 @@ class EncryptedDateField(EncryptedTextField):
 class EncryptedBlobField(models.BinaryField):
     """Bytes (an uploaded file) under envelope encryption: see crypto.seal_bytes. Never searched or compared."""
 
-    _pyi_private_set_type: bytes | None  # type: ignore[assignment]
+    _pyi_private_set_type: bytes | crypto.Sealed | None  # type: ignore[assignment]
     _pyi_private_get_type: bytes | None  # type: ignore[assignment]
 
     def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
@@ -72,9 +72,12 @@ class EncryptedBlobField(models.BinaryField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> bytes | None:
         if value is None:
             return None
-        return crypto.open_bytes(bytes(value), context=self.crypto_context)
+        return crypto.open_bytes(value if isinstance(value, bytes) else bytes(value), context=self.crypto_context)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
             return None
+        if isinstance(value, crypto.Sealed):
+            # Sealed as it arrived (an upload, see crypto.BlobSealer), under this field's context.
+            return super().get_db_prep_value(value.blob, connection, prepared)
         return super().get_db_prep_value(crypto.seal_bytes(bytes(value), context=self.crypto_context), connection, prepared)

@@ -53,6 +53,30 @@ class IntakeBatch(models.Model):
         return f"Intake batch {self.pk}"
 
 
+class FeedSender(models.Model):
+    """A sending facility allowed to deliver lab results to a jurisdiction over MLLP (`manage.py feed_senders`).
+
+    While a jurisdiction has at least one active sender, its MLLP listener refuses (AR, and the
+    message kept as rejected with the reason) every message whose MSH-4 names another facility.
+    With none, it takes messages from any sender, as before.
+    """
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="+")
+    # MSH-4 as the sender fills it: its universal id (MSH-4.2: an OID, a CLIA number) or else its namespace id (MSH-4.1).
+    sending_facility = models.CharField(_("sending facility"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "sending_facility"]
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "sending_facility"], name="feed_sender_once")]
+
+    def __str__(self) -> str:
+        return f"{self.sending_facility} ({self.name})" if self.name else self.sending_facility
+
+
 class IntakeUpload(models.Model):
     """An uploaded file, kept encrypted from the moment the request receives it until a worker has ingested it.
 

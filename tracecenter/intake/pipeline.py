@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +43,7 @@ from tracecenter.core.codes import normalize_language
 from tracecenter.core.errors import DomainError
 from tracecenter.intake import detect
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
+from tracecenter.intake.limits import max_file_bytes
 from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult, LabResultRevision
 from tracecenter.intake.records import LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 from tracecenter.intake.report import IngestReport
@@ -61,6 +63,19 @@ Progress = Callable[[int, int], None]
 def content_key(fmt: str, text: str) -> str:
     """Same format and same text: the same message (its control id is part of the text)."""
     return crypto.blind_index(f"{fmt}\x1f{text}", purpose="inbound_message")
+
+
+def file_content_key(fmt: str, data: bytes) -> str:
+    """The content key of a whole file refused as a whole, of which only the start is kept (see KEPT_OF_A_REFUSED_FILE).
+
+    Computed over every byte without copying them, so the same file sent again is recognised.
+    """
+    return crypto.blind_index_of_bytes(f"{fmt}\x1f".encode(), data, purpose="inbound_file")
+
+
+# A file refused as a whole (not in a format TraceCenter reads, over its limit, a header that cannot be read)
+# holds no message anyone could correct on a page: its start is kept to show what it was, not all of it.
+KEPT_OF_A_REFUSED_FILE = 256 * 1024
 
 
 def _problems_json(problems: Sequence[Problem]) -> str:
@@ -135,6 +150,7 @@ def store_units(
     batch: IntakeBatch | None,
     jurisdiction: Jurisdiction,
     stored_here: set[int] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> tuple[list[Stored], int, int]:
     """Store units not seen before and commit.
 
@@ -142,9 +158,9 @@ def store_units(
     already processed before it was restarted (a worker that died mid-file): those are
     neither processed again nor counted as duplicates. `stored_here` holds the ids of the
     messages this run stored (it is added to), which tells a repeat within the file from a
-    message of the earlier attempt.
+    message of the earlier attempt. `keys`: the units' content keys when not those of their text.
     """
-    keyed = [(unit, content_key(fmt, unit.text)) for unit in units]
+    keyed = list(zip(units, keys, strict=True)) if keys is not None else [(unit, content_key(fmt, unit.text)) for unit in units]
     # A file may repeat a message within itself: the second is a duplicate of the first.
     seen: dict[str, RawUnit] = {}
     duplicates = earlier = 0
@@ -162,8 +178,9 @@ def store_units(
         for unit, key in unique:
             found = existing.get(key)
             if found is not None:
-                # Never processed (a crash) or failed on our side: process it now. Anything else was done.
-                resume = found.state in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED)
+                # Never processed (a crash), failed on our side, or refused only for its sender (who may be allowed
+                # by now): process it now. Anything else was done.
+                resume = found.state in (InboundMessage.State.RECEIVED, InboundMessage.State.FAILED) or _sender_refused(found)
                 if resume:
                     pass
                 elif batch is not None and found.batch_id == batch.pk and found.pk not in (stored_here or ()):
@@ -205,6 +222,18 @@ def store_units(
                         stored.process = False
                         duplicates += 1
     return out, duplicates, earlier
+
+
+def _sender_refused(message: InboundMessage) -> bool:
+    """Rejected for its sender alone (not on the allow-list then), not for its content."""
+    return message.state == InboundMessage.State.REJECTED and {p.code for p in problems_of(message)} == {UNKNOWN_SENDER}
+
+
+UNKNOWN_SENDER = "unknown_sender"
+
+
+def _facility_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,6 +668,8 @@ class Intake:
     root: Jurisdiction
     actor: User | None = None
     batch: IntakeBatch | None = None
+    # HL7 senders (MSH-4 ids, as _facility_key gives them) this run takes messages from; None: any (see FeedSender).
+    senders: frozenset[str] | None = None
     report: IngestReport = dataclasses.field(default_factory=IngestReport)
     # Seconds per stage (split, store_raw, parse, match, store, deliver), for bench/intake.py and logs.
     timings: defaultdict[str, float] = dataclasses.field(default_factory=lambda: defaultdict(float))
@@ -652,12 +683,23 @@ class Intake:
     # -- entry points
 
     def ingest_bytes(self, data: bytes, *, filename: str = "", progress: Progress | None = None) -> IngestReport:
-        """Detect the format of a whole file and ingest every unit in it."""
+        """Detect the format of a whole file and ingest every unit in it, CHUNK units at a time.
+
+        A format whose units are cut lazily (CSV, whose every unit repeats the header) is read
+        twice: once to count and check the units (a file-level problem found there refuses the
+        whole file before anything is stored), once to ingest them; neither pass keeps more than
+        a chunk of units.
+        """
         self.report.files += 1
         self.file_name = filename or self.file_name
         fmt = detect.detect_format(data, filename)
         if fmt is None:
             self._file_rejected(data, filename, [Problem("file", detect.UNKNOWN_REASON, "unknown_format")])
+            return self.report
+        limit = max_file_bytes(fmt)
+        if len(data) > limit:
+            reason = f"The file is {len(data):,} bytes; at most {limit:,} are accepted for this format. Split it."
+            self._file_rejected(data, filename, [Problem("file", reason, "too_large")], fmt=fmt)
             return self.report
         parser = detect.parser_for(fmt)
         if self.batch is not None and not self.batch.format:
@@ -665,22 +707,26 @@ class Intake:
             self.batch.save(update_fields=["format"])
         started = time.perf_counter()
         try:
-            units = list(parser.split(data))
+            units: Iterable[RawUnit] = parser.split(data)
+            if isinstance(units, Sized):
+                total = len(units)
+            else:
+                total = sum(1 for _unit in units)
+                units = parser.split(data)
         except ParseError as exc:
             self._file_rejected(data, filename, exc.problems, fmt=fmt)
             return self.report
         self.timings["split"] += time.perf_counter() - started
         if self.batch is not None:
-            IntakeBatch.objects.filter(pk=self.batch.pk).update(units_total=len(units))
+            IntakeBatch.objects.filter(pk=self.batch.pk).update(units_total=total)
         done = 0
-        for start in range(0, len(units), CHUNK):
-            chunk = units[start : start + CHUNK]
+        for chunk in itertools.batched(units, CHUNK):
             self.ingest_units(chunk, fmt=fmt)
             done += len(chunk)
             if self.batch is not None:
                 IntakeBatch.objects.filter(pk=self.batch.pk).update(units_done=done)
             if progress is not None:
-                progress(done, len(units))
+                progress(done, total)
         return self.report
 
     def ingest_hl7_frame(self, data: bytes) -> list[InboundMessage]:
@@ -724,6 +770,8 @@ class Intake:
         return [s.message for s in stored]
 
     def process(self, items: list[Stored], *, fmt: str) -> None:
+        if self.senders is not None and fmt == "hl7v2":
+            items = self._refuse_unknown_senders(items)
         parser = detect.parser_for(fmt)
         pending: list[_Pending] = []
         rejected: list[tuple[Stored, list[Problem]]] = []
@@ -784,6 +832,29 @@ class Intake:
             self.batch.save(update_fields=["status", "finished_at", "report"])
         return self.report
 
+    def _refuse_unknown_senders(self, items: list[Stored]) -> list[Stored]:
+        """Messages whose MSH-4 is not an allowed sender are rejected, with the reason, before they are read."""
+        from tracecenter.intake.formats.hl7v2 import message_sending_facility
+
+        assert self.senders is not None
+        kept: list[Stored] = []
+        refused: list[tuple[Stored, list[Problem]]] = []
+        for stored in items:
+            namespace, universal = message_sending_facility(stored.unit.text)
+            if {_facility_key(x) for x in (namespace, universal) if x} & self.senders:
+                kept.append(stored)
+                continue
+            shown = ", ".join(x for x in (namespace, universal) if x)[:80] or "empty"
+            stored.message.sending_facility = " ".join((namespace or universal).split())[:200]
+            reason = (
+                f"The sending facility in MSH-4 ({shown}) is not among the senders this jurisdiction takes lab results "
+                "from; ask the health department to add it. The message is kept, and processed when sent again once it is."
+            )
+            refused.append((stored, [Problem("MSH-4", reason, UNKNOWN_SENDER)]))
+        if refused:
+            self._mark_rejected(refused)
+        return kept
+
     def _mark_rejected(self, rejected: list[tuple[Stored, list[Problem]]]) -> None:
         now = clock.now()
         for stored, problems in rejected:
@@ -793,7 +864,8 @@ class Intake:
             message.attempts += 1
             message.processed_at = now
             self.report.reject(file=self.file_name, index=message.index, where=message.where, problems=problems)
-        update_rows(InboundMessage, [s.message for s, _p in rejected], ["state", "problems", "attempts", "processed_at"])
+        fields = ["state", "problems", "attempts", "processed_at", "sending_facility"]
+        update_rows(InboundMessage, [s.message for s, _p in rejected], fields)
 
     def _mark_failed(self, message: InboundMessage, stage: str) -> None:
         message.state = InboundMessage.State.FAILED
@@ -814,11 +886,32 @@ class Intake:
         self.report.failed += 1
 
     def _file_rejected(self, data: bytes, filename: str, problems: list[Problem], fmt: str = "") -> InboundMessage:
-        """A file that holds no unit at all is still kept, whole, as one rejected message (returned)."""
-        text = data.decode("utf-8", errors="replace") if fmt else data.decode("latin-1")
-        unit = RawUnit(index=1, text=text, where="file")
+        """A file that holds no unit at all is still kept, as one rejected message (returned): its start only,
+        when it is longer than KEPT_OF_A_REFUSED_FILE, with a problem saying so."""
+        kept = data[:KEPT_OF_A_REFUSED_FILE]
+        text = kept.decode("utf-8", errors="replace") if fmt else kept.decode("latin-1")
+        keys = None
+        where = "file"
+        if len(data) > len(kept):
+            keys = [file_content_key(fmt or "unknown", data)]
+            where = f"file, first {len(kept):,} of {len(data):,} bytes"
+            problems = [
+                *problems,
+                Problem(
+                    "file",
+                    f"Only the first {len(kept):,} of the file's {len(data):,} bytes are kept here, to show what it was: "
+                    "the file was refused as a whole. Correct the file and send it again.",
+                    "cut",
+                ),
+            ]
+        unit = RawUnit(index=1, text=text, where=where)
         stored, duplicates, earlier = store_units(
-            units=[unit], fmt=fmt or "unknown", batch=self.batch, jurisdiction=self.root, stored_here=self._stored_here
+            units=[unit],
+            fmt=fmt or "unknown",
+            batch=self.batch,
+            jurisdiction=self.root,
+            stored_here=self._stored_here,
+            keys=keys,
         )
         self.report.messages += 1
         if duplicates or earlier:
@@ -868,9 +961,12 @@ def _ingest_path(path: str, root_id: int, actor_id: int | None) -> IngestReport:
     )
     run = Intake(root=root, actor=actor, batch=batch)
     size = file.stat().st_size
-    if size > settings.INTAKE_MAX_FILE_BYTES:
+    with file.open("rb") as opened:
+        head = opened.read(64 * 1024)  # enough to tell the format, before reading the whole file
+    limit = max_file_bytes(detect.detect_format(head, str(path)))
+    if size > limit:
         run.report.files += 1
-        reason = f"The file is {size} bytes; at most {settings.INTAKE_MAX_FILE_BYTES} are accepted."
+        reason = f"The file is {size:,} bytes; at most {limit:,} are accepted for this format. Split it."
         run.report.file_errors.append({"file": str(path), "problems": [Problem("file", reason, "too_large").as_dict()]})
     else:
         run.ingest_bytes(file.read_bytes(), filename=str(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Literal, Protocol
 
 Format = Literal["hl7v2", "csv", "fhir"]
@@ -124,9 +124,13 @@ class RawUnit:
 class FormatParser(Protocol):
     format: Format
 
-    def split(self, data: bytes) -> Iterator[RawUnit]:
-        """Cut a whole file into units. A bad unit is still yielded (parse reports it); only a file
-        with nothing usable in it at all (empty, no header, not this format) raises ParseError."""
+    def split(self, data: bytes) -> Iterable[RawUnit]:
+        """Cut a whole file into units. A bad unit is still given (parse reports it); only a file
+        with nothing usable in it at all (empty, no header, not this format) raises ParseError.
+
+        A list when the units are cut at once; an iterator when they are cut as they are read
+        (CSV: every unit repeats the header, so a whole file of them may be many times the file),
+        which the pipeline reads twice, to count and check, then to ingest, a chunk at a time."""
         ...
 
     def parse(self, unit: RawUnit) -> list[LabReport]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import Viewer
+from tracecenter.accounts.models import Jurisdiction, Viewer
 from tracecenter.accounts.roles import Capability
-from tracecenter.intake.models import InboundMessage, IntakeBatch
+from tracecenter.intake.models import FeedSender, InboundMessage, IntakeBatch
 
 
 def batches_visible_to(user: Viewer) -> QuerySet[IntakeBatch]:
@@ -26,3 +26,9 @@ def messages_needing_attention(user: Viewer) -> QuerySet[InboundMessage]:
     return (
         messages_visible_to(user).filter(state__in=[InboundMessage.State.REJECTED, InboundMessage.State.FAILED]).order_by("-pk")
     )
+
+
+def sending_facilities_allowed(jurisdiction: Jurisdiction) -> frozenset[str] | None:
+    """The sending facilities (case and spaces aside) allowed to deliver to `jurisdiction` over MLLP; None: any."""
+    allowed = FeedSender.objects.filter(jurisdiction=jurisdiction, active=True).values_list("sending_facility", flat=True)
+    return frozenset(" ".join(f.split()).casefold() for f in allowed) or None

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tracecenter.accounts.models import User
+from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
@@ -17,7 +17,7 @@ from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.classify import loinc_is_valid, test_condition
 from tracecenter.intake.events import LabResultReceived
-from tracecenter.intake.models import LabResult, ResultClass
+from tracecenter.intake.models import FeedSender, LabResult, ResultClass
 from tracecenter.people.models import Person
 
 
@@ -96,3 +96,50 @@ def lab_result_record(
         )
     )
     return lab
+
+
+# --- Senders allowed to deliver over MLLP
+
+
+def _facility_key(sending_facility: str) -> str:
+    return " ".join(sending_facility.split()).casefold()
+
+
+@transaction.atomic
+def feed_sender_add(*, actor: User | None, jurisdiction: Jurisdiction, sending_facility: str, name: str = "") -> FeedSender:
+    """Allow a sending facility (MSH-4's universal id or namespace id) to deliver to `jurisdiction`; again: reactivate it."""
+    facility = " ".join(sending_facility.split())
+    name = " ".join(name.split())[:200]
+    if not facility or len(facility) > 200:
+        raise DomainError(_("Give the sending facility's id (MSH-4), at most 200 characters."), field="sending_facility")
+    key = _facility_key(facility)
+    same = [s for s in FeedSender.objects.filter(jurisdiction=jurisdiction) if _facility_key(s.sending_facility) == key]
+    if same:
+        sender = same[0]
+        sender.active = True
+        sender.name = name or sender.name
+        sender.save(update_fields=["active", "name", "updated_at"])
+        action, fields = Action.UPDATE, ["active", "name"]
+    else:
+        sender = FeedSender.objects.create(jurisdiction=jurisdiction, sending_facility=facility, name=name)
+        action, fields = Action.CREATE, ["sending_facility", "name", "active"]
+    audit_record(
+        actor=actor, action=action, object_type="feed_sender", object_id=sender.pk, jurisdiction_id=jurisdiction.pk, fields=fields
+    )
+    return sender
+
+
+@transaction.atomic
+def feed_sender_set_active(*, actor: User | None, sender: FeedSender, active: bool) -> FeedSender:
+    """Stop (or start again) taking a sender's messages; the row stays, so the trail of who was allowed stays too."""
+    sender.active = active
+    sender.save(update_fields=["active", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="feed_sender",
+        object_id=sender.pk,
+        jurisdiction_id=sender.jurisdiction_id,
+        fields=["active"],
+    )
+    return sender

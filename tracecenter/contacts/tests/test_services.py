@@ -8,12 +8,13 @@ from django.utils import timezone
 from conftest import run_background_work
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
-from tracecenter.cases.models import Case, RuleSet
-from tracecenter.contacts.models import Attendance, Exposure, ExposureStatus, Place
+from tracecenter.cases.models import Case, CaseActivity, RuleSet
+from tracecenter.contacts.models import Attendance, Event, Exposure, ExposureStatus, Place, PlaceKind
 from tracecenter.contacts.services import (
     ExposureInput,
     PlaceInput,
     attendance_record,
+    event_find_or_create,
     exposure_add,
     exposure_add_secondary,
     place_find_or_create,
@@ -360,6 +361,70 @@ def test_a_place_is_found_again_by_name_and_street_whatever_the_case_and_spaces(
     assert elsewhere != first
     assert first.name == "Blue Door Café"
     assert Place.objects.count() == 2
+
+
+def test_a_home_is_stored_encrypted_and_found_again_only_by_its_name_and_street(county, other_county, tracer):
+    home = PlaceInput(name="The Okafors' flat", kind=PlaceKind.RESIDENCE, street="4 Linden  Court", city="Port Harbor")
+    first = place_find_or_create(actor=tracer, jurisdiction=county, data=home)
+    again = place_find_or_create(
+        actor=tracer,
+        jurisdiction=county,
+        data=PlaceInput(name="the okafors' FLAT", kind=PlaceKind.RESIDENCE, street="4 linden court"),
+    )
+    another_home = place_find_or_create(
+        actor=tracer, jurisdiction=county, data=PlaceInput(name="The Okafors' flat", kind=PlaceKind.RESIDENCE, street="9 Elm St")
+    )
+    elsewhere = place_find_or_create(actor=tracer, jurisdiction=other_county, data=home)
+    # A public place of the same name and street is another place: a business is never matched to a home.
+    public = place_find_or_create(
+        actor=tracer,
+        jurisdiction=county,
+        data=PlaceInput(name="The Okafors' flat", kind=PlaceKind.OTHER, street="4 Linden Court"),
+    )
+    assert again == first
+    assert len({first.pk, another_home.pk, elsewhere.pk, public.pk}) == 4
+    stored = Place.objects.get(pk=first.pk)
+    assert (stored.name, stored.street, stored.city, stored.postal_code) == ("", "", "", "")
+    assert (stored.display_name, stored.display_street, stored.home_city) == (
+        "The Okafors' flat",
+        "4 Linden Court",
+        "Port Harbor",
+    )
+    assert str(stored) == f"Residence {stored.pk}"
+    assert (public.name, public.display_name, public.home_bidx) == ("The Okafors' flat", "The Okafors' flat", "")
+
+
+def test_the_database_refuses_a_home_with_its_name_in_clear(county):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Place.objects.create(jurisdiction=county, kind=PlaceKind.RESIDENCE, name="The Okafors' flat")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Place.objects.create(jurisdiction=county, kind=PlaceKind.RESTAURANT, name="Blue Door", home_bidx="x" * 32)
+
+
+def test_an_event_is_found_again_by_its_name_whatever_the_case_and_spaces(county, tracer):
+    place = place_find_or_create(actor=tracer, jurisdiction=county, data=PlaceInput(name="Choir hall", kind=PlaceKind.WORSHIP))
+    starts = _at(days_ago(3), 18)
+    first = event_find_or_create(place=place, name="Choir  rehearsal", starts_at=starts, ends_at=_at(days_ago(3), 20))
+    again = event_find_or_create(place=place, name="choir rehearsal ", starts_at=starts, ends_at=_at(days_ago(3), 20))
+    other = event_find_or_create(place=place, name="Bake sale", starts_at=starts, ends_at=_at(days_ago(3), 20))
+    assert again == first and other != first
+    assert Event.objects.get(pk=first.pk).name == "Choir rehearsal"
+
+
+def test_a_visit_to_a_home_names_it_on_the_timeline_which_is_encrypted(case, tracer, county):
+    from django.db import connection
+
+    home = place_find_or_create(
+        actor=tracer, jurisdiction=county, data=PlaceInput(name="Aunt Wilhelmina's", kind=PlaceKind.RESIDENCE)
+    )
+    attendance_record(actor=tracer, case=case, place=home, arrived_at=_at(days_ago(3), 18), left_at=_at(days_ago(3), 20))
+    line = CaseActivity.objects.get(case=case, kind=CaseActivity.Kind.PLACE)
+    assert line.summary.startswith("Aunt Wilhelmina's ")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT summary FROM cases_caseactivity WHERE id = %s", [line.pk])
+        assert "Wilhelmina" not in cursor.fetchone()[0]
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,20 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from tracecenter.accounts.roles import Role
-from tracecenter.cases.models import Case
-from tracecenter.cases.services import CaseFacts, case_record_facts
-from tracecenter.contacts.models import Exposure
-from tracecenter.contacts.services import ExposureInput, PlaceInput, exposure_add, place_find_or_create
+from tracecenter.cases.models import Case, CaseActivity, CaseStatus, CaseStatusChange
+from tracecenter.cases.services import CaseFacts, case_change_status, case_record_facts, case_transfer
+from tracecenter.contacts.models import Event, Exposure, Place, PlaceKind
+from tracecenter.contacts.services import (
+    ExposureInput,
+    PlaceInput,
+    attendance_record,
+    event_find_or_create,
+    exposure_add,
+    place_find_or_create,
+)
 from tracecenter.core import clock, crypto
 from tracecenter.core.management.commands.rotate_keys import encrypted_fields_by_model
 from tracecenter.people.models import ContactPoint, Person
@@ -158,9 +166,13 @@ CONTACT = {"first_name": "Florentyna", "last_name": "Quartermaine", "phone": "(2
 INTERVIEW_NOTES = "Sang with the Quarry Bay choir on Sunday"
 EXPOSURE_NOTES = "Shares a car to the shipyard every morning"
 PLACE = "Harbor Mill Canteen"  # a public place: stored in clear on purpose, the probe of the scan
+STATUS_REASON = "Her nephew Bartholomew answered; she is at Saint Quillon hospital"
+TRANSFER_REASON = "Moved in with her sister in Vellingford"
+HOME = {"name": "Grandmother Philippa's house", "street": "77 Quillfeather Lane"}
+HOME_EVENT = "Philippa's ninetieth birthday"
 
 
-def _create_people_and_a_case(make_case, county, users):
+def _create_people_and_a_case(make_case, county, other_county, users):
     case = make_case(
         county,
         first_name=SECRETS["first_name"],
@@ -194,7 +206,19 @@ def _create_people_and_a_case(make_case, county, users):
         data=ExposureInput(last_exposure_date=clock.today() - dt.timedelta(days=1), notes=EXPOSURE_NOTES),
         person=PersonInput(first_name=CONTACT["first_name"], last_name=CONTACT["last_name"], phones=[CONTACT["phone"]]),
     )
-    place_find_or_create(actor=investigator, jurisdiction=county, data=PlaceInput(name=PLACE))
+    place_find_or_create(actor=investigator, jurisdiction=county, data=PlaceInput(name=PLACE, kind=PlaceKind.RESTAURANT))
+    home = place_find_or_create(
+        actor=investigator,
+        jurisdiction=county,
+        data=PlaceInput(name=HOME["name"], kind=PlaceKind.RESIDENCE, street=HOME["street"]),
+    )
+    arrived = timezone.make_aware(dt.datetime.combine(clock.today() - dt.timedelta(days=2), dt.time(18)))
+    party = event_find_or_create(place=home, name=HOME_EVENT, starts_at=arrived, ends_at=arrived + dt.timedelta(hours=3))
+    attendance_record(
+        actor=investigator, case=case, place=home, event=party, arrived_at=arrived, left_at=arrived + dt.timedelta(hours=3)
+    )
+    case_change_status(actor=investigator, case=case, to_status=CaseStatus.ATTEMPTING, reason=STATUS_REASON)
+    case_transfer(actor=users[Role.SUPERVISOR], case=case, to=other_county, reason=TRANSFER_REASON)
     call_command("audit_verify", stdout=io.StringIO())  # seal the trail too: it is part of the database
     return case
 
@@ -212,8 +236,8 @@ def _every_cell_of_every_table() -> str:
     return "\n".join(cells).casefold()
 
 
-def test_no_identifying_value_is_stored_in_clear_anywhere_in_the_database(make_case, county, users):
-    _create_people_and_a_case(make_case, county, users)
+def test_no_identifying_value_is_stored_in_clear_anywhere_in_the_database(make_case, county, other_county, users):
+    _create_people_and_a_case(make_case, county, other_county, users)
     dump = _every_cell_of_every_table()
     assert PLACE.casefold() in dump  # the scan does see stored text
 
@@ -239,19 +263,36 @@ def test_no_identifying_value_is_stored_in_clear_anywhere_in_the_database(make_c
         "quarry bay",
         EXPOSURE_NOTES,
         "shipyard",
+        # Free text: a status reason, a transfer's reason (on the timeline), a home, an event there.
+        STATUS_REASON,
+        "bartholomew",
+        "quillon",
+        TRANSFER_REASON,
+        "vellingford",
+        HOME["name"],
+        "philippa",
+        HOME["street"],
+        "quillfeather",
+        HOME_EVENT,
+        "ninetieth",
     ]
     leaked = [value for value in identifying if value.casefold() in dump]
     assert leaked == []
 
 
-def test_the_application_still_reads_every_value_back(make_case, county, users):
-    case = _create_people_and_a_case(make_case, county, users)
+def test_the_application_still_reads_every_value_back(make_case, county, other_county, users):
+    case = _create_people_and_a_case(make_case, county, other_county, users)
     person = Person.objects.get(pk=case.person_id)
     assert {name: getattr(person, name) for name in SECRETS} == SECRETS
     assert person.date_of_birth == DOB
     assert set(person.contact_points.values_list("value", flat=True)) == {PHONE_E164, EMAIL}
     assert Case.objects.get(pk=case.pk).interview_notes == INTERVIEW_NOTES
     assert Exposure.objects.get(case=case).notes == EXPOSURE_NOTES
+    assert CaseStatusChange.objects.get(case=case, to_status=CaseStatus.ATTEMPTING).reason == STATUS_REASON
+    assert any(TRANSFER_REASON in a.summary for a in CaseActivity.objects.filter(case=case, kind=CaseActivity.Kind.TRANSFER))
+    home = Place.objects.get(kind=PlaceKind.RESIDENCE)
+    assert (home.display_name, home.display_street, home.name, home.street) == (HOME["name"], HOME["street"], "", "")
+    assert Event.objects.get(place=home).name == HOME_EVENT
 
 
 # Key rotation
@@ -292,12 +333,17 @@ def test_every_encrypted_field_of_every_model_is_found():
         ("people.ContactPoint", "value"),
         ("cases.Case", "interview_notes"),
         ("contacts.Exposure", "notes"),
+        ("cases.CaseStatusChange", "reason"),
+        ("cases.CaseActivity", "summary"),
+        ("contacts.Place", "home_name"),
+        ("contacts.Place", "home_street"),
+        ("contacts.Event", "name"),
     } <= found
 
 
-def test_rotation_re_encrypts_everything_under_the_new_key_and_the_old_key_can_then_go(make_case, county, users):
+def test_rotation_re_encrypts_everything_under_the_new_key_and_the_old_key_can_then_go(make_case, county, other_county, users):
     with override_settings(FIELD_ENCRYPTION_KEYS=OLD_RING):
-        _create_people_and_a_case(make_case, county, users)
+        _create_people_and_a_case(make_case, county, other_county, users)
         before = _plain_values()
         indexes = _blind_indexes()
     assert {crypto.key_id_of(raw) for _, _, raw in _raw_ciphertexts()} == {"old"}
@@ -309,6 +355,11 @@ def test_rotation_re_encrypts_everything_under_the_new_key_and_the_old_key_can_t
         assert "people.Person: re-encrypted 2 rows" in out.getvalue()
         assert "people.ContactPoint: re-encrypted 3 rows, 3 values" in out.getvalue()
         assert "cases.Case: re-encrypted 1 rows, 1 values" in out.getvalue()
+        # The free text too: the status reason, the timeline (opened, contact, place, status, transfer), the home, the event.
+        assert "cases.CaseStatusChange: re-encrypted 1 rows, 1 values" in out.getvalue()
+        assert "cases.CaseActivity: re-encrypted 5 rows, 5 values" in out.getvalue()
+        assert "contacts.Place: re-encrypted 1 rows, 2 values" in out.getvalue()
+        assert "contacts.Event: re-encrypted 1 rows, 1 values" in out.getvalue()
         assert _plain_values() == before
 
     raws = _raw_ciphertexts()
@@ -323,9 +374,9 @@ def test_rotation_re_encrypts_everything_under_the_new_key_and_the_old_key_can_t
         assert "done: re-encrypted 0 rows in total" in out.getvalue()
 
 
-def test_a_dry_run_reports_what_would_change_and_changes_nothing(make_case, county, users):
+def test_a_dry_run_reports_what_would_change_and_changes_nothing(make_case, county, other_county, users):
     with override_settings(FIELD_ENCRYPTION_KEYS=OLD_RING):
-        _create_people_and_a_case(make_case, county, users)
+        _create_people_and_a_case(make_case, county, other_county, users)
     raws = _raw_ciphertexts()
     with override_settings(FIELD_ENCRYPTION_KEYS=ROTATING_RING):
         out = io.StringIO()

@@ -47,7 +47,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterator
 
@@ -59,8 +58,15 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_COLUMNS = 500
 MAX_CELL_CHARS = 1000
 # No valid row has a physical line longer than this (every column at its longest, quoted, with a comma);
-# a longer line is not handed to csv, so a multi-megabyte line cannot become millions of cells.
+# a longer line is not handed to csv, so a multi-megabyte line cannot become millions of cells, and it is
+# not copied either: its record keeps the line's first MAX_LINE_CHARS + 1 characters (still too long, so
+# the row is refused again if it is ever parsed again), which is all anyone needs to see what it was.
 MAX_LINE_CHARS = MAX_COLUMNS * (MAX_CELL_CHARS + 3)
+# Rows in one file. SimpleReport's bulk upload takes far fewer; a bigger file is split by its sender.
+MAX_ROWS = 100_000
+# Every unit repeats the header (a row must be readable alone): header length x rows is bounded too,
+# so that a file of a wide header and many one-character rows cannot multiply into gigabytes.
+MAX_REPEATED_HEADER_CHARS = 256 * 1024 * 1024
 
 # --- Columns. Each logical field lists the normalized header names that carry it, preferred first:
 # ReportStream's internal CSV has both ordered_test_code (the panel ordered) and test_performed_code
@@ -303,7 +309,10 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252, which is what Excel on Windows saves as "CSV"."""
+    """UTF-8 (with or without BOM), else Windows-1252, which is what Excel on Windows saves as "CSV".
+
+    The only copy of the file made here is its text: no stripped or sliced copy of the bytes.
+    """
     if len(data) > MAX_FILE_BYTES:
         raise ParseError(
             [
@@ -315,35 +324,46 @@ def decode(data: bytes) -> str:
                 )
             ]
         )
+    view = memoryview(data)
     if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM) :]
-    if not data.strip():
+        view = view[len(_UTF8_BOM) :]
+    if _NOT_SPACE.search(view) is None:
         raise ParseError([Problem("file", "The file is empty.", "empty")])
+    head = bytes(view[:8])
     for magic, what in _BINARY_SIGNATURES:
-        if data.startswith(magic):
+        if head.startswith(magic):
             raise ParseError([Problem("file", f"This is {what}, not a CSV file; export the results as CSV.", "not_text")])
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError([Problem("file", "The file is saved as UTF-16 text; save it as CSV UTF-8 instead.", "not_text")])
     try:
-        return data.decode("utf-8")
+        return str(view, "utf-8")
     except UnicodeDecodeError:
         pass
     try:
         # Windows-1252 leaves five byte values undefined; a file using them is not text in any encoding we take.
-        return data.decode("cp1252")
+        return str(view, "cp1252")
     except UnicodeDecodeError:
         raise ParseError(
             [Problem("file", "The file is not text (neither UTF-8 nor Windows-1252); export it as CSV.", "not_text")]
         ) from None
 
 
+_NOT_SPACE = re.compile(rb"[^ \t\r\n\x0b\x0c]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 class _LineFeed:
     """Lines for csv.reader, remembering which ones each record used, so a row's raw text and its
-    first physical line are known even when a quoted value spans lines."""
+    first physical line are known even when a quoted value spans lines.
+
+    Lines are cut from the text where they end (a line feed, CR LF or a lone CR, kept, as csv wants),
+    one slice at a time: no copy of the whole text (io.StringIO would make one, four bytes a
+    character), and none of a line over MAX_LINE_CHARS (only its start is kept; csv gets an empty
+    line)."""
 
     def __init__(self, text: str) -> None:
-        # newline="" splits on \n, \r\n and a lone \r but keeps the endings, as csv wants.
-        self._lines = iter(io.StringIO(text, newline=""))
+        self._text = text
+        self._pos = 0
         self.used: list[str] = []
         self.count = 0
         self.overlong = False
@@ -352,13 +372,20 @@ class _LineFeed:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
-        self.used.append(line)
+        text, start = self._text, self._pos
+        if start >= len(text):
+            raise StopIteration
+        found = _LINE_END.search(text, start)
+        end = found.end() if found else len(text)
+        self._pos = end
         self.count += 1
-        if len(line) > MAX_LINE_CHARS:
-            # Keep the real line for the raw text, give csv an empty one; the record is refused.
+        if end - start > MAX_LINE_CHARS:
+            # Keep the start of the line for the raw text, give csv an empty one; the record is refused.
+            self.used.append(text[start : start + MAX_LINE_CHARS + 1])
             self.overlong = True
             return "\n"
+        line = text[start:end]
+        self.used.append(line)
         return line
 
     def take(self) -> str:
@@ -404,6 +431,17 @@ def _read_record(reader: Iterator[list[str]], feed: _LineFeed) -> _Record | None
 
 
 _OVERLONG = "line too long"
+
+
+def _too_many_rows(most: int, line: int, header_chars: int) -> Problem:
+    if most == MAX_ROWS:
+        reason = f"The file has more than {MAX_ROWS:,} rows (row {most + 1:,} is on line {line:,}); split it into smaller files."
+    else:
+        reason = (
+            f"The header is {header_chars:,} characters long and is kept with every row: a file with such a header "
+            f"may have at most {most:,} rows. Split it into smaller files, or leave out the columns you do not use."
+        )
+    return Problem("file", reason, "too_many_rows")
 
 
 def _csv_error_reason(error: str) -> str:
@@ -698,11 +736,17 @@ class CsvResultsParser:
         return self._units(header_record.raw, first, reader, feed)
 
     def _units(self, header_raw: str, first: _Record, reader: Iterator[list[str]], feed: _LineFeed) -> Iterator[RawUnit]:
+        """The rows, one unit each, as they are read. Past MAX_ROWS rows (or MAX_REPEATED_HEADER_CHARS of
+        repeated header), ParseError: the pipeline counts the units before it stores any, so the whole
+        file is refused rather than its first part taken."""
         index = 0
+        most = min(MAX_ROWS, MAX_REPEATED_HEADER_CHARS // max(len(header_raw), 1))
         record: _Record | None = first
         while record is not None:
             if not record.blank:
                 index += 1
+                if index > most:
+                    raise ParseError([_too_many_rows(most, record.line, len(header_raw))])
                 yield RawUnit(index=index, text=f"{header_raw}\n{record.raw}", where=f"line {record.line}")
             record = _read_record(reader, feed)
 

@@ -41,7 +41,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from typing import Any, Final
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -154,7 +153,7 @@ class FhirR4Parser:
 
     format: Format = "fhir"
 
-    def split(self, data: bytes) -> Iterator[RawUnit]:
+    def split(self, data: bytes) -> list[RawUnit]:
         if len(data) > MAX_FILE_BYTES:
             raise ParseError(
                 [_file_problem(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; send it in parts.", "too_large")]
@@ -165,9 +164,9 @@ class FhirR4Parser:
             raise ParseError(
                 [_file_problem(f"The file is not UTF-8 text (byte {exc.start} cannot be read).", "not_json")]
             ) from None
-        # Cut the whole file before yielding, so that a file with no Bundle fails at once rather
-        # than after the caller has started storing units.
-        return iter(_cut(text))
+        # Cut the whole file before returning, so that a file with no Bundle fails at once rather
+        # than after the caller has started storing units (and the caller knows the count).
+        return _cut(text)
 
     def parse(self, unit: RawUnit) -> list[LabReport]:
         try:

@@ -30,7 +30,6 @@ import dataclasses
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterator
 
 from tracecenter.core.codes import normalize_clia, normalize_language, normalize_sex
 from tracecenter.intake import classify
@@ -59,6 +58,8 @@ _READ_SEGMENTS = frozenset({"MSH", "PID", "ORC", "OBR", "OBX", "SPM"})
 # Segments an ORU^R01 commonly carries that nothing here reads: known, so no need to check their names.
 _IGNORED_SEGMENTS = frozenset({"SFT", "NTE", "PD1", "NK1", "PV1", "PV2", "TQ1", "TQ2", "CTD", "CTI", "FT1", "DSC", "PRT"})
 _MLLP_BYTES = b"\x0b\x1c"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_NOT_SPACE = re.compile(rb"[^ \t\r\n\x0b\x0c]")
 
 # Control characters a database text column or a screen should never get (NUL breaks PostgreSQL,
 # a CR would end a segment when the value is sent on); tab and line feed stay, \.br\ becomes a line feed.
@@ -982,21 +983,25 @@ class Hl7v2Parser:
 
     format: Format = "hl7v2"
 
-    def split(self, data: bytes) -> Iterator[RawUnit]:
+    def split(self, data: bytes) -> list[RawUnit]:
         """Cut a file into messages at each MSH.
 
         Accepts CR, LF or CRLF segment ends (units are returned with CR), MLLP framing bytes and a
         byte-order mark; batch envelopes (FHS, BHS, BTS, FTS) are dropped. Text before the first MSH
-        is yielded as a unit of its own so parse() rejects it with a reason rather than losing it.
-        Each message is decoded with its MSH-18 character set, else UTF-8, else Latin-1.
-        Raises ParseError only when the file holds no MSH at all.
+        is a unit of its own so parse() rejects it with a reason rather than losing it.
+        Each message is decoded with its MSH-18 character set, else UTF-8, else Latin-1. A message
+        over MAX_MESSAGE_BYTES keeps only its first MAX_MESSAGE_BYTES + 1 bytes (parse refuses it as
+        too large all the same). Returns a list (the pipeline counts it without cutting the file twice);
+        raises ParseError only when the file holds no MSH at all.
         """
-        data = data.translate(None, _MLLP_BYTES)
-        if data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8) :]
-        lines = data.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
+        if _MLLP_BYTES[:1] in data or _MLLP_BYTES[1:] in data:
+            data = data.translate(None, _MLLP_BYTES)
+        # One copy of the file, as lines: not one per kind of line end replaced.
+        lines = _LINE_BREAK.split(data)
+        if lines[0].startswith(codecs.BOM_UTF8):
+            lines[0] = lines[0][len(codecs.BOM_UTF8) :]
 
-        index = 0
+        units: list[RawUnit] = []
         messages = 0
         current: list[bytes] = []
         start_line = 1
@@ -1010,8 +1015,7 @@ class Hl7v2Parser:
                 continue
             if name == b"MSH" and len(segment) > 3 and not segment[3:4].isalnum():
                 if current:
-                    index += 1
-                    yield self._unit(index, current, messages, start_line, in_message)
+                    units.append(self._unit(len(units) + 1, current, messages, start_line, in_message))
                 current, start_line, in_message = [segment], number, True
                 messages += 1
                 continue
@@ -1021,11 +1025,12 @@ class Hl7v2Parser:
         if not messages:
             raise ParseError([_not_hl7_problem(data)])
         if current:
-            index += 1
-            yield self._unit(index, current, messages, start_line, in_message)
+            units.append(self._unit(len(units) + 1, current, messages, start_line, in_message))
+        return units
 
     @staticmethod
     def _unit(index: int, segments: list[bytes], messages: int, line: int, is_message: bool) -> RawUnit:
+        segments = _at_most(segments, MAX_MESSAGE_BYTES + 1)
         text = _decode(segments).replace("\x00", "\ufffd")
         where = f"message {messages} (line {line})" if is_message else f"text before the first MSH (line {line})"
         return RawUnit(index=index, text="\r".join(text.split("\n")) + "\r", where=where)
@@ -1216,6 +1221,19 @@ def _tokenize(text: str) -> tuple[list[_Segment], _Encoding, list[Problem]]:
     return segments, enc, warnings
 
 
+def _at_most(segments: list[bytes], size: int) -> list[bytes]:
+    """The segments, cut after `size` bytes (joined by one byte each): no more of an oversized message is kept."""
+    kept: list[bytes] = []
+    total = 0
+    for segment in segments:
+        if total + len(segment) > size:
+            kept.append(segment[: max(size - total, 0)])
+            return kept
+        kept.append(segment)
+        total += len(segment) + 1
+    return kept
+
+
 def _decode(segments: list[bytes]) -> str:
     data = b"\n".join(segments)
     charset = _declared_charset(segments[0])
@@ -1241,7 +1259,7 @@ def _declared_charset(first_segment: bytes) -> str:
 
 
 def _not_hl7_problem(data: bytes) -> Problem:
-    if not data.strip():
+    if _NOT_SPACE.search(data) is None:
         return Problem("file", "The file is empty; expected HL7 v2 messages starting with MSH.", "not_hl7")
     start = data[:40].decode("utf-8", "replace").translate(_CONTROL_CHARS).strip()
     return Problem(
@@ -1289,6 +1307,22 @@ def message_control_id(text: str) -> str:
         return reader.value(fields[10]) if len(fields) > 10 else ""
     except Exception:  # best effort by contract: an unreadable header simply has no control id
         return ""
+
+
+def message_sending_facility(text: str) -> tuple[str, str]:
+    """MSH-4 of a message, best effort: (namespace id, universal id: an OID or a CLIA number), "" where absent.
+
+    Read from the first segment only, without parsing the message: what an allow-list of senders needs.
+    """
+    try:
+        header = _read_header(text)
+        if header is None:
+            return "", ""
+        reader, fields = header
+        raw = fields[4] if len(fields) > 4 else ""
+        return reader.first(raw, 1).strip(), reader.first(raw, 2).strip()
+    except Exception:  # best effort by contract, like message_control_id
+        return "", ""
 
 
 def build_ack(

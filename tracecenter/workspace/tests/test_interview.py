@@ -75,6 +75,21 @@ def test_an_interview_saves_the_facts_contacts_and_places(tracer_client, tracer_
     assert Attendance.objects.get(case=tracer_case).place.name == "Corner Market"
 
 
+def test_the_form_offers_a_home_which_is_saved_encrypted_and_shown_on_the_case_page(tracer_client, tracer_case):
+    url = reverse("workspace:interview", args=[tracer_case.pk])
+    form = tracer_client.get(url).content.decode()
+    assert '<option value="residence">Home or residence</option>' in form
+    assert "its name and address are stored encrypted" in form
+    day = (clock.today() - dt.timedelta(days=2)).isoformat()
+    visit = {"place_name": "Marta's apartment", "place_kind": "residence", "street": "12 Birch Row", "day": day}
+    response = tracer_client.post(url, form_data(tracer_case, [], [{**visit, "arrived": "19:00", "left": "23:00"}]))
+    assert response.status_code == 302
+    place = Attendance.objects.get(case=tracer_case).place
+    assert (place.kind, place.name, place.street, place.display_name) == ("residence", "", "", "Marta's apartment")
+    page = tracer_client.get(reverse("workspace:case_detail", args=[tracer_case.pk])).content.decode()
+    assert "Marta&#x27;s apartment:" in page
+
+
 def test_a_contact_who_speaks_cantonese_is_saved_with_its_code(tracer_client, tracer_case):
     data = form_data(tracer_case, [{"first_name": "Wing", "last_name": "Chan", "preferred_language": "yue"}])
     response = tracer_client.post(reverse("workspace:interview", args=[tracer_case.pk]), data)

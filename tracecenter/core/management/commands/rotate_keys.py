@@ -19,6 +19,7 @@ from django.db import connections, models, router, transaction
 from django.db.models.functions import Cast
 
 from tracecenter.core import crypto
+from tracecenter.core.blobs import blob_write
 from tracecenter.core.fields import EncryptedBlobField, EncryptedTextField
 
 DEFAULT_BATCH_SIZE = 500
@@ -113,7 +114,6 @@ class Command(BaseCommand):
         # Only quoted identifiers are formatted in; values are parameters.
         list_ids = f"SELECT {pk} FROM {table} WHERE {column} IS NOT NULL ORDER BY {pk}"  # noqa: S608
         read = f"SELECT {column} FROM {table} WHERE {pk} = %s{lock}"  # noqa: S608
-        write = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(list_ids)
             ids = [row[0] for row in cursor.fetchall()]
@@ -132,7 +132,8 @@ class Command(BaseCommand):
                     head, offset = crypto.rewrap_head(blob[:600], context=field.crypto_context)
                 except crypto.DecryptionError as exc:
                     raise CommandError(f"{model._meta.label} id {row_id}, field {field.name}: {exc}") from None
-                cursor.execute(write, [head + blob[offset:], row_id])
+                # The new header before the untouched ciphertext, written as a binary parameter (core/blobs.py).
+                blob_write(model, pk=row_id, field=field.name, value=crypto.Sealed(blob=head + blob[offset:]))
         return changed
 
     def _survey(self, model: type[models.Model], fields: list[EncryptedTextField], current_kid: str) -> tuple[int, Counter[str]]:
