@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     PURGE = "purge", _("purged (retention)")
     DEIDENTIFY = "deidentify", _("de-identified (retention)")
     BREAK_GLASS = "break_glass", _("opened by breaking the glass")
+    INTEGRITY = "integrity", _("audit trail found broken")
 
 
 class AuditEntry(models.Model):
@@ -129,3 +130,22 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"Legal hold {self.pk}"
+
+
+class AuditCheck(models.Model):
+    """One scheduled verification of the whole trail (`audit.verify`): what it found, for the auditors.
+
+    Holds places (seq, id) and reasons, never an entry's content.
+    """
+
+    at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    checked = models.BigIntegerField(default=0)
+    problems = models.IntegerField(default=0)
+    first_problem = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"audit check {self.pk}: {'ok' if self.ok else 'BROKEN'}"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tracecenter.audit import chain
-from tracecenter.audit.models import Action, AuditChainHead, AuditEntry
+from tracecenter.audit.models import Action, AuditChainHead, AuditCheck, AuditEntry
 from tracecenter.core import clock, request_context
 from tracecenter.core.actors import Actor, acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 # Entries sealed per commit: more than a chunk of lab intake writes (about 1.3 per message), so no backlog builds up.
 SEAL_BATCH = 2000
+
+
+class AuditChainBroken(Exception):
+    """The scheduled verification found the trail broken (`audit_verify` names each fault)."""
 
 
 class AuditEntriesRefused(Exception):
@@ -213,3 +217,28 @@ def verify_chain() -> chain.Verdict:
         head_seq=head.last_seq if head is not None else None,
         unsealed=_unsealed_entries(),
     )
+
+
+def audit_check_run() -> AuditCheck:
+    """Verify the whole trail now and keep the finding; a break is also an audit entry, seen by auditors."""
+    verdict = verify_chain()
+    first = verdict.first
+    check = AuditCheck.objects.create(
+        ok=verdict.ok,
+        checked=verdict.checked,
+        problems=len(verdict.problems),
+        first_problem=f"{first.where()}: {first.reason}"[:300] if first is not None else "",
+    )
+    if not verdict.ok:
+        audit_record(
+            actor=None,
+            action=Action.INTEGRITY,
+            object_type="audit_check",
+            object_id=check.pk,
+            detail=f"audit trail broken: {len(verdict.problems)} problem(s), first {check.first_problem}"[:200],
+        )
+    return check
+
+
+def audit_check_latest() -> AuditCheck | None:
+    return AuditCheck.objects.order_by("-at", "-pk").first()

@@ -18,7 +18,7 @@ from tracecenter.audit.models import Action, AuditEntry
 from tracecenter.audit.selectors import audit_entries_visible_to
 from tracecenter.audit.selectors import person_access as person_access_entries
 from tracecenter.audit.selectors import user_access as user_access_entries
-from tracecenter.audit.services import audit_record
+from tracecenter.audit.services import audit_check_latest, audit_record
 from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
 
 
@@ -33,7 +33,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         detail=f"page {page.number}",
         jurisdiction_id=user.jurisdiction_id,
     )
-    return render(request, "workspace/audit_log.html", {"page": page})
+    return render(request, "workspace/audit_log.html", {"page": page, "check": audit_check_latest()})
 
 
 CSV_COLUMNS = [
