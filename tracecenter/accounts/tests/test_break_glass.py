@@ -157,6 +157,8 @@ def test_the_pages_open_read_and_review(users, strangers_case, make_user, other_
     queue = officer.get(reverse("workspace:break_glass_reviews"))
     assert queue.status_code == 200 and b"Caller on the line for her mother" in queue.content
     grant = AccessGrant.objects.get()
+    listed = AuditEntry.objects.get(object_type="access_grant_list", actor_id=users[Role.PRIVACY_OFFICER].pk)
+    assert listed.detail == f"ids {grant.pk}"  # the queue's read names what it showed
     assert (
         officer.post(reverse("workspace:break_glass_review", args=[grant.pk]), {"note": "Confirmed with supervisor"}).status_code
         == 302

@@ -30,7 +30,7 @@ from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
-from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
+from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
 
 # What can be opened, and the page that shows it.
 OPENABLE = {
@@ -95,13 +95,7 @@ def break_glass_reviews(request: HttpRequest) -> HttpResponse:
     require_audited(user, Capability.REVIEW_ACCESS, object_type="access_grant")
     page = Paginator(access_grants_to_review(user), PAGE_SIZE).get_page(request.GET.get("page"))
     _named(page.object_list)
-    audit_record(
-        actor=user,
-        action=Action.READ,
-        object_type="access_grant",
-        jurisdiction_id=user.jurisdiction_id,
-        detail=f"page {page.number}",
-    )
+    audit_list(user, "access_grant_list", [grant.pk for grant in page.object_list])
     return render(request, "workspace/break_glass_reviews.html", {"page": page, "review_form": ReviewForm()})
 
 
