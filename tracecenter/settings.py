@@ -160,6 +160,10 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 SESSION_MAX_PER_USER = env_int("SESSION_MAX_PER_USER", 3)
 SESSION_SAVE_EVERY_REQUEST = True
+# Multi-factor sign-in (accounts/second_factor.py, docs/security.md): the roles that must pass a second factor
+# after their password, "all" (the default, in production and in the embedded default alike) or a comma list.
+_mfa_roles = env_list("MFA_REQUIRED_ROLES", ["all"])
+MFA_REQUIRED_ROLES: str | frozenset[str] = "all" if _mfa_roles == ["all"] else frozenset(_mfa_roles)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
