@@ -7,9 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.http import HttpRequest
 
 from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.accounts.roles import Role
+from tracecenter.accounts.second_factor import second_factor_passed
 from tracecenter.cases.models import Case
 from tracecenter.core import clock, relay, tasks
 from tracecenter.intake.services import LabResultInput, lab_result_record
@@ -44,6 +48,43 @@ def run_background_work() -> int:
         if not ran:
             return total
         total += ran
+
+
+def totp_code(user: Any) -> str:
+    """A code the user's authenticator app would show now (the app is set up for them if they have none).
+
+    The code of the earliest time step the device still accepts (within its tolerance, after the last one
+    used): a test may sign the same user in more than once within one 30-second step.
+    """
+    from django_otp.oath import TOTP, hotp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator app", confirmed=True)
+    now_step = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+    step = max(now_step - device.tolerance, device.last_t + 1)
+    assert step <= now_step + device.tolerance, "every code of this 30-second step was used: sign in less often in one test"
+    return f"{hotp(device.bin_key, step, digits=device.digits):0{device.digits}d}"
+
+
+def sign_in_through_pages(client: Any, user: Any, password: str = PASSWORD) -> Any:
+    """Sign in as users do: the password on the sign-in page, then a code from the authenticator app.
+
+    Returns the response to the second step (a redirect to where the user was going)."""
+    first = client.post("/accounts/login/", {"username": user.username, "password": password})
+    assert first.status_code == 302, f"the password was refused: {first.status_code}"
+    return client.post("/accounts/second-factor/", {"code": totp_code(user)})
+
+
+@receiver(user_logged_in)
+def _test_client_sign_in_passes_second_factor(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """The test client's force_login() and login() stand for a user fully signed in, as they did before the
+    second factor: they mark their session as past it. They sign in through a bare HttpRequest; a request that
+    came through the pages (a WSGI or ASGI request) passes the second step itself (accounts/tests/test_mfa.py,
+    and the browser tests sign in with a password and a TOTP code as users do)."""
+    if type(request) is HttpRequest:
+        second_factor_passed(request.session, "totp")
 
 
 @pytest.fixture(autouse=True)

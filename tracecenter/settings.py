@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tracecenter.core",
     "tracecenter.accounts",
     "tracecenter.audit",
@@ -82,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tracecenter.core.middleware.NoStoreForSignedInMiddleware",
     "tracecenter.workspace.middleware.SessionLimitsMiddleware",
+    "tracecenter.workspace.middleware.SecondFactorRequiredMiddleware",
     "tracecenter.workspace.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -164,6 +167,12 @@ SESSION_SAVE_EVERY_REQUEST = True
 # after their password, "all" (the default, in production and in the embedded default alike) or a comma list.
 _mfa_roles = env_list("MFA_REQUIRED_ROLES", ["all"])
 MFA_REQUIRED_ROLES: str | frozenset[str] = "all" if _mfa_roles == ["all"] else frozenset(_mfa_roles)
+# The name authenticator apps show beside a TraceCenter code, and the WebAuthn relying party: its id is the
+# site's host name (WEBAUTHN_RP_ID; by default the host of the request, which must then be a name, not an IP).
+OTP_TOTP_ISSUER = env_str("MFA_ISSUER", "TraceCenter")
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "")
+WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+MFA_RECOVERY_CODES = 10
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -229,6 +238,8 @@ LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Wrong second-factor codes per account within the window above before the second step locks (TOTP codes are 6 digits).
+MFA_MAX_FAILURES = env_int("MFA_MAX_FAILURES", 5)
 # Bearer tokens that fail from one address within the window; then every token from there is refused (429).
 API_TOKEN_MAX_FAILURES_PER_ADDRESS = env_int("API_TOKEN_MAX_FAILURES_PER_ADDRESS", 20)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 15 * 60)

@@ -181,6 +181,46 @@ class AccessGrant(models.Model):
         return f"Access grant {self.pk}"
 
 
+class SecurityKey(models.Model):
+    """A WebAuthn security key (or platform authenticator) a user registered as a second factor.
+
+    Only the public key is kept: the private key never leaves the authenticator. The signature counter
+    is kept to notice a cloned key (a counter that goes backwards).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_keys")
+    name = models.CharField(_("name"), max_length=60)
+    credential_id = models.BinaryField(max_length=1023, unique=True)
+    public_key = models.BinaryField(max_length=1023)
+    sign_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "created_at"]
+
+    def __str__(self) -> str:
+        return f"security key {self.pk} of user {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code, for a user who lost their authenticator: only its SHA-256 is kept.
+
+    The codes carry 60 random bits each, so a plain hash is enough (no password stretching needed);
+    they are shown once, when issued, and a new set replaces the old.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_user_hash_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"
+
+
 # Whoever asks to see something: a signed-in user, or an anonymous one (who sees nothing).
 class SignedInSession(models.Model):
     """A session a user signed in to (accounts/sessions.py): how many each user holds, which is the oldest.

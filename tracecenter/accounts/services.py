@@ -155,7 +155,7 @@ def _temporary_password(user: User) -> str:
         return password
 
 
-def _end_sessions(user: User) -> int:
+def end_sessions(user: User) -> int:
     """Delete the user's stored sessions (database session store).
 
     The authentication backend already refuses an inactive user on their next request, and a new
@@ -239,7 +239,7 @@ def user_deactivate(*, actor: User, user: User) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
         _audit(actor, "update", user, user.jurisdiction_id, ["is_active"], detail="deactivated")
-    _end_sessions(user)
+    end_sessions(user)
     return user
 
 
@@ -261,7 +261,7 @@ def user_password_reset(*, actor: User, user: User) -> IssuedPassword:
     user.set_password(password)
     user.must_change_password = True
     user.save(update_fields=["password", "must_change_password"])
-    _end_sessions(user)
+    end_sessions(user)
     _audit(actor, "update", user, user.jurisdiction_id, ["password", "must_change_password"], detail="password reset")
     return IssuedPassword(user=user, password=password)
 
@@ -499,7 +499,7 @@ def users_disable_unused(*, days: int) -> list[int]:
         user.is_active = False
         user.save(update_fields=["is_active"])
         _audit(None, "update", user, user.jurisdiction_id, ["is_active"], detail=f"not used for {days} days: deactivated")
-        _end_sessions(user)
+        end_sessions(user)
         disabled.append(user.pk)
     return disabled
 

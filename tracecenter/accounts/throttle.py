@@ -60,3 +60,19 @@ def api_token_failed(ip: str | None) -> None:
     ratelimit.hit(
         f"api-token:address:{ip or ''}", settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS, settings.API_TOKEN_FAILURE_WINDOW_SECONDS
     )
+
+
+def second_factor_locked(user_id: int) -> bool:
+    """Too many wrong second-factor codes for this account: the second step is refused until the window ends.
+
+    Per account, whatever the address: whoever holds the password can change addresses, not accounts.
+    """
+    return ratelimit.exceeded(f"mfa:account:{user_id}", settings.MFA_MAX_FAILURES)
+
+
+def second_factor_failed(user_id: int) -> None:
+    ratelimit.hit(f"mfa:account:{user_id}", settings.MFA_MAX_FAILURES, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def second_factor_succeeded(user_id: int) -> None:
+    ratelimit.reset(f"mfa:account:{user_id}")

@@ -13,6 +13,7 @@ case is built in transactions of its own, and the run as a whole is not wrapped 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import random
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tracecenter.accounts.models import Jurisdiction, Proficiency, Team, User, UserLanguage
 from tracecenter.accounts.roles import Role
@@ -673,6 +675,7 @@ class DemoBuilder:
                     password=password,
                 )
                 user.save()
+                demo_authenticator(user)
                 UserLanguage.objects.bulk_create(
                     UserLanguage(user=user, language=code, proficiency=proficiency) for code, proficiency in spec.languages
                 )
@@ -682,7 +685,7 @@ class DemoBuilder:
                     object_type="user",
                     object_id=user.pk,
                     jurisdiction_id=user.jurisdiction_id,
-                    fields=["username", "role", "jurisdiction", "password", "languages"],
+                    fields=["username", "role", "jurisdiction", "password", "languages", "authenticator"],
                     detail="demo data",
                 )
                 self.users[spec.username] = user
@@ -1053,15 +1056,38 @@ def build_demo(*, cases: int = DEFAULT_CASES, seed: int = DEFAULT_SEED, log: Cal
     DemoBuilder(cases=cases, seed=seed, log=log).run()
 
 
-def demo_logins() -> list[tuple[str, str, str, str]]:
-    """(username, role, jurisdiction, password) of the demo users that exist."""
+def demo_authenticator(user: User) -> TOTPDevice:
+    """The demo user's authenticator (TOTP) secret, made when missing: the demo accounts sign in with a password
+    and a code like every account, and their secrets are printed beside the logins (demo_data) so that a new
+    user needs nothing but `make run` and an authenticator app (or `manage.py demo_code`)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator app", confirmed=True)
+
+
+def totp_secret(device: TOTPDevice) -> str:
+    """The secret as authenticator apps take it when typed: base32, without padding."""
+    return base64.b32encode(device.bin_key).decode().rstrip("=")
+
+
+def demo_logins() -> list[tuple[str, str, str, str, str]]:
+    """(username, role, jurisdiction, password, TOTP secret) of the demo users that exist."""
     found = User.objects.filter(username__in=[d.username for d in DEMO_USERS]).select_related("jurisdiction")
     users = {u.username: u for u in found}
     return [
-        (u.username, str(Role(u.role).label), u.jurisdiction.name if u.jurisdiction else "", DEMO_PASSWORD)
+        (
+            u.username,
+            str(Role(u.role).label),
+            u.jurisdiction.name if u.jurisdiction else "",
+            DEMO_PASSWORD,
+            totp_secret(demo_authenticator(u)),
+        )
         for spec in DEMO_USERS
         if (u := users.get(spec.username)) is not None
     ]
+
+
+def is_demo_user(username: str) -> bool:
+    return any(spec.username == username for spec in DEMO_USERS)
 
 
 def demo_summary() -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -9,11 +10,12 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts import services, sessions, throttle
+from tracecenter.accounts.second_factor import second_factor_required
 from tracecenter.accounts.selectors import account_named
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
@@ -79,9 +81,17 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
+        user = self.request.user
+        needs_second = second_factor_required(getattr(user, "role", ""))
         audit_record(
-            actor=self.request.user, action=Action.LOGIN, jurisdiction_id=getattr(self.request.user, "jurisdiction_id", None)
+            actor=user,
+            action=Action.LOGIN,
+            jurisdiction_id=getattr(user, "jurisdiction_id", None),
+            detail="password accepted; second factor next" if needs_second else "",
         )
+        if needs_second:
+            # The password opened the second step only (workspace.middleware.SecondFactorRequiredMiddleware).
+            return HttpResponseRedirect(reverse("accounts:second_factor") + "?" + urlencode({"next": self.get_success_url()}))
         return response
 
 

@@ -21,6 +21,7 @@ from django.urls import path
 
 from tracecenter.accounts import policy, sessions
 from tracecenter.accounts.models import Jurisdiction
+from tracecenter.accounts.second_factor import second_factor_method, second_factor_required
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import Case
 from tracecenter.contacts.events import ExposureAssigned, ExposureStatusChanged
@@ -115,8 +116,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=4401)
             return
-        self.joined = await database_sync_to_async(policy.push_groups)(user)
         session = self.scope.get("session")
+        # A password alone opens only the second step of the sign-in, never the live updates.
+        if not await database_sync_to_async(_past_second_factor)(user, session):
+            await self.close(code=4401)
+            return
+        self.joined = await database_sync_to_async(policy.push_groups)(user)
         self.expires_at = await database_sync_to_async(_session_end)(session) if session is not None else None
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -155,6 +160,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=4401)
             return
         await self.send_json({"type": "push", "id": event["id"], "kind": event["kind"], "data": event["data"], "at": event["at"]})
+
+
+def _past_second_factor(user: Any, session: Any) -> bool:
+    # Read in a thread: the session may still have to be loaded from its store.
+    return not second_factor_required(user.role) or (session is not None and second_factor_method(session) is not None)
 
 
 def _session_end(session: Any) -> dt.datetime:

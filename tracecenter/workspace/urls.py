@@ -50,4 +50,5 @@ urlpatterns = [
     path("administration/users/<int:pk>/deactivate/", admin.user_deactivate, name="admin_user_deactivate"),
     path("administration/users/<int:pk>/reactivate/", admin.user_reactivate, name="admin_user_reactivate"),
     path("administration/users/<int:pk>/password/", admin.user_password_reset, name="admin_user_password_reset"),
+    path("administration/users/<int:pk>/second-factor/", admin.user_second_factors_reset, name="admin_user_second_factors_reset"),
 ]

@@ -7,7 +7,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import PASSWORD, sign_in_through_pages
 from tracecenter.accounts import policy, services
 from tracecenter.accounts.models import Jurisdiction, Skill, Team, User, UserLanguage
 from tracecenter.accounts.roles import Role
@@ -214,7 +214,7 @@ def test_deactivation_ends_the_users_sessions_and_sign_in_but_keeps_their_cases(
     tracer = users[Role.CONTACT_TRACER]
     case = make_case(county, owner=tracer)
     browser = Client()
-    assert browser.post("/accounts/login/", {"username": tracer.username, "password": PASSWORD}).status_code == 302
+    assert sign_in_through_pages(browser, tracer).status_code == 302
     assert browser.get("/").status_code == 200
     sessions = Session.objects.count()
 

@@ -6,14 +6,18 @@ real (transaction=True) instead of running inside a rolled-back transaction.
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count
+from django.test import Client
 from django.utils import timezone
+from django_otp.oath import TOTP
 
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.accounts.roles import Role
@@ -107,6 +111,33 @@ def test_every_role_has_a_demo_login_with_the_shared_password() -> None:
     assert by_name["investigator"].check_password(DEMO_PASSWORD)
     assert by_name["admin"].check_password(DEMO_PASSWORD)
     assert not any(user.is_superuser for user in users)
+
+
+def test_the_printed_authenticator_secret_and_demo_code_sign_a_demo_user_in_through_both_steps(settings: Any) -> None:
+    printed = run(*ARGS)
+    secrets = dict(re.findall(r"^  (\S+)\s.*\s([A-Z2-7]{32})$", printed, flags=re.MULTILINE))
+    assert set(secrets) == {spec.username for spec in DEMO_USERS}
+    assert len(set(secrets.values())) == len(secrets)  # a secret of its own for each
+    assert secrets == dict(re.findall(r"^  (\S+)\s.*\s([A-Z2-7]{32})$", run(*ARGS), flags=re.MULTILINE))  # kept
+
+    tracer = User.objects.get(username="tracer")
+    client = Client()
+    assert client.post("/accounts/login/", {"username": "tracer", "password": DEMO_PASSWORD})["Location"].startswith(
+        "/accounts/second-factor/"
+    )
+    # The code an app holding the printed secret shows, and the code demo_code prints, are the same and sign in.
+    key = base64.b32decode(secrets["tracer"])
+    code = io.StringIO()
+    call_command("demo_code", "tracer", stdout=code, stderr=io.StringIO())
+    assert code.getvalue().strip() == f"{TOTP(key).token():06d}"
+    assert client.post("/accounts/second-factor/", {"code": code.getvalue().strip()})["Location"] == "/"
+    assert client.get("/").status_code == 200 and str(tracer.pk) == client.session["_auth_user_id"]
+
+    with pytest.raises(CommandError, match="not a demo user"):
+        call_command("demo_code", "someone.else", stdout=io.StringIO())
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        call_command("demo_code", "tracer", stdout=io.StringIO())
 
 
 def test_the_cases_are_at_every_stage_and_owned_by_the_demo_workers() -> None:

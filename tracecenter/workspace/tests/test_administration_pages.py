@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from conftest import sign_in_through_pages
 from tracecenter.accounts.models import Jurisdiction, Skill, Team, User, UserLanguage
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
@@ -366,7 +367,7 @@ def test_a_user_with_a_temporary_password_is_sent_to_change_it_until_done(client
     temporary = re.search(r'<code id="temporary-password">([^<]+)</code>', html).group(1)
 
     browser = Client()
-    assert browser.post("/accounts/login/", {"username": tracer.username, "password": temporary}).status_code == 302
+    assert sign_in_through_pages(browser, tracer, temporary).status_code == 302
     for url in ("/", reverse("workspace:admin_users"), "/cases/1/"):
         assert browser.get(url)["Location"] == "/accounts/password/"
     assert browser.get("/api/cases").status_code == 403

@@ -6,13 +6,17 @@ browser would drive them: links followed from the pages, CSRF tokens read from t
 
 from __future__ import annotations
 
+import base64
 import html as htmllib
 import re
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from conftest import totp_code
 from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
@@ -63,8 +67,25 @@ class Browser:
         return self.html
 
     def sign_in(self, username: str, password: str) -> str:
+        """The password, then the second step: a code from the app, or, the first time, setting the app up
+        from the key the page shows (as a phone would read it) and seeing the recovery codes."""
         self.get("/accounts/login/")
-        return self.submit({"username": username, "password": password})
+        second_step = self.submit({"username": username, "password": password})
+        assert second_step.startswith("/accounts/second-factor/"), second_step
+        user = User.objects.get(username=username)
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            self.get(second_step)
+            return self.submit({"code": totp_code(user)})
+        self.get(self.client.get(second_step)["Location"])
+        secret = re.search(r'data-totp-secret="([A-Z2-7]+)"', self.html)
+        assert secret, "the set-up page shows no key"
+        key = base64.b32decode(secret.group(1) + "=" * (-len(secret.group(1)) % 8))
+        html = self.submit({"code": f"{TOTP(key).token():06d}"}, expect=200)
+        assert (
+            "Your recovery codes" in html
+            and len(re.findall(r"<li><code>[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}</code></li>", html)) == 10
+        )
+        return re.search(r'<a class="button" href="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
     def sign_out(self) -> None:
         self.submit({}, action="/accounts/logout/")

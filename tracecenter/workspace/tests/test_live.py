@@ -21,11 +21,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore
 
 from conftest import database_url, run_background_work
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Team, User
 from tracecenter.accounts.roles import Role
+from tracecenter.accounts.second_factor import second_factor_passed
 from tracecenter.cases.services import case_assign
 from tracecenter.core.models import PushMessage
 from tracecenter.workspace.live import LiveConsumer
@@ -95,10 +98,19 @@ def test_each_role_joins_the_groups_of_exactly_what_it_may_see(county, team, use
 # --- The socket.
 
 
+def _past_second_factor() -> SessionBase:
+    """A session (never saved) of a user who signed in with both factors."""
+    session = SessionStore()
+    second_factor_passed(session, "totp")
+    return session
+
+
 class Socket(ApplicationCommunicator):
     """A browser's socket, driven at the ASGI edge (what Channels' own test communicator does)."""
 
-    def __init__(self, app: Any, user: Any = None, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self, app: Any, user: Any = None, headers: list[tuple[bytes, bytes]] | None = None, session: SessionBase | None = None
+    ) -> None:
         scope = {
             "type": "websocket",
             "path": "/live/",
@@ -108,7 +120,7 @@ class Socket(ApplicationCommunicator):
             "client": ("127.0.0.1", 50000),
             "server": ("testserver", 80),
             "user": user,
-            "session": None,
+            "session": session if session is not None else _past_second_factor(),
         }
         super().__init__(app, scope)
 
@@ -132,6 +144,16 @@ class Socket(ApplicationCommunicator):
 
 def communicator(user: Any) -> Socket:
     return Socket(LiveConsumer.as_asgi(), user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_past_its_password_only_is_refused(users):
+    """The second step of the sign-in not passed: the password alone opens no live updates."""
+
+    async def run() -> tuple[bool, int | None]:
+        return await Socket(LiveConsumer.as_asgi(), users[Role.SUPERVISOR], session=SessionStore()).connect()
+
+    assert async_to_sync(run)() == (False, 4401)
 
 
 @pytest.mark.django_db(transaction=True)

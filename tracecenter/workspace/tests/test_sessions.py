@@ -7,7 +7,8 @@ import datetime as dt
 import time_machine
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import PASSWORD, sign_in_through_pages
+from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import Action, AuditEntry
 from tracecenter.core import clock
@@ -15,7 +16,7 @@ from tracecenter.core import clock
 
 def signed_in_client(username: str, password: str = PASSWORD) -> Client:
     client = Client()
-    response = client.post("/accounts/login/", {"username": username, "password": password})
+    response = sign_in_through_pages(client, User.objects.get(username=username), password)
     assert response.status_code == 302, response.content
     return client
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from tracecenter.accounts import policy, selectors, services
+from tracecenter.accounts import mfa, policy, selectors, services
 from tracecenter.accounts.models import PROFICIENCY_RANK, Jurisdiction, Team, User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for, require_audited
@@ -355,6 +355,19 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
     user, target = _get(request, _visible_users(request), pk, "user")
     return _password_page(request, services.user_password_reset(actor=user, user=target), created=False)
+
+
+@login_required
+@require_POST
+def user_second_factors_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    user, target = _get(request, _visible_users(request), pk, "user")
+    mfa.second_factors_reset(actor=user, user=target)
+    messages.success(
+        request,
+        _("The second factor of %(name)s was reset: they set up a new one at their next sign-in.")
+        % {"name": target.display_name},
+    )
+    return redirect("workspace:admin_user_edit", pk=target.pk)
 
 
 # --- rule versions -----------------------------------------------------------------------------------

@@ -68,13 +68,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {key.replace('_', ' ')}: {value}")
 
     def _logins(self) -> None:
-        rows = [("username", "role", "jurisdiction", "password"), *demo_logins()]
+        rows = [("username", "role", "jurisdiction", "password", "authenticator (TOTP) secret"), *demo_logins()]
         if len(rows) == 1:
             self.stdout.write("No demo users exist.")
             return
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
         self.stdout.write("")
-        self.stdout.write("Demo logins (the same password for all):")
+        self.stdout.write("Demo logins: the same password for all, then a code from an authenticator app holding the")
+        self.stdout.write("user's secret (add it by hand in Google Authenticator, 1Password, FreeOTP... as a time-based key),")
+        self.stdout.write("or print the current code with: .venv/bin/python manage.py demo_code USERNAME")
         for number, row in enumerate(rows):
             self.stdout.write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
             if number == 0:
