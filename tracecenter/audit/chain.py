@@ -206,7 +206,9 @@ def verify_checkpoints(key: bytes, checkpoints: Iterable[Checkpoint]) -> tuple[l
                 f"signed under another key (key id {checkpoint.fields['key_id']}, this key is {this_key}): "
                 "verify with the key it was written under"
             )
-        elif not hmac.compare_digest(checkpoint.signature, checkpoint_signature(key, checkpoint.fields, checkpoint.prev_signature)):
+        elif not hmac.compare_digest(
+            checkpoint.signature, checkpoint_signature(key, checkpoint.fields, checkpoint.prev_signature)
+        ):
             fault("forged or edited: its signature does not match what it records")
         if checkpoint.prev_signature != prev_signature:
             fault("it does not follow the checkpoint before it: a checkpoint was removed, replaced or reordered")

@@ -105,9 +105,10 @@ def plan(*, days: int | None = None, now: dt.datetime | None = None, limit: int 
     after = AuditEntry.objects.filter(seq__gte=start)
     # The prefix ends before the first entry that must stay; seq follows the sealing order, and `at` the
     # writing, so an entry of the period may be sealed just before an older one: the older one then stays.
-    first_recent = after.filter(at__gte=cutoff).aggregate(first=Min("seq"))["first"]
+    # Walked in seq order from the start (the unique index), so only the prefix is read, not six years of entries.
+    first_recent = after.filter(at__gte=cutoff).order_by("seq").values_list("seq", flat=True).first()
     held_q = _held()
-    first_held = after.filter(held_q).aggregate(first=Min("seq"))["first"] if held_q is not None else None
+    first_held = after.filter(held_q).order_by("seq").values_list("seq", flat=True).first() if held_q is not None else None
     stops = [seq for seq in (first_recent, first_held) if seq is not None]
     end = min(stops) - 1 if stops else (after.aggregate(last=Max("seq"))["last"] or start - 1)
     if limit is not None:

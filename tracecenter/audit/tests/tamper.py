@@ -25,7 +25,7 @@ def guards_off() -> Iterator[None]:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             return
         names = ", ".join(f"'{table}'" for table in GUARDED)
-        cursor.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names})")  # noqa: S608
+        cursor.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names})")
         triggers = cursor.fetchall()
         for name, _sql in triggers:
             cursor.execute(f"DROP TRIGGER {name}")
