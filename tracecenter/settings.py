@@ -44,6 +44,9 @@ BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY")
 # HMAC key of the audit chain: someone who can write the database but not read this
 # key cannot forge a chain that verifies.
 AUDIT_CHAIN_KEY = _secret("AUDIT_CHAIN_KEY")
+# How long the audit trail keeps an entry (six years: HIPAA's documentation period); older entries leave only
+# behind a signed checkpoint (`manage.py retention --purge`). Never shorter than any record's period: refused.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 6 * 365)
 
 # Debug pages show settings, code and data: off unless asked for by name (DEBUG=true, as `make run` does on a
 # laptop); never in production; and `manage.py serve` refuses to bind beyond loopback while it is on.

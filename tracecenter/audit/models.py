@@ -90,6 +90,50 @@ class AuditChainHead(models.Model):
         return f"audit chain head at {self.last_seq}"
 
 
+class AuditCheckpoint(models.Model):
+    """Where the audit trail's own retention removed its oldest entries, signed, so the rest verifies from here.
+
+    Entries older than AUDIT_RETENTION_DAYS leave only as a whole prefix of the chain, in the same
+    transaction as the checkpoint that records them (audit/trail_retention.py): which entries
+    (`from_seq` to `up_to_seq`), the chain HMAC of the last one (`last_hash`, what the first
+    remaining entry links to), how many and from when to when, under which period, when and by
+    what. `signature` is an HMAC under the audit chain key over all of that and the previous
+    checkpoint's signature, so checkpoints chain as entries do and one forged, edited or removed
+    is named by `audit_verify`. `key_id` names the key that signed it. Append-only, like entries.
+    """
+
+    from_seq = models.BigIntegerField()
+    up_to_seq = models.BigIntegerField(unique=True)
+    last_hash = models.CharField(max_length=64)
+    removed = models.BigIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    keep_days = models.PositiveIntegerField()
+    cutoff = models.DateTimeField()
+    written_at = models.DateTimeField()
+    written_by = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16)
+    prev_signature = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+    # Set by PostgreSQL itself (a trigger) to the writing transaction's id: the audit table lets an entry be
+    # deleted only at or below a checkpoint written in the same transaction. Not signed; empty on SQLite.
+    written_txid = models.BigIntegerField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["up_to_seq"]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint {self.pk}: entries up to #{self.up_to_seq} removed"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise RuntimeError("Audit checkpoints are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("Audit checkpoints are append-only.")
+
+
 class RetentionRule(models.Model):
     """How long one kind of record is kept in one jurisdiction (and below it, unless a jurisdiction there says otherwise)."""
 

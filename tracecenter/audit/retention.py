@@ -13,6 +13,9 @@ jurisdiction and everything below it, or one record).
 record (purged or de-identified, by whom, under which period). The database's append-only
 guards (PostgreSQL triggers) let records change or go only inside such a transaction: it
 says so with `SET LOCAL tracecenter.retention = 'on'`.
+
+The audit trail has its own, longer period, never shorter than any of these: its oldest entries
+leave only behind a signed checkpoint (audit/trail_retention.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -126,8 +130,12 @@ def plan(root: Jurisdiction, *, types: Sequence[str] = ()) -> list[Step]:
     return steps
 
 
-def _lift_guards() -> None:
-    """Inside the current transaction, let the append-only triggers see that retention is at work."""
+def lift_guards() -> None:
+    """Inside the current transaction, let the append-only triggers see that retention is at work.
+
+    On PostgreSQL a session setting, gone with the transaction. SQLite has none: its guard on the
+    audit trail asks for a checkpoint just written instead (audit/migrations/0008).
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL tracecenter.retention = 'on'")
@@ -142,7 +150,7 @@ def carry_out(root: Jurisdiction, *, actor: User | None, types: Sequence[str] = 
         gone = 0
         while True:
             with transaction.atomic():
-                _lift_guards()
+                lift_guards()
                 rows, _keep, _source, _cutoff = expired_rows(step.record_type, step.jurisdiction)
                 ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch])
                 if not ids:
@@ -222,6 +230,18 @@ def legal_hold_lift(*, actor: User, hold: LegalHold) -> LegalHold:
     return hold
 
 
+def longest_period() -> tuple[int, str]:
+    """The longest any record is kept, anywhere: every type's default and every period set; and what it is."""
+    days, what = 0, ""
+    for record_type in record_types().values():
+        if record_type.default_days > days:
+            days, what = record_type.default_days, f"{record_type.name} (its default)"
+    rule = RetentionRule.objects.select_related("jurisdiction").order_by("-keep_days", "pk").first()
+    if rule is not None and rule.keep_days > days:
+        days, what = rule.keep_days, f"{rule.record_type} in {rule.jurisdiction.code}"
+    return days, what
+
+
 def rule_set(*, actor: User, jurisdiction: Jurisdiction, record_type: str, keep_days: int) -> RetentionRule:
 
     if not policy.has(actor, Capability.RETENTION) or not policy.covers(actor.jurisdiction, jurisdiction):
@@ -230,6 +250,13 @@ def rule_set(*, actor: User, jurisdiction: Jurisdiction, record_type: str, keep_
         raise DomainError(_("Choose one of the listed values."), field="record_type")
     if not 1 <= keep_days <= 100 * 365:
         raise DomainError(_("Give a period between 1 day and 100 years."), field="keep_days")
+    if keep_days > settings.AUDIT_RETENTION_DAYS:
+        # Who accessed a record must be answerable for as long as the record is kept.
+        raise DomainError(
+            _("Records cannot be kept longer than the audit trail (%(days)s days, AUDIT_RETENTION_DAYS).")
+            % {"days": settings.AUDIT_RETENTION_DAYS},
+            field="keep_days",
+        )
     with transaction.atomic():
         rule, _created = RetentionRule.objects.update_or_create(
             jurisdiction=jurisdiction, record_type=record_type, defaults={"keep_days": keep_days, "set_by": actor}

@@ -13,7 +13,7 @@ from tracecenter.accounts import policy
 from tracecenter.accounts.models import User, Viewer
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import require_audited
-from tracecenter.audit.models import Action, AuditEntry
+from tracecenter.audit.models import Action, AuditCheckpoint, AuditEntry
 from tracecenter.core import clock
 
 
@@ -55,17 +55,28 @@ def register_person_records(object_type: str, records: PersonRecords) -> None:
     _PERSON_RECORDS[object_type] = records
 
 
-def person_access(viewer: Viewer, person_id: int) -> QuerySet[AuditEntry]:
-    """Every entry about the person or any record of theirs, in the viewer's jurisdiction and below, newest first."""
+def about_person_q(person_id: int) -> Q | None:
+    """The entries about the person or any record of theirs (None: there is no record of theirs)."""
     about = Q()
     for object_type, records in sorted(_PERSON_RECORDS.items()):
         ids = [str(pk) for pk in records(person_id)]
         if ids:
             about |= Q(object_type=object_type, object_id__in=ids)
+    return about or None
+
+
+def person_access(viewer: Viewer, person_id: int) -> QuerySet[AuditEntry]:
+    """Every entry about the person or any record of theirs, in the viewer's jurisdiction and below, newest first."""
+    about = about_person_q(person_id)
     visible = audit_entries_visible_to(viewer)
-    return visible.filter(about) if about else visible.none()
+    return visible.filter(about) if about is not None else visible.none()
 
 
 def user_access(viewer: Viewer, user_id: int) -> QuerySet[AuditEntry]:
     """Everything one user did, in the viewer's jurisdiction and below, newest first."""
     return audit_entries_visible_to(viewer).filter(actor_id=user_id)
+
+
+def trail_removed_up_to() -> AuditCheckpoint | None:
+    """The latest checkpoint of the trail's own retention: the entries up to it were removed (None: none ever were)."""
+    return AuditCheckpoint.objects.order_by("-up_to_seq").first()

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tracecenter.audit import chain
-from tracecenter.audit.models import Action, AuditChainHead, AuditCheck, AuditEntry
+from tracecenter.audit.models import Action, AuditChainHead, AuditCheck, AuditCheckpoint, AuditEntry
 from tracecenter.core import clock, request_context
 from tracecenter.core.actors import Actor, acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
@@ -32,10 +32,13 @@ class AuditEntriesRefused(Exception):
     """The sealer found entries whose HMAC does not hold and left them out of the chain (`audit_verify` names them)."""
 
 
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def _content(entry: AuditEntry) -> dict[str, Any]:
-    at = entry.at.astimezone(dt.UTC)
     return {
-        "at": at.isoformat(timespec="microseconds"),
+        "at": _instant(entry.at),
         "actor_id": entry.actor_id,
         "actor_username": entry.actor_username,
         "actor_role": entry.actor_role,
@@ -186,8 +189,53 @@ def seal_all_reporting() -> tuple[int, int]:
             return sealed, refused
 
 
-def _sealed_entries() -> Iterator[chain.SealedEntry]:
-    for entry in AuditEntry.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000):
+def _unsealed_entries() -> Iterator[chain.UnsealedEntry]:
+    for entry in AuditEntry.objects.filter(seq__isnull=True).order_by("pk").iterator(chunk_size=2000):
+        yield chain.UnsealedEntry(
+            pk=entry.pk, content=_content(entry), stored_entry_hash=entry.entry_hash, refused=entry.seal_refused
+        )
+
+
+def checkpoint_fields(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    """What a checkpoint's signature is over (chain.CHECKPOINT_FIELDS), as it is signed."""
+    return {
+        "from_seq": checkpoint.from_seq,
+        "up_to_seq": checkpoint.up_to_seq,
+        "last_hash": checkpoint.last_hash,
+        "removed": checkpoint.removed,
+        "first_at": _instant(checkpoint.first_at),
+        "last_at": _instant(checkpoint.last_at),
+        "keep_days": checkpoint.keep_days,
+        "cutoff": _instant(checkpoint.cutoff),
+        "written_at": _instant(checkpoint.written_at),
+        "written_by": checkpoint.written_by,
+        "key_id": checkpoint.key_id,
+    }
+
+
+def checkpoint_sign(checkpoint: AuditCheckpoint) -> None:
+    """Name the key and sign the checkpoint, chained to `prev_signature` (set by the caller)."""
+    key = _key()
+    checkpoint.key_id = chain.key_id(key)
+    checkpoint.signature = chain.checkpoint_signature(key, checkpoint_fields(checkpoint), checkpoint.prev_signature)
+
+
+def _checkpoints() -> Iterator[chain.Checkpoint]:
+    for checkpoint in AuditCheckpoint.objects.order_by("up_to_seq", "pk"):
+        yield chain.Checkpoint(
+            pk=checkpoint.pk,
+            fields=checkpoint_fields(checkpoint),
+            prev_signature=checkpoint.prev_signature,
+            signature=checkpoint.signature,
+        )
+
+
+def sealed_entries(from_seq: int = 1, up_to_seq: int | None = None) -> Iterator[chain.SealedEntry]:
+    """The sealed entries in `seq` order, as verification reads them (from `from_seq`, up to `up_to_seq`)."""
+    entries = AuditEntry.objects.filter(seq__gte=from_seq)
+    if up_to_seq is not None:
+        entries = entries.filter(seq__lte=up_to_seq)
+    for entry in entries.order_by("seq").iterator(chunk_size=2000):
         assert entry.seq is not None
         yield chain.SealedEntry(
             pk=entry.pk,
@@ -199,23 +247,31 @@ def _sealed_entries() -> Iterator[chain.SealedEntry]:
         )
 
 
-def _unsealed_entries() -> Iterator[chain.UnsealedEntry]:
-    for entry in AuditEntry.objects.filter(seq__isnull=True).order_by("pk").iterator(chunk_size=2000):
-        yield chain.UnsealedEntry(
-            pk=entry.pk, content=_content(entry), stored_entry_hash=entry.entry_hash, refused=entry.seal_refused
-        )
-
-
 def verify_chain() -> chain.Verdict:
-    """Every sealed entry in order (entries before the head's cut-over by their unkeyed hash), the head, and
-    every entry not sealed yet; the verdict names each entry that does not hold."""
+    """The checkpoints left by the trail's retention, then every sealed entry in order from the latest of them
+    (entries before the head's cut-over by their unkeyed hash), the head, and every entry not sealed yet; the
+    verdict names each checkpoint and each entry that does not hold."""
     head = AuditChainHead.objects.filter(pk=1).first()
     return chain.verify(
         _key(),
-        _sealed_entries(),
+        sealed_entries(),
         keyed_from=head.keyed_from_seq if head is not None else 1,
         head_seq=head.last_seq if head is not None else None,
         unsealed=_unsealed_entries(),
+        checkpoints=_checkpoints(),
+    )
+
+
+def verify_before_removal(from_seq: int, up_to_seq: int) -> chain.Verdict:
+    """The checkpoints, then the sealed entries `from_seq` to `up_to_seq` as the next part of the chain: what the
+    trail's retention checks before it writes a checkpoint over them (a broken part is never signed over)."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return chain.verify(
+        _key(),
+        sealed_entries(from_seq, up_to_seq),
+        keyed_from=head.keyed_from_seq if head is not None else 1,
+        head_seq=up_to_seq,
+        checkpoints=_checkpoints(),
     )
 
 

@@ -15,7 +15,7 @@ from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action, AuditEntry
-from tracecenter.audit.selectors import audit_entries_visible_to
+from tracecenter.audit.selectors import audit_entries_visible_to, trail_removed_up_to
 from tracecenter.audit.selectors import person_access as person_access_entries
 from tracecenter.audit.selectors import user_access as user_access_entries
 from tracecenter.audit.services import audit_check_latest, audit_record
@@ -33,7 +33,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         detail=f"page {page.number}",
         jurisdiction_id=user.jurisdiction_id,
     )
-    return render(request, "workspace/audit_log.html", {"page": page, "check": audit_check_latest()})
+    return render(
+        request, "workspace/audit_log.html", {"page": page, "check": audit_check_latest(), "removed": trail_removed_up_to()}
+    )
 
 
 CSV_COLUMNS = [
@@ -74,7 +76,11 @@ def _report(request: HttpRequest, entries: QuerySet[AuditEntry], *, title: str, 
         detail=f"{about}, page {page.number}",
         jurisdiction_id=user.jurisdiction_id,
     )
-    return render(request, "workspace/access_report.html", {"page": page, "title": title, "query": request.GET})
+    return render(
+        request,
+        "workspace/access_report.html",
+        {"page": page, "title": title, "query": request.GET, "removed": trail_removed_up_to()},
+    )
 
 
 def _csv_safe(value: object) -> str:

@@ -10,8 +10,9 @@ MAX_LISTED = 50
 
 class Command(BaseCommand):
     help = (
-        "Seal pending audit entries, then verify the whole audit chain and every entry not sealed; names each "
-        "entry that was forged (its HMAC does not hold), changed, removed or relinked."
+        "Seal pending audit entries, then verify the checkpoints the trail's retention left (their signatures, chained), "
+        "the chain from the latest of them on, and every entry not sealed; names each checkpoint forged or edited and "
+        "each entry that was forged (its HMAC does not hold), changed, removed (with or without a checkpoint) or relinked."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -25,6 +26,11 @@ class Command(BaseCommand):
             if refused:
                 self.stdout.write(f"refused to seal {refused} entries whose HMAC does not hold")
         verdict = verify_chain()
+        if verdict.resumed_after:
+            self.stdout.write(
+                f"entries #1 to #{verdict.resumed_after} were removed by the trail's retention; verified from "
+                f"#{verdict.resumed_after + 1} on, after {verdict.checkpoints} checkpoint(s) whose signature holds"
+            )
         if verdict.legacy:
             self.stdout.write(
                 f"{verdict.legacy} entries sealed before the keyed cut-over were verified by their unkeyed hash "
