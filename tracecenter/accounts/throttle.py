@@ -60,3 +60,8 @@ def api_token_failed(ip: str | None) -> None:
     ratelimit.hit(
         f"api-token:address:{ip or ''}", settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS, settings.API_TOKEN_FAILURE_WINDOW_SECONDS
     )
+
+
+def api_token_retry_after(ip: str | None) -> int:
+    """Seconds until the bad tokens counted from `ip` are forgotten: what a refused client is told to wait."""
+    return ratelimit.retry_after(f"api-token:address:{ip or ''}")

@@ -191,7 +191,13 @@ def world(users, make_case, make_person, county, other_county, make_user):
         else reverse(name)
         for name in MATRIX
     }
-    return {"case": case, "exposure": exposure, "urls": urls, "outsider": make_user(Role.CASE_INVESTIGATOR, other_county)}
+    return {
+        "case": case,
+        "exposure": exposure,
+        "batch": batch,
+        "urls": urls,
+        "outsider": make_user(Role.CASE_INVESTIGATOR, other_county),
+    }
 
 
 # Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
@@ -327,6 +333,7 @@ def _api_routes(world) -> list[tuple[str, str]]:
         "case_id": world["case"].pk,
         "contact_id": world["exposure"].pk,
         "lab_result_id": world["case"].lab_results.first().pk,
+        "batch_id": world["batch"].pk,
     }
     routes = []
     for name, pattern in _names(get_resolver()):
