@@ -221,7 +221,8 @@ def api_token_throttle(token: ApiToken) -> int | None:
     audited one by one (a runaway script would otherwise fill the trail).
     """
     limit = token.rate_limit
-    window = ratelimit.take(f"api-token:rate:{token.pk}", RATE_WINDOW_SECONDS)
+    # Keyed by the token's hash, not its id: ids are reused by another database (a restore, a test run) sharing Redis.
+    window = ratelimit.take(f"api-token:rate:{token.token_hash}", RATE_WINDOW_SECONDS)
     if window.attempts <= limit:
         return None
     if window.attempts == limit + 1:
