@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db.models import IntegerField, Q, QuerySet, Sum
+from django.db.models import F, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from tracecenter.accounts import policy
@@ -85,7 +85,8 @@ def api_tokens_administered_by(user: Viewer, *, usable_only: bool = True) -> Que
     )
     if usable_only:
         tokens = tokens.filter(revoked=False, expires_at__gt=clock.now())
-    return _with_recent_use(tokens).order_by("-last_used_at", "-created_at", "-pk")
+    # Never-used tokens last, on PostgreSQL as on SQLite (which differ on where NULL sorts).
+    return _with_recent_use(tokens).order_by(F("last_used_at").desc(nulls_last=True), "-created_at", "-pk")
 
 
 def api_token_use_by_day(tokens: Sequence[ApiToken]) -> dict[int, list[ApiTokenUse]]:
