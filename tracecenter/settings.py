@@ -246,6 +246,16 @@ MFA_MAX_FAILURES = env_int("MFA_MAX_FAILURES", 5)
 # Bearer tokens that fail from one address within the window; then every token from there is refused (429).
 API_TOKEN_MAX_FAILURES_PER_ADDRESS = env_int("API_TOKEN_MAX_FAILURES_PER_ADDRESS", 20)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 15 * 60)
+# Personal API tokens (api/services.py): every token expires, at most API_TOKEN_MAX_DAYS after it is made
+# (API_TOKEN_DEFAULT_DAYS unless its maker says otherwise), and makes at most API_TOKEN_RATE_PER_MINUTE requests a
+# minute unless it carries its own limit; past it, 429 with Retry-After, counted in core/ratelimit.py's store.
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_RATE_PER_MINUTE = env_int("API_TOKEN_RATE_PER_MINUTE", 120)
+if not 1 <= API_TOKEN_DEFAULT_DAYS <= API_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("API_TOKEN_DEFAULT_DAYS must be between 1 and API_TOKEN_MAX_DAYS.")
+if API_TOKEN_RATE_PER_MINUTE < 1:
+    raise ImproperlyConfigured("API_TOKEN_RATE_PER_MINUTE must be at least 1.")
 
 # Logs carry ids and event names, never personal data: no request bodies, no form values.
 LOGGING = {

@@ -263,6 +263,13 @@ def may_administer(viewer: Viewer | None, jurisdiction: Jurisdiction | None) -> 
     )
 
 
+def may_manage_credentials(viewer: Viewer | None, account: User) -> bool:
+    """Seeing and stopping an account's credentials (its API tokens): the account's holder, or an administrator
+    of its jurisdiction. Making one stays the holder's alone (a credential is personal)."""
+    user = signed_in(viewer)
+    return user is not None and (user.pk == account.pk or may_administer(user, account.jurisdiction))
+
+
 def administered[M: Model](qs: QuerySet[M], user: Viewer, *, jurisdiction_field: str | None = "jurisdiction") -> QuerySet[M]:
     """Narrow `qs` to the rows in jurisdictions `user` administers: `may_administer`, asked in bulk.
 

@@ -62,6 +62,11 @@ def api_token_failed(ip: str | None) -> None:
     )
 
 
+def api_token_retry_after(ip: str | None) -> int:
+    """Seconds until the bad tokens counted from `ip` are forgotten: what a refused client is told to wait."""
+    return ratelimit.retry_after(f"api-token:address:{ip or ''}")
+
+
 def second_factor_locked(user_id: int) -> bool:
     """Too many wrong second-factor codes for this account: the second step is refused until the window ends.
 

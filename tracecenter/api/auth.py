@@ -3,11 +3,18 @@
 A session is an ambient credential the browser sends by itself, so unsafe methods
 with a session need the CSRF token; a bearer token is sent only on purpose and
 needs none.
+
+A token is checked, in this order: that its address is not locked out for guessing (429), that
+it is valid (401: unknown, revoked, expired, its holder inactive), that it is within its rate
+(429 with Retry-After), and that it carries the scope the endpoint needs (403). Each operation
+is wrapped by `each_operation`, which tells the check which scope (api/scopes.py) and counts
+the call on the token's use afterwards, let in or refused.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +29,29 @@ from ninja.utils import check_csrf
 
 from tracecenter.accounts import throttle
 from tracecenter.accounts.models import User
-from tracecenter.api.services import api_token_known, api_token_user
+from tracecenter.api import scopes as token_scopes
+from tracecenter.api.errors import InsufficientScope, TooManyRequests
+from tracecenter.api.models import ApiToken
+from tracecenter.api.scopes import TokenScope
+from tracecenter.api.services import (
+    api_token_lookup,
+    api_token_refuse_scope,
+    api_token_throttle,
+    api_token_use_record,
+)
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
+
+# What a request carries between the steps of one call (attributes of the request, set here only).
+_ENDPOINT = "_tc_endpoint"  # (scope needed, endpoint name), set by each_operation before authentication
+_TOKEN = "_tc_api_token"  # the ApiToken presented, once known (valid or refused)
+# Answers that refuse the caller, counted as refusals on the token's use.
+REFUSED_STATUSES = frozenset({401, 403, 429})
+
+
+def presented_token(request: HttpRequest) -> ApiToken | None:
+    token = getattr(request, _TOKEN, None)
+    return token if isinstance(token, ApiToken) else None
 
 
 class BearerTokenAuth(HttpBearer):
@@ -48,24 +75,78 @@ class BearerTokenAuth(HttpBearer):
                 object_type="api_token",
                 detail="refused during a lock-out (too many bad API tokens from this address)",
             )
-            raise HttpError(429, gettext("Too many failed attempts from this address. Wait 15 minutes and try again."))
-        user = api_token_user(token)
-        if user is None:
+            raise TooManyRequests(
+                gettext("Too many failed attempts from this address. Wait and try again."),
+                retry_after=throttle.api_token_retry_after(ip),
+            )
+        lookup = api_token_lookup(token)
+        if lookup.user is None:
             throttle.api_token_failed(ip)
             # Never the token itself: only that a bad one was tried, from where (the audit keeps the address),
-            # and, for a token that was once good, whose it is, so that the holder's auditors see it.
-            known = api_token_known(token)
+            # and, for a token that was once good, whose it is and why it was refused, so that the holder's
+            # auditors see it and the holder sees it counted on the token.
+            known = lookup.token
+            if known is not None:
+                setattr(request, _TOKEN, known)
             audit_record(
                 actor=None,
                 action=Action.LOGIN_FAILED,
                 object_type="api_token",
                 object_id=known.pk if known is not None else "",
                 jurisdiction_id=known.user.jurisdiction_id if known is not None else None,
-                detail="invalid API token" if known is None else f"refused API token of user {known.user_id}",
+                detail="invalid API token" if known is None else f"refused API token of user {known.user_id}: {lookup.refusal}",
             )
             raise AuthenticationError()
-        request.user = user
-        return user
+        api_token = lookup.token
+        assert api_token is not None
+        setattr(request, _TOKEN, api_token)
+        wait = api_token_throttle(api_token)
+        if wait is not None:
+            raise TooManyRequests(
+                gettext("This token made more than %(n)d requests in a minute. Wait %(s)d seconds and try again.")
+                % {"n": api_token.rate_limit, "s": wait},
+                retry_after=wait,
+            )
+        needed: tuple[TokenScope, str] | None = getattr(request, _ENDPOINT, None)
+        if needed is not None and not api_token.has_scope(needed[0]):
+            api_token_refuse_scope(api_token, needed[0], needed[1])
+            raise InsufficientScope(
+                gettext("This API token lacks the “%(scope)s” scope, which this endpoint needs (the token has: %(has)s).")
+                % {"scope": needed[0].value, "has": ", ".join(api_token.scope_labels())},
+                scope=needed[0].value,
+            )
+        request.user = api_token.user
+        return api_token.user
+
+
+def each_operation(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wraps every API operation (NinjaAPI.add_decorator, mode "view"): the scope it needs, and the use it makes.
+
+    Applied once per operation when the API is built, so an endpoint missing from api/scopes.py stops the
+    API from loading. The scope is also written into the operation's schema (`x-token-scope`).
+    """
+    operation = inspect.unwrap(run).__self__  # type: ignore[attr-defined]  # the Operation whose bound `run` this is
+    endpoint = inspect.unwrap(operation.view_func).__name__
+    scope = token_scopes.required(endpoint)
+    operation.openapi_extra = {**(operation.openapi_extra or {}), "x-token-scope": scope.value}
+
+    @functools.wraps(run)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        setattr(request, _ENDPOINT, (scope, endpoint))
+        response = run(request, *args, **kwargs)
+        note_use(request, response)
+        return response
+
+    return wrapper
+
+
+def note_use(request: HttpRequest, response: HttpResponse) -> None:
+    """Count the call on the token presented, if any: refused or let in."""
+    token = presented_token(request)
+    if token is not None:
+        api_token_use_record(
+            token=token, address=request.META.get("REMOTE_ADDR"), refused=response.status_code in REFUSED_STATUSES
+        )
 
 
 class SessionAuth(APIKeyCookie):
@@ -99,23 +180,30 @@ def signed_in_or_token[V: Callable[..., HttpResponse]](view: V) -> V:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
+            # Any scope may read the schema: it describes the API, and says which scope each endpoint needs.
             try:
                 user = BearerTokenAuth()(request)
             except HttpError as exc:  # a bad token (401, audited and counted), or too many of them (429)
-                return _refusal(exc.status_code, str(exc))
+                response = _refusal(exc)
+                note_use(request, response)
+                return response
         if user is None or not user.is_authenticated:
             if getattr(view, "func", None) is openapi_view:
                 return redirect_to_login(request.get_full_path())
-            return _refusal(401, gettext("Sign in, or send a personal API token."))
-        return view(request, *args, **kwargs)
+            return _refusal(AuthenticationError(401, gettext("Sign in, or send a personal API token.")))
+        response = view(request, *args, **kwargs)
+        note_use(request, response)
+        return response
 
     return wrapper  # type: ignore[return-value]
 
 
-def _refusal(status: int, detail: str) -> HttpResponse:
-    response = JsonResponse({"detail": detail, "field": None}, status=status)
-    if status == 401:
+def _refusal(exc: HttpError) -> HttpResponse:
+    response = JsonResponse({"detail": str(exc), "field": None}, status=exc.status_code)
+    if exc.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="tracecenter"'
+    if isinstance(exc, TooManyRequests):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 

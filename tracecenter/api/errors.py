@@ -17,6 +17,22 @@ from tracecenter.core.errors import DomainError
 MAX_BODY_BYTES = 1024 * 1024
 
 
+class TooManyRequests(HttpError):
+    """429, with the seconds to wait in `Retry-After` (RFC 9110): a token over its rate, or an address locked out."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(429, message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class InsufficientScope(HttpError):
+    """403 for a token that lacks the scope an endpoint needs; `WWW-Authenticate` names the scope (RFC 6750)."""
+
+    def __init__(self, message: str, *, scope: str) -> None:
+        super().__init__(403, message)
+        self.scope = scope
+
+
 def _field_of(loc: list[Any] | tuple[Any, ...]) -> str:
     """("body", "payload", "person", "first_name") -> "person.first_name"; ("query", "page") -> "page"."""
     parts = list(loc)
@@ -57,6 +73,10 @@ def http_error(request: HttpRequest, exc: HttpError, *, api: NinjaAPI) -> HttpRe
     response = api.create_response(request, {"detail": str(exc), "field": field}, status=exc.status_code)
     if isinstance(exc, AuthenticationError):
         response["WWW-Authenticate"] = 'Bearer realm="tracecenter"'
+    elif isinstance(exc, InsufficientScope):
+        response["WWW-Authenticate"] = f'Bearer realm="tracecenter", error="insufficient_scope", scope="{exc.scope}"'
+    elif isinstance(exc, TooManyRequests):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -256,3 +256,37 @@ class LabResultFilter(PageQuery):
 class ErrorOut(Schema):
     detail: str
     field: str | None = None
+
+
+# Lab intake ------------------------------------------------------------------
+
+
+class IntakeFileQuery(Schema):
+    filename: Annotated[Text, Field(max_length=255, description="The file's name, which helps tell its format.")] = ""
+
+
+class IntakeRejectionOut(Schema):
+    message: int = Field(description="Which message of the file (1 for the first).")
+    location: str = Field(description="Where in it, such as PID-7 or line 2, column patient_dob.")
+    code: str
+    reason: str = Field(description="What is wrong; values quoted from the file are withheld.")
+
+
+class IntakeBatchOut(Schema):
+    """A delivered file and what became of it: counts and reasons, never the values it holds."""
+
+    id: int
+    status: str = Field(description="running, done, or failed (could not be read; kept and tried again).")
+    format: str = Field(description="hl7v2, csv or fhir, once told.")
+    units_total: int
+    units_done: int
+    finished: bool
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    messages: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    results: dict[str, int] = {}
+    rejections: list[IntakeRejectionOut] = []

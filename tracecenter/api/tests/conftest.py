@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from tracecenter.accounts.models import User
+from tracecenter.api.scopes import usable_by
 from tracecenter.api.services import api_token_create
 from tracecenter.cases.models import Case
 from tracecenter.contacts.models import Exposure
@@ -73,6 +74,9 @@ def session_client() -> Callable[[User], ApiClient]:
 @pytest.fixture
 def token_client() -> Callable[..., ApiClient]:
     def make(user: User, **kwargs: Any) -> ApiClient:
+        """A client with a token of `user`: every scope their role can use and 30 days, unless the test says."""
+        kwargs.setdefault("scopes", [scope.value for scope in usable_by(user)])
+        kwargs.setdefault("days", 30)
         _token, raw = api_token_create(actor=None, user=user, name=kwargs.pop("name", "tests"), **kwargs)
         return ApiClient(headers={"Authorization": f"Bearer {raw}"})
 

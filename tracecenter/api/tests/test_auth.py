@@ -70,7 +70,7 @@ def test_a_token_needs_no_csrf_for_writes(world, users, token_client):
 
 
 def test_the_token_is_stored_only_as_its_hash(users):
-    token, raw = api_token_create(actor=None, user=users[Role.SUPERVISOR], name="script")
+    token, raw = api_token_create(actor=None, user=users[Role.SUPERVISOR], name="script", scopes=["read"], days=30)
     assert raw.startswith("tc_") and len(raw) > 40
     assert token.token_hash == hash_token(raw) and raw not in token.token_hash
     assert not ApiToken.objects.filter(token_hash=raw).exists()
@@ -82,10 +82,10 @@ def _status(raw: str, path: str = "/api/cases") -> int:
 
 def test_a_revoked_expired_or_wrong_token_is_401(users):
     user = users[Role.CASE_INVESTIGATOR]
-    revoked, raw_revoked = api_token_create(actor=None, user=user, name="old")
+    revoked, raw_revoked = api_token_create(actor=None, user=user, name="old", scopes=["read"], days=30)
     api_token_revoke(actor=None, token=revoked)
-    _short, raw_short = api_token_create(actor=None, user=user, name="short", days=1)
-    _good, raw_good = api_token_create(actor=None, user=user, name="good")
+    _short, raw_short = api_token_create(actor=None, user=user, name="short", scopes=["read"], days=1)
+    _good, raw_good = api_token_create(actor=None, user=user, name="good", scopes=["read"], days=30)
     assert _status(raw_good) == 200
     assert _status(raw_revoked) == 401
     assert _status(raw_good[:-2] + "xx") == 401
@@ -107,7 +107,7 @@ def test_a_bad_bearer_token_does_not_fall_back_to_the_session(users, session_cli
 
 def test_a_token_of_a_deactivated_user_is_401(users):
     user = users[Role.SUPERVISOR]
-    _token, raw = api_token_create(actor=None, user=user, name="x")
+    _token, raw = api_token_create(actor=None, user=user, name="x", scopes=["read"], days=30)
     user.is_active = False
     user.save()
     assert _status(raw) == 401
@@ -130,23 +130,41 @@ def test_a_session_needs_the_csrf_token_for_writes(world, users):
 
 def test_the_command_prints_a_working_token_once(users):
     out, err = io.StringIO(), io.StringIO()
-    call_command("api_token_create", users[Role.EPIDEMIOLOGIST].username, "--name", "nightly export", stdout=out, stderr=err)
+    call_command(
+        "api_token_create",
+        users[Role.EPIDEMIOLOGIST].username,
+        "--name",
+        "nightly export",
+        "--scope",
+        "read",
+        stdout=out,
+        stderr=err,
+    )
     raw = out.getvalue().strip()
     assert _status(raw) == 200
     token = ApiToken.objects.get(name="nightly export")
     assert token.expires_at is not None and token.expires_at > clock.now() + dt.timedelta(days=89)
     assert raw not in err.getvalue()
     with pytest.raises(CommandError):
-        call_command("api_token_create", users[Role.EPIDEMIOLOGIST].username, "--name", "nightly export", stdout=io.StringIO())
+        call_command(
+            "api_token_create",
+            users[Role.EPIDEMIOLOGIST].username,
+            "--name",
+            "nightly export",
+            "--scope",
+            "read",
+            stdout=io.StringIO(),
+        )
     with pytest.raises(CommandError):
-        call_command("api_token_create", "nobody", "--name", "x", stdout=io.StringIO())
+        call_command("api_token_create", "nobody", "--name", "x", "--scope", "read", stdout=io.StringIO())
     call_command("api_token_revoke", users[Role.EPIDEMIOLOGIST].username, "--name", "nightly export", stdout=io.StringIO())
     assert _status(raw) == 401
 
 
-def test_the_command_can_make_a_token_without_expiry(users):
-    out = io.StringIO()
-    call_command(
-        "api_token_create", users[Role.SUPERVISOR].username, "--name", "feed", "--no-expiry", stdout=out, stderr=io.StringIO()
-    )
-    assert ApiToken.objects.get(name="feed").expires_at is None
+def test_the_command_refuses_a_token_without_expiry_or_scopes(users):
+    username = users[Role.SUPERVISOR].username
+    with pytest.raises(CommandError, match="Every API token expires"):
+        call_command("api_token_create", username, "--name", "feed", "--scope", "read", "--no-expiry", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="scopes"):
+        call_command("api_token_create", username, "--name", "feed", stdout=io.StringIO())
+    assert not ApiToken.objects.filter(name="feed").exists()

@@ -77,6 +77,33 @@ def test_a_window_starts_at_the_first_attempt_and_a_new_one_after_it_ends(db, se
     assert not RateCounter.objects.exists()
 
 
+def test_take_says_how_many_and_when_the_window_ends(store):
+    key = fresh_key()
+    first = ratelimit.take(key, 60)
+    second = ratelimit.take(key, 60)
+    assert (first.attempts, second.attempts) == (1, 2)
+    assert 58 <= second.resets_in <= 60
+    assert 58 <= ratelimit.retry_after(key) <= 60
+    assert ratelimit.retry_after(fresh_key()) == 0  # no window, nothing to wait for
+    ratelimit.reset(key)
+
+
+def test_the_time_to_wait_follows_the_window_and_is_never_zero_while_it_runs(db, settings):
+    settings.REDIS_URL = ""
+    key = fresh_key()
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        ratelimit.take(key, 60)
+    with time_machine.travel(start + dt.timedelta(seconds=45.5), tick=False):
+        assert ratelimit.take(key, 60).resets_in == 15  # rounded up
+        assert ratelimit.retry_after(key) == 15
+    with time_machine.travel(start + dt.timedelta(seconds=59.999), tick=False):
+        assert ratelimit.retry_after(key) == 1
+    with time_machine.travel(start + dt.timedelta(seconds=60), tick=False):
+        assert ratelimit.retry_after(key) == 0
+        assert ratelimit.take(key, 60) == ratelimit.Window(attempts=1, resets_in=60)
+
+
 def test_in_redis_a_window_runs_out_by_itself(store):
     if store != "redis":
         pytest.skip("the database store is timed by the clock (above)")

@@ -75,6 +75,11 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:admin_user_password_reset": ("post", ADMINS),
     "workspace:admin_user_second_factors_reset": ("post", ADMINS),
     "workspace:admin_rule_sets": ("get", ADMINS),
+    # API tokens: each holder their own (roles with a use for the API), administrators those of their jurisdiction.
+    "tokens:mine": ("get", VIEWERS),
+    "tokens:revoke_mine": ("post", VIEWERS),
+    "tokens:administered": ("get", ADMINS),
+    "tokens:revoke": ("post", ADMINS),
     "workspace:admin_rule_set_edit": ("get", ADMINS),
     "workspace:admin_rule_set_delete": ("post", ADMINS),  # last: it deletes the version the page before opens
 }
@@ -99,6 +104,9 @@ LISTS = {
     "accounts:second_factor_setup",
     "accounts:security",
     "accounts:recovery_codes_new",
+    "tokens:mine",  # everyone's own
+    "tokens:revoke_mine",  # the token is named in the form, and must be the user's own
+    "tokens:administered",
 }
 PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
 # The security-key calls of the second step and of each user's sign-in security page (JSON, on the user's own keys
@@ -163,6 +171,9 @@ def world(users, make_case, make_person, county, other_county, make_user):
     merge = person_merge(actor=None, survivor=make_person(county, first_name="Eva"), merged=make_person(county, first_name="Eve"))
     # For the administration pages: a user to deactivate and reset, a team, a rule version no case was judged by.
     staff = make_user(Role.CONTACT_TRACER, county, username="staff.north")
+    from tracecenter.api.services import api_token_create
+
+    staff_token, _raw = api_token_create(actor=None, user=staff, name="nightly", scopes=["read"], days=30)
     team = Team.objects.get(jurisdiction=county)
     unused_rules = RuleSet.objects.create(jurisdiction=county, effective_from=dt.date(2021, 6, 1))
     from tracecenter.audit.models import LegalHold
@@ -202,6 +213,7 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "workspace:admin_rule_set_delete": unused_rules.pk,
         "workspace:legal_hold_lift": hold.pk,
         "workspace:break_glass_review": grant.pk,
+        "tokens:revoke": staff_token.pk,
     }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])
@@ -210,7 +222,13 @@ def world(users, make_case, make_person, county, other_county, make_user):
         else reverse(name)
         for name in MATRIX
     }
-    return {"case": case, "exposure": exposure, "urls": urls, "outsider": make_user(Role.CASE_INVESTIGATOR, other_county)}
+    return {
+        "case": case,
+        "exposure": exposure,
+        "batch": batch,
+        "urls": urls,
+        "outsider": make_user(Role.CASE_INVESTIGATOR, other_county),
+    }
 
 
 # Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
@@ -346,6 +364,7 @@ def _api_routes(world) -> list[tuple[str, str]]:
         "case_id": world["case"].pk,
         "contact_id": world["exposure"].pk,
         "lab_result_id": world["case"].lab_results.first().pk,
+        "batch_id": world["batch"].pk,
     }
     routes = []
     for name, pattern in _names(get_resolver()):

@@ -87,7 +87,7 @@ def test_a_sign_out_carries_the_users_jurisdiction(client, users, county):
 
 def test_a_refused_api_token_that_was_once_good_names_its_holder_for_their_auditors(users, county):
     investigator = users[Role.CASE_INVESTIGATOR]
-    token, raw = api_token_create(actor=None, user=investigator, name="old")
+    token, raw = api_token_create(actor=None, user=investigator, name="old", scopes=["read"], days=30)
     api_token_revoke(actor=None, token=token)
     assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/cases").status_code == 401
 

@@ -35,7 +35,7 @@ def test_api_answers_say_no_store_with_a_session_or_a_token(users, make_case, co
     case = make_case(county, owner=investigator)
     session = Client()
     session.force_login(investigator)
-    _token, raw = api_token_create(actor=None, user=investigator, name="script")
+    _token, raw = api_token_create(actor=None, user=investigator, name="script", scopes=["read"], days=30)
     token = Client(headers={"Authorization": f"Bearer {raw}"})
     for client in (session, token):
         for path in ("/api/cases", f"/api/cases/{case.pk}", f"/api/persons/{case.person_id}"):

@@ -81,7 +81,7 @@ def test_failures_in_another_process_hold_the_sign_in_here(users):
 
 def test_bad_api_tokens_from_one_address_are_refused_with_429_then_even_a_good_one(users, settings):
     settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS = 3
-    _token, good = api_token_create(actor=None, user=users[Role.EPIDEMIOLOGIST], name="nightly")
+    _token, good = api_token_create(actor=None, user=users[Role.EPIDEMIOLOGIST], name="nightly", scopes=["read"], days=30)
     guesser = Client(REMOTE_ADDR="192.0.2.50")
     statuses = [guesser.get("/api/cases", headers={"Authorization": f"Bearer tc_guess{n}"}).status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]
