@@ -196,6 +196,14 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[checks.C
         problems.append(checks.Error("OIDC_ISSUER must be an https address.", id="tracecenter.E106"))
     if not role_map:
         problems.append(checks.Error("Single sign-on needs OIDC_ROLE_MAP: no one could be given a role.", id="tracecenter.E107"))
+    if not settings.LOCAL_SIGN_IN and not settings.OIDC_ALLOW_ADMINISTRATOR:
+        problems.append(
+            checks.Warning(
+                "LOCAL_SIGN_IN and OIDC_ALLOW_ADMINISTRATOR are both off: no administrator can sign in.",
+                hint="Keep password sign-in for administrators, or let the provider name them (docs/sso.md).",
+                id="tracecenter.W108",
+            )
+        )
     return problems
 
 

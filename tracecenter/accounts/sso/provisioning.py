@@ -19,6 +19,7 @@ from tracecenter.accounts.models import Jurisdiction, SsoIdentity, Team, User
 from tracecenter.accounts.roles import Role
 from tracecenter.accounts.sso.config import SsoRefused, provider_name, shown, unusable_answer
 from tracecenter.core import clock, trail
+from tracecenter.core.errors import DomainError
 
 SUBJECT_MAX = 255  # OpenID Connect Core 2: `sub` is at most 255 ASCII characters
 NAME_MAX = 150
@@ -79,7 +80,9 @@ def _role(claims: Mapping[str, Any], refuse: Refuse) -> str:
         refuse(unusable_answer(), f"OIDC_ROLE_MAP names {shown(role)}, which is not a role")
     if role == Role.ADMINISTRATOR and not settings.OIDC_ALLOW_ADMINISTRATOR:
         refuse(
-            _("Administrators cannot sign in through %(provider)s here: sign in with your TraceCenter password."),
+            _("Administrators cannot sign in through %(provider)s here: sign in with your TraceCenter password.")
+            if settings.LOCAL_SIGN_IN
+            else _("Administrators cannot sign in through %(provider)s here. Ask whoever runs TraceCenter."),
             "an administrator claim, and OIDC_ALLOW_ADMINISTRATOR is off",
         )
     return role
@@ -249,3 +252,34 @@ def _update(identity: SsoIdentity, wanted: dict[str, Any]) -> User:
         _audit_change(user, "update", sorted(changed), {before, user.jurisdiction_id})
     SsoIdentity.objects.filter(pk=identity.pk).update(last_sign_in=clock.now())
     return user
+
+
+@transaction.atomic
+def sso_identity_link(*, username: str, subject: str, issuer: str) -> SsoIdentity:
+    """Link an existing account to its person at the provider, so that single sign-on opens it (and its work, its
+    history) rather than a new one. For whoever runs `manage.py`: no acting user, and the link is audited."""
+    if not issuer:
+        raise DomainError(_("Give the issuer, or configure single sign-on (OIDC_ISSUER) first."), field="issuer")
+    try:
+        subject = clean_subject(subject)
+    except SsoRefused as refused:
+        raise DomainError(refused.reason, field="subject") from None
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise DomainError(_("There is no account with this user name."), field="username")
+    if SsoIdentity.objects.filter(issuer=issuer, subject=subject).exclude(user=user).exists():
+        raise DomainError(_("This subject is already linked to another account."), field="subject")
+    if SsoIdentity.objects.filter(issuer=issuer, user=user).exclude(subject=subject).exists():
+        raise DomainError(_("This account is already linked to another subject of this provider."), field="username")
+    identity, created = SsoIdentity.objects.get_or_create(issuer=issuer, subject=subject, defaults={"user": user})
+    if created:
+        trail.record(
+            actor=None,
+            action="update",
+            object_type="user",
+            object_id=user.pk,
+            jurisdiction_id=user.jurisdiction_id,
+            fields=["sso_identity"],
+            detail="linked to a subject of the identity provider (manage.py sso_link)",
+        )
+    return identity

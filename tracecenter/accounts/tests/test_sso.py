@@ -7,6 +7,7 @@ mozilla-django-oidc's client, unmocked.
 
 from __future__ import annotations
 
+import io
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -469,9 +470,57 @@ def test_the_configuration_checks_name_what_is_wrong(settings, sso):
     assert ids == {"tracecenter.E102", "tracecenter.W103", "tracecenter.E104", "tracecenter.E105"}
     settings.OIDC_ISSUER = "http://id.example.gov/realms/x"
     assert "tracecenter.E106" in {problem.id for problem in check_configuration()}
+    settings.LOCAL_SIGN_IN = False
+    assert "tracecenter.W108" in {problem.id for problem in check_configuration()}  # no administrator could sign in
 
 
 def test_an_issuer_whose_discovery_names_another_issuer_is_not_used(client, sso, settings):
     settings.OIDC_ISSUER = sso.issuer + "/"  # not exactly what the document says
     client.get("/accounts/sso/start/")
     assert "names another issuer" in refusals()[-1].detail
+
+
+def test_with_local_sign_in_off_an_administrator_claim_is_not_sent_to_a_password(client, sso, settings):
+    settings.LOCAL_SIGN_IN = False
+    sso.user.claims.update(groups=["tc-admins"], team="")
+    assert_refused(client, sign_in(client), "Administrators cannot sign in through Example State ID here. Ask whoever", "ADMIN")
+
+
+# --- an existing account, linked by whoever runs TraceCenter -------------------------------------------------------
+
+
+def test_a_linked_password_account_is_the_one_single_sign_on_opens(client, sso, make_user, county, team):
+    from django.core.management import call_command
+
+    lucia = make_user(Role.CASE_INVESTIGATOR, county, team, username="lucia")
+    call_command("sso_link", "--username", "lucia", "--subject", "248289761001", stdout=io.StringIO())
+    linked = AuditEntry.objects.get(action=Action.UPDATE, object_id=str(lucia.pk))
+    assert linked.fields == ["sso_identity"] and linked.jurisdiction_id == county.pk
+
+    sign_in(client)
+    assert User.objects.count() == 1
+    lucia.refresh_from_db()
+    assert int(client.session[SESSION_KEY]) == lucia.pk
+    assert lucia.role == Role.CONTACT_TRACER  # the provider says so now
+
+
+def test_a_link_that_is_taken_or_malformed_is_refused_with_the_argument_named(sso, make_user, county):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    make_user(Role.CASE_INVESTIGATOR, county, username="lucia")
+    make_user(Role.CASE_INVESTIGATOR, county, username="kevin")
+    call_command("sso_link", "--username", "lucia", "--subject", "s-1", stdout=io.StringIO())
+    cases = [
+        (["--username", "kevin", "--subject", "s-1"], "--subject: This subject is already linked to another account."),
+        (["--username", "lucia", "--subject", "s-2"], "--username: This account is already linked to another subject"),
+        (["--username", "nobody", "--subject", "s-3"], "--username: There is no account with this user name."),
+        (["--username", "kevin", "--subject", "x" * 300], "--subject: the subject is longer than 255 characters"),
+        (["--username", "kevin", "--subject", "bell\u0007"], "--subject: the subject holds control"),
+    ]
+    for arguments, error in cases:
+        arguments = [a.encode().decode("unicode_escape") for a in arguments]
+        with pytest.raises(CommandError) as raised:
+            call_command("sso_link", *arguments, stdout=io.StringIO())
+        assert str(raised.value).startswith(error), raised.value
+    assert SsoIdentity.objects.count() == 1
