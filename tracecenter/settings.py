@@ -201,6 +201,8 @@ OIDC_OP_END_SESSION_ENDPOINT = env_str("OIDC_END_SESSION_ENDPOINT", "")
 OIDC_DISCOVERY_CACHE_SECONDS = env_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
 OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)  # every request to the provider; without it one could hang a worker
 OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+# Sign-ins started from one address in LOGIN_FAILURE_WINDOW_SECONDS: each opens a session to hold its state.
+OIDC_MAX_STARTS_PER_ADDRESS = env_int("OIDC_MAX_STARTS_PER_ADDRESS", 200)
 # Where the role, jurisdiction (its code) and team (its name, within that jurisdiction) are read in the claims, and
 # which TraceCenter role each of the provider's values (group names, app roles) means: a JSON object.
 OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "groups")

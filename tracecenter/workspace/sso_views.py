@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,6 +24,7 @@ from tracecenter.accounts.second_factor import second_factor_passed
 from tracecenter.accounts.sso.config import setting, unreachable
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
+from tracecenter.core import ratelimit
 from tracecenter.workspace.auth_views import as_typed
 
 _STATES = "oidc_states"  # where mozilla-django-oidc keeps each started sign-in's state, nonce and PKCE verifier
@@ -61,6 +63,14 @@ class SsoStartView(OIDCAuthenticationRequestView):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not sso.enabled():
             raise Http404
+        # Each start opens a session to hold its state: bounded per address, so that no one fills the session store.
+        key = f"sso-start:{request.META.get('REMOTE_ADDR') or ''}"
+        limit = settings.OIDC_MAX_STARTS_PER_ADDRESS
+        if not ratelimit.hit(key, limit, settings.LOGIN_FAILURE_WINDOW_SECONDS):
+            if ratelimit.count(key) == limit + 1:  # audited once per window, not once per request of a flood
+                audit_sso_refused(sso.SsoRefused("", "too many sign-ins started from this address"))
+            messages.error(request, _("Too many sign-ins were started from here. Wait 15 minutes and try again."))
+            return redirect("accounts:login")
         try:
             self.OIDC_OP_AUTH_ENDPOINT = sso.endpoints().authorization_endpoint
         except sso.SsoUnavailable as exc:

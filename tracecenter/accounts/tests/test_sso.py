@@ -391,6 +391,19 @@ def test_an_unreachable_provider_is_said_so_on_the_sign_in_page(client, settings
     assert "provider configuration unavailable" in refusals()[-1].detail
 
 
+def test_sign_ins_started_from_one_address_are_bounded(client, sso, settings):
+    settings.OIDC_MAX_STARTS_PER_ADDRESS = 2
+    for _ in range(2):
+        assert client.get("/accounts/sso/start/")["Location"].startswith(f"{sso.url}/authorize?")
+    for _ in range(3):
+        browser = Client()
+        assert browser.get("/accounts/sso/start/")["Location"] == "/accounts/login/"
+    assert "Too many sign-ins were started from here" in browser.get("/accounts/login/").content.decode()
+    assert "sessionid" not in browser.cookies  # a refused start opens no session
+    flood = [e for e in refusals() if "too many sign-ins started" in e.detail]
+    assert len(flood) == 1  # once per window, not once per request
+
+
 def test_the_test_provider_itself_refuses_a_wrong_verifier_and_a_spent_code(client, sso):
     callback = to_provider_and_back(client)
     code = parse_qs(urlsplit(callback).query)["code"][0]
