@@ -7,7 +7,9 @@ turns every default that is only safe on a laptop into a hard error.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -177,6 +179,54 @@ WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", "")
 WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
 MFA_RECOVERY_CODES = 10
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Single sign-on through the state's OpenID Connect provider (accounts/sso.py, docs/sso.md): off unless an issuer
+# and a client id are given. The issuer is checked against every ID token and is half of each account's link
+# (issuer, subject); the endpoints come from its discovery document unless given here one by one.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "")  # exactly as the provider writes it in `iss` (a trailing "/" matters)
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+# The client secret comes from the environment or from a file a secrets manager mounts; never from the database.
+_oidc_secret_file = env_str("OIDC_CLIENT_SECRET_FILE", "")
+OIDC_RP_CLIENT_SECRET = (
+    Path(_oidc_secret_file).read_text(encoding="utf-8").strip() if _oidc_secret_file else env_str("OIDC_CLIENT_SECRET", "")
+)
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "your organization")  # "Sign in with <this>"
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid profile email")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_URI", "")
+OIDC_OP_END_SESSION_ENDPOINT = env_str("OIDC_END_SESSION_ENDPOINT", "")
+OIDC_DISCOVERY_CACHE_SECONDS = env_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)  # every request to the provider; without it one could hang a worker
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+# Sign-ins started from one address in LOGIN_FAILURE_WINDOW_SECONDS: each opens a session to hold its state.
+OIDC_MAX_STARTS_PER_ADDRESS = env_int("OIDC_MAX_STARTS_PER_ADDRESS", 200)
+# Where the role, jurisdiction (its code) and team (its name, within that jurisdiction) are read in the claims, and
+# which TraceCenter role each of the provider's values (group names, app roles) means: a JSON object.
+OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "groups")
+OIDC_JURISDICTION_CLAIM = env_str("OIDC_JURISDICTION_CLAIM", "jurisdiction")
+OIDC_TEAM_CLAIM = env_str("OIDC_TEAM_CLAIM", "team")
+try:
+    OIDC_ROLE_MAP: dict[str, str] = json.loads(env_str("OIDC_ROLE_MAP", "{}"))
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"OIDC_ROLE_MAP must be a JSON object of provider values to roles: {exc}") from None
+# Provisioning the highest privilege from a claim is refused unless asked for by name (docs/sso.md).
+OIDC_ALLOW_ADMINISTRATOR = env_bool("OIDC_ALLOW_ADMINISTRATOR", default=False)
+# An ID token whose `amr` claim lacks this value (e.g. "mfa") is refused; empty: the provider's policy is trusted.
+OIDC_REQUIRED_AMR = env_str("OIDC_REQUIRED_AMR", "")
+# Password sign-in; turned off, only single sign-on remains (which must then be configured).
+LOCAL_SIGN_IN = env_bool("LOCAL_SIGN_IN", default=True)
+if not LOCAL_SIGN_IN and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID):
+    raise ImproperlyConfigured("LOCAL_SIGN_IN=false needs single sign-on: set OIDC_ISSUER and OIDC_CLIENT_ID.")
+# What mozilla-django-oidc reads as it is: PKCE and a nonce always, the callback of accounts/sso/.
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:sso_callback"
+# The SSO backend is inert until single sign-on is configured (accounts/sso.py).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "tracecenter.accounts.sso.SsoBackend"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=PRODUCTION)
@@ -192,6 +242,10 @@ X_FRAME_OPTIONS = "DENY"
 
 from django.utils.csp import CSP  # noqa: E402  (settings read top to bottom; kept beside its use)
 
+_sso_origins = sorted(
+    {f"{p.scheme}://{p.netloc}" for p in map(urlsplit, (OIDC_ISSUER, OIDC_OP_END_SESSION_ENDPOINT)) if p.scheme and p.netloc}
+)
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -200,7 +254,9 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # Signing out of a session opened through the identity provider leaves for its end_session_endpoint after the
+    # sign-out form: a form's redirects are bound by form-action too (accounts/sso/logout.py).
+    "form-action": [CSP.SELF, *_sso_origins],
 }
 
 LANGUAGE_CODE = "en"

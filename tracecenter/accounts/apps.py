@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
         from tracecenter.accounts import (
             jobs,  # noqa: F401  (declares the access review's periodic job)
             sessions,
+            sso,  # noqa: F401  (registers the single sign-on configuration checks)
         )
 
         sessions.connect()

@@ -221,6 +221,29 @@ class RecoveryCode(models.Model):
         return f"recovery code {self.pk} of user {self.user_id}"
 
 
+class SsoIdentity(models.Model):
+    """The link between an account and its person at the state's identity provider (accounts/sso.py).
+
+    Found by (issuer, subject), the provider's stable and never reassigned identifier of the person:
+    never by e-mail, which changes and which a new account at the provider can claim.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)  # OpenID Connect caps `sub` at 255 ASCII characters
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_subject"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="sso_identity_one_per_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"single sign-on identity of user {self.user_id}"
+
+
 # Whoever asks to see something: a signed-in user, or an anonymous one (who sees nothing).
 class SignedInSession(models.Model):
     """A session a user signed in to (accounts/sessions.py): how many each user holds, which is the oldest.

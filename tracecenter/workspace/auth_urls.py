@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracecenter.workspace import auth_views, mfa_views
+from tracecenter.workspace import auth_views, mfa_views, sso_views
 
 app_name = "accounts"
 
@@ -19,4 +19,7 @@ urlpatterns = [
     path("security/keys/options/", mfa_views.security_key_options, name="security_key_options"),
     path("security/keys/", mfa_views.security_key_add, name="security_key_add"),
     path("security/keys/<int:pk>/remove/", mfa_views.security_key_remove, name="security_key_remove"),
+    # Single sign-on (docs/sso.md): 404 unless configured. The callback is the redirect URI registered at the provider.
+    path("sso/start/", sso_views.SsoStartView.as_view(), name="sso_start"),
+    path("sso/callback/", sso_views.SsoCallbackView.as_view(), name="sso_callback"),
 ]

@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -14,7 +15,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tracecenter.accounts import services, sessions, throttle
+from tracecenter.accounts import services, sessions, sso, throttle
 from tracecenter.accounts.second_factor import second_factor_required
 from tracecenter.accounts.selectors import account_named
 from tracecenter.audit.models import Action
@@ -79,6 +80,24 @@ class LoginView(auth_views.LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # Which ways in the page offers: the password form (LOCAL_SIGN_IN), the identity provider (docs/sso.md), or both.
+        return {
+            **super().get_context_data(**kwargs),
+            "local_sign_in": settings.LOCAL_SIGN_IN,
+            "sso_provider_name": sso.provider_name() if sso.enabled() else "",
+        }
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.LOCAL_SIGN_IN:
+            # No password is checked, so nothing is counted against the account; the attempt is still audited.
+            audit_sign_in_refused(str(request.POST.get("username", "")), "password sign-in is turned off (single sign-on only)")
+            messages.error(
+                request, gettext("Password sign-in is turned off: sign in with %(provider)s.") % {"provider": sso.provider_name()}
+            )
+            return self.render_to_response(self.get_context_data(), status=403)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         user = self.request.user
@@ -97,9 +116,12 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        at_provider = sso.provider_logout_url(request)  # read before the session is emptied
         if request.user.is_authenticated:
             audit_record(actor=request.user, action=Action.LOGOUT, jurisdiction_id=getattr(request.user, "jurisdiction_id", None))
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        # Signed in through the identity provider: sign out there too, which sends the browser back to sign-in.
+        return HttpResponseRedirect(at_provider) if at_provider else response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -108,7 +108,7 @@ LISTS = {
     "tokens:revoke_mine",  # the token is named in the form, and must be the user's own
     "tokens:administered",
 }
-PUBLIC = {"accounts:login", "accounts:logout", "set_language"}
+PUBLIC = {"accounts:login", "accounts:logout", "accounts:sso_start", "accounts:sso_callback", "set_language"}
 # The security-key calls of the second step and of each user's sign-in security page (JSON, on the user's own keys
 # only; accounts/tests/test_mfa.py tries them signed out, past the password only, and with another user's key).
 OWN_KEYS = {
