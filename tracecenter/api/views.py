@@ -57,7 +57,7 @@ from tracecenter.people.models import Person
 from tracecenter.people.normalize import name_key
 from tracecenter.people.services import PersonInput, person_create
 
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 persons = Router(tags=["persons"])
 lab_results = Router(tags=["lab results"])
