@@ -17,7 +17,7 @@ from tracecenter.audit.services import audit_record
 from tracecenter.core import clock
 from tracecenter.core.errors import DomainError
 
-TOKEN_PREFIX = "tc_"
+TOKEN_PREFIX = "tc_"  # noqa: S105 -- the mark every token starts with, not a token
 MAX_TOKEN_LENGTH = 200
 DEFAULT_LIFETIME_DAYS = 90
 # How stale `last_used_at` may get before a request refreshes it (a write on every call would be wasteful).

@@ -188,7 +188,8 @@ def seal_all_reporting() -> tuple[int, int]:
 
 def _sealed_entries() -> Iterator[chain.SealedEntry]:
     for entry in AuditEntry.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000):
-        assert entry.seq is not None
+        if entry.seq is None:  # filtered out by the query
+            raise RuntimeError(f"audit entry {entry.pk} has no sequence number")
         yield chain.SealedEntry(
             pk=entry.pk,
             seq=entry.seq,
