@@ -20,7 +20,7 @@ from tracecenter.intake.services import LabResultInput, lab_result_record
 from tracecenter.people.models import Person
 from tracecenter.people.services import PersonInput, person_create
 
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105 -- the test users' password
 
 
 def database_url() -> str:

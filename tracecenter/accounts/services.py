@@ -36,7 +36,7 @@ PLACE_NAME_MAX = 120
 MAX_LANGUAGES = 20
 PATH_MAX = 255  # Jurisdiction.path
 # Lower and upper case letters and digits without look-alikes (0/O, 1/l/I): read aloud over the phone.
-_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 -- letters, not a password
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,7 +419,8 @@ def jurisdiction_uses(jurisdiction: Jurisdiction) -> list[str]:
         if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
             continue
         model = relation.related_model
-        assert model is not None and not isinstance(model, str)
+        if model is None or isinstance(model, str):  # resolved by the time models are loaded
+            raise RuntimeError(f"unresolved relation {relation.name} of Jurisdiction")
         if model._base_manager.filter(**{relation.field.name: jurisdiction}).exists():  # type: ignore[union-attr]
             uses.append(str(model._meta.verbose_name_plural))
     return sorted(set(uses))

@@ -49,7 +49,8 @@ def session_started(*, user: Any, session: SessionBase) -> list[str]:
     if session.session_key is None:
         session.save()  # a sign-in that replaced another user's session has no key until it is saved
     key = session.session_key
-    assert key is not None
+    if key is None:  # saving gives a session its key
+        raise RuntimeError("the session has no key after saving")
     with transaction.atomic():
         SignedInSession.objects.update_or_create(session_key=key, defaults={"user": user, "started_at": now})
         others = list(SignedInSession.objects.filter(user=user).exclude(session_key=key).order_by("-started_at", "-pk"))

@@ -9,11 +9,12 @@ the services then apply the rules of the domain.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from tracecenter.cases.models import Case, CaseStatus
 from tracecenter.contacts.models import ExposureStatus, Proximity, Relationship, Setting
@@ -24,6 +25,7 @@ from tracecenter.people.models import ContactPoint, Person, Sex
 MAX_ID = 2**63 - 1
 OLDEST_DATE = dt.date(1900, 1, 1)
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def _no_control_characters(value: str) -> str:
@@ -34,10 +36,33 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def _iso_date_text(value: object) -> object:
+    """A date in a body is the text YYYY-MM-DD, as the schema says, and nothing else.
+
+    Left to itself pydantic also reads a number, or text of digits, as seconds since 1970: a date of birth
+    sent as 0 or "0" was stored as 1 January 1970, a date nobody gave.
+    """
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise ValueError("Give the date as YYYY-MM-DD.")
+
+
+def _json_number(value: object) -> object:
+    """A number in a body is a JSON number: pydantic would otherwise take true as 1 and "7" as 7."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Give a whole number.")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_control_characters)]
 ShortText = Annotated[Text, Field(max_length=200)]
+# In the path and the query string every value is text, so an id there is read from its digits.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-PastDate = Annotated[dt.date, Field(ge=OLDEST_DATE)]
+# In a JSON body an id is a JSON number (7, or 7.0: JSON does not tell them apart).
+BodyId = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_ID)]
+PastDate = Annotated[dt.date, BeforeValidator(_iso_date_text), Field(ge=OLDEST_DATE)]
 
 
 class InputSchema(Schema):
@@ -64,7 +89,7 @@ class PersonIn(InputSchema):
 
 
 class PersonCreateIn(PersonIn):
-    jurisdiction_id: Id | None = Field(None, description="Defaults to the jurisdiction of the user.")
+    jurisdiction_id: BodyId | None = Field(None, description="Defaults to the jurisdiction of the user.")
 
 
 class PersonSearchIn(InputSchema):
@@ -89,13 +114,13 @@ class LabResultIn(InputSchema):
 class ContactCreateIn(InputSchema):
     """A contact of a case: an existing person (`person_id`) or a new one (`person`), not both."""
 
-    person_id: Id | None = None
+    person_id: BodyId | None = None
     person: PersonIn | None = None
     last_exposure_date: PastDate
     first_exposure_date: PastDate | None = None
     setting: Setting = Setting.OTHER
     proximity: Proximity = Proximity.UNKNOWN
-    duration_minutes: Annotated[int, Field(ge=0, le=MAX_DURATION_MINUTES)] | None = None
+    duration_minutes: Annotated[int, BeforeValidator(_json_number), Field(ge=0, le=MAX_DURATION_MINUTES)] | None = None
     relationship: Relationship = Relationship.OTHER
     notes: Annotated[Text, Field(max_length=5000)] = ""
 
@@ -106,8 +131,8 @@ class CaseStatusIn(InputSchema):
 
 
 class CaseAssignIn(InputSchema):
-    assignee_id: Id | None = Field(..., description="The worker to give the case to; null takes it back.")
-    team_id: Id | None = None
+    assignee_id: BodyId | None = Field(..., description="The worker to give the case to; null takes it back.")
+    team_id: BodyId | None = None
 
 
 # Outputs ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, ratelimit
 from tracecenter.core.errors import DomainError
 
-TOKEN_PREFIX = "tc_"
+TOKEN_PREFIX = "tc_"  # noqa: S105 -- the mark every token starts with, not a token
 MAX_TOKEN_LENGTH = 200
 MAX_NAME_LENGTH = 100
 # A token's own limit may be set this high at most (about 100 requests a second); the default is far below.

@@ -57,7 +57,7 @@ from tracecenter.people.models import Person
 from tracecenter.people.normalize import name_key
 from tracecenter.people.services import PersonInput, person_create
 
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 persons = Router(tags=["persons"])
 lab_results = Router(tags=["lab results"])
@@ -236,7 +236,9 @@ def contact_new(request: HttpRequest, case_id: Path[Id], payload: ContactCreateI
     if (payload.person_id is None) == (payload.person is None):
         raise DomainError(_("Give either person_id or person."), field="person")
     person: Person | PersonInput
-    if payload.person_id is not None:
+    if payload.person is not None:
+        person = _person_input(payload.person)
+    else:  # then person_id is given (checked above)
         try:
             person = get_for(
                 user, persons_visible_to(user), payload.person_id, object_type="person", capability=Capability.EDIT_RECORDS
@@ -244,9 +246,6 @@ def contact_new(request: HttpRequest, case_id: Path[Id], payload: ContactCreateI
         except (Http404, PermissionDenied):
             # The same answer whether the person does not exist or is out of reach.
             raise DomainError(_("There is no such person."), field="person_id") from None
-    else:
-        assert payload.person is not None
-        person = _person_input(payload.person)
     data = ExposureInput(**payload.model_dump(exclude={"person_id", "person"}))
     # Errors about the person name the input that gave it: "person.first_name", or "person_id" ("already a contact").
     names = (

@@ -236,7 +236,8 @@ def sealed_entries(from_seq: int = 1, up_to_seq: int | None = None) -> Iterator[
     if up_to_seq is not None:
         entries = entries.filter(seq__lte=up_to_seq)
     for entry in entries.order_by("seq").iterator(chunk_size=2000):
-        assert entry.seq is not None
+        if entry.seq is None:  # filtered out by the query
+            raise RuntimeError(f"audit entry {entry.pk} has no sequence number")
         yield chain.SealedEntry(
             pk=entry.pk,
             seq=entry.seq,

@@ -69,7 +69,8 @@ def _judged_relations() -> list[tuple[type[Model], str]]:
     for relation in RuleSet._meta.get_fields(include_hidden=True):
         if relation.auto_created and not relation.concrete and relation.one_to_many:
             model = relation.related_model
-            assert model is not None and not isinstance(model, str)
+            if model is None or isinstance(model, str):  # resolved by the time models are loaded
+                raise RuntimeError(f"unresolved relation {relation.name} of RuleSet")
             found.append((model, relation.field.name))  # type: ignore[union-attr]
     return found
 

@@ -21,8 +21,7 @@ from tracecenter.core.fields import EncryptedBlobField
 
 def blob_write(model: type[models.Model], *, pk: Any, field: str, value: crypto.Sealed) -> int:
     """Store `value` (sealed under the field's context) in `field` of the row `pk`; returns the rows written."""
-    column = model._meta.get_field(field)
-    assert isinstance(column, EncryptedBlobField)
+    column = _blob_field(model, field)
     db = router.db_for_write(model)
     connection = connections[db]
     if connection.vendor != "postgresql":
@@ -31,7 +30,8 @@ def blob_write(model: type[models.Model], *, pk: Any, field: str, value: crypto.
 
     quote = connection.ops.quote_name
     pk_field = model._meta.pk
-    assert pk_field is not None
+    if pk_field is None:  # every concrete model has one
+        raise TypeError(f"{model.__name__} has no primary key")
     table, name, key = quote(model._meta.db_table), quote(str(column.column)), quote(str(pk_field.column))
     connection.ensure_connection()
     # Only quoted identifiers are formatted in; the value and the key are parameters.
@@ -42,8 +42,7 @@ def blob_write(model: type[models.Model], *, pk: Any, field: str, value: crypto.
 
 def blob_read(model: type[models.Model], *, pk: Any, field: str) -> bytes | None:
     """The clear value of `field` (an EncryptedBlobField) of the row `pk`; None when empty or no such row."""
-    column = model._meta.get_field(field)
-    assert isinstance(column, EncryptedBlobField)
+    column = _blob_field(model, field)
     db = router.db_for_read(model)
     connection = connections[db]
     if connection.vendor != "postgresql":
@@ -53,7 +52,8 @@ def blob_read(model: type[models.Model], *, pk: Any, field: str) -> bytes | None
 
     quote = connection.ops.quote_name
     pk_field = model._meta.pk
-    assert pk_field is not None
+    if pk_field is None:  # every concrete model has one
+        raise TypeError(f"{model.__name__} has no primary key")
     table, name, key = quote(model._meta.db_table), quote(str(column.column)), quote(str(pk_field.column))
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -61,3 +61,11 @@ def blob_read(model: type[models.Model], *, pk: Any, field: str) -> bytes | None
         row = cursor.fetchone()
     # The cursor is closed: the driver's copy of the result is gone before the value is decrypted.
     return None if row is None or row[0] is None else column.from_db_value(row[0], None, connection)
+
+
+def _blob_field(model: type[models.Model], field: str) -> EncryptedBlobField:
+    """The field `field` of `model`, which must be an EncryptedBlobField: anything else would get the value unsealed."""
+    column = model._meta.get_field(field)
+    if not isinstance(column, EncryptedBlobField):
+        raise TypeError(f"{model.__name__}.{field} is not an EncryptedBlobField")
+    return column

@@ -43,7 +43,8 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
         return updated
     table = connection.ops.quote_name(model._meta.db_table)
     pk = model._meta.pk
-    assert pk is not None
+    if pk is None:  # every concrete model has one
+        raise TypeError(f"{model.__name__} has no primary key")
     columns: list[models.Field[Any, Any]] = [pk, *concrete]
     names = ", ".join(_quote(connection, c) for c in columns)
     definition = ", ".join(f"{_quote(connection, c)} {c.db_type(connection)}" for c in columns)
@@ -84,7 +85,8 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
         return
     meta = model._meta
     pk = meta.pk
-    assert pk is not None
+    if pk is None:  # every concrete model has one
+        raise TypeError(f"{model.__name__} has no primary key")
     fields = list(meta.concrete_fields)
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(_quote(connection, f) for f in fields)

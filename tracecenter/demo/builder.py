@@ -65,7 +65,8 @@ from tracecenter.people.normalize import name_key
 from tracecenter.people.services import PersonInput, person_create
 
 DEMO_STATE_CODE = "demo-state"
-DEMO_PASSWORD = "tracecenter-demo"
+# The demo logins' shared password, printed by `make run`; demo_data refuses to run in production.
+DEMO_PASSWORD = "tracecenter-demo"  # noqa: S105
 DEFAULT_SEED = 2020
 DEFAULT_CASES = 40
 MAX_CASES = 2000
@@ -424,7 +425,8 @@ class DemoBuilder:
         if not 1 <= cases <= MAX_CASES:
             raise DemoError(f"The number of cases must be between 1 and {MAX_CASES}.")
         self.n = cases
-        self.rng = random.Random(seed)
+        # Seeded, so that a seed gives the same demo data again; it draws made-up people, never a secret.
+        self.rng = random.Random(seed)  # noqa: S311
         self.log = log or (lambda _message: None)
         self.today = clock.today()
         self.yesterday = self.today - DAY
@@ -815,7 +817,8 @@ class DemoBuilder:
         case_change_status(actor=worker, case=case, to_status=CaseStatus.INTERVIEWED, reason="Interview completed by phone")
         if status == CaseStatus.INTERVIEWED:
             return
-        assert case.isolation_end is not None
+        if case.isolation_end is None:  # an interviewed case has its dates
+            raise RuntimeError(f"case {case.pk} was interviewed without an isolation end")
         case_change_status(
             actor=worker,
             case=case,
@@ -918,7 +921,8 @@ class DemoBuilder:
         )
 
     def _name_contacts(self, case: Case, plan: CasePlan, members: list[Person], worker: User) -> list[Exposure]:
-        assert case.infectious_start is not None and case.infectious_end is not None
+        if case.infectious_start is None or case.infectious_end is None:  # an interviewed case has its dates
+            raise RuntimeError(f"case {case.pk} has no infectious period")
         start, end = case.infectious_start, min(case.infectious_end, self.today)
         named: list[tuple[Person | PersonInput, ExposureInput, str]] = []
         chosen: list[int] = []

@@ -400,7 +400,8 @@ class _Chunk:
             item.results.append(results)
 
     def _person_for(self, patient: _Patient, new_rows: list[NewPerson], item: _Pending) -> int | NewPerson:
-        assert patient.identity is not None and patient.values is not None
+        if patient.identity is None or patient.values is None:  # only patients that were read come here
+            raise RuntimeError("a patient that could not be read reached matching")
         identity, phones, emails = patient.identity, patient.phones, patient.emails
         resolution = self.resolver.resolve(identity)
         if resolution.decision == "match" and resolution.person_id is not None:
@@ -836,7 +837,8 @@ class Intake:
         """Messages whose MSH-4 is not an allowed sender are rejected, with the reason, before they are read."""
         from tracecenter.intake.formats.hl7v2 import message_sending_facility
 
-        assert self.senders is not None
+        if self.senders is None:  # called only when a jurisdiction lists its senders
+            raise RuntimeError("no list of senders to check against")
         kept: list[Stored] = []
         refused: list[tuple[Stored, list[Problem]]] = []
         for stored in items:

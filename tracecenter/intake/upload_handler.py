@@ -51,7 +51,8 @@ class SealedUpload(UploadedFile):
 
     def sealed(self) -> crypto.Sealed:
         """The ciphertext, read back from the temporary file: what IntakeUpload.data stores as it is."""
-        assert self.file is not None
+        if self.file is None:  # the handler always hands over its temporary file
+            raise RuntimeError("a sealed upload without its file")
         self.file.seek(0)
         return crypto.Sealed(blob=self.file.read(), size=self.size or 0)
 
@@ -112,7 +113,8 @@ class SealingUploadHandler(FileUploadHandler):
                 self.refusal = Refusal(self._format, self._limit)
                 self._discard()
                 return None
-        assert self._sealer is not None
+        if self._sealer is None:  # started just above
+            raise RuntimeError("the upload was never started")
         self._sealer.finish()
         return SealedUpload(
             self._out, name=self.file_name or "", size=file_size, fmt=self._format, content_type=self.content_type

@@ -17,6 +17,8 @@ from tracecenter.people.models import ContactPoint, Person
 TOMORROW = (clock.today() + dt.timedelta(days=1)).isoformat()
 YESTERDAY = (clock.today() - dt.timedelta(days=1)).isoformat()
 LAB = {"specimen_collection_date": YESTERDAY, "test_loinc": "94500-6", "result": "negative"}
+# Today as seconds since 1970: what pydantic alone would have read as a date.
+TODAY_AS_SECONDS = int(dt.datetime.combine(clock.today(), dt.time(), dt.UTC).timestamp())
 
 
 def _counts() -> tuple[int, ...]:
@@ -59,6 +61,11 @@ PERSON_CASES = [
     ({"first_name": "A", "last_name": "X", "first_name_bidx": "aaaa"}, "first_name_bidx"),
     ({"first_name": "A", "last_name": "X", "jurisdiction_id": "1 OR 1=1"}, "jurisdiction_id"),
     ({"first_name": "A", "last_name": "X", "jurisdiction_id": 10**30}, "jurisdiction_id"),
+    # A date is the text YYYY-MM-DD: a number, or digits, were read as seconds since 1970 (0: 1 January 1970).
+    ({"first_name": "A", "last_name": "X", "date_of_birth": 0}, "date_of_birth"),
+    ({"first_name": "A", "last_name": "X", "date_of_birth": "0"}, "date_of_birth"),
+    ({"first_name": "A", "last_name": "X", "date_of_birth": 86400 * 7000}, "date_of_birth"),
+    ({"first_name": "A", "last_name": "X", "date_of_birth": "1990-01-02T00:00:00"}, "date_of_birth"),
 ]
 
 
@@ -109,6 +116,7 @@ def test_injection_strings_are_stored_as_plain_text(investigator, name):
         ({**LAB, "test_name": "PCR\x00"}, "test_name"),
         ({**LAB, "entered_by": 1}, "entered_by"),
         ({"test_loinc": "94500-6", "result": "positive"}, "specimen_collection_date"),
+        ({**LAB, "specimen_collection_date": TODAY_AS_SECONDS}, "specimen_collection_date"),
     ],
 )
 def test_bad_lab_results_are_refused_with_the_field(investigator, world, payload, field):
@@ -149,6 +157,10 @@ def _contact(**overrides):
         (_contact(person_id=1), "person"),
         ({"last_exposure_date": YESTERDAY}, "person"),
         (_contact(person_id="1; DROP TABLE contacts_exposure"), "person_id"),
+        (_contact(person=None, person_id=True), "person_id"),
+        (_contact(duration_minutes=True), "duration_minutes"),
+        (_contact(duration_minutes="30"), "duration_minutes"),
+        (_contact(last_exposure_date=TODAY_AS_SECONDS), "last_exposure_date"),
     ],
 )
 def test_bad_contacts_are_refused_with_the_field_and_nothing_is_saved(investigator, world, payload, field):
@@ -233,6 +245,24 @@ def test_bad_ids_and_query_values_are_422(supervisor, path):
     response = supervisor.get(path)
     assert response.status_code == 422, response.content
     assert response.json()["field"]
+
+
+def test_an_id_is_a_json_number_not_text_nor_true(investigator, county):
+    # true was read as 1 and "12" as 12: a request the schema says is wrong did something.
+    before = _counts()
+    for value in (str(county.pk), True):
+        response = investigator.post_json("/api/persons", {"first_name": "A", "last_name": "X", "jurisdiction_id": value})
+        assert response.status_code == 422 and response.json()["field"] == "jurisdiction_id", response.content
+    assert _counts() == before
+    as_number = investigator.post_json("/api/persons", {"first_name": "A", "last_name": "X", "jurisdiction_id": county.pk})
+    assert as_number.status_code == 201
+
+
+def test_an_assignee_given_as_true_is_not_user_1(supervisor, world, users):
+    response = supervisor.post_json(f"/api/cases/{world.other.pk}/assign", {"assignee_id": True})
+    assert response.status_code == 422 and response.json()["field"] == "assignee_id"
+    world.other.refresh_from_db()
+    assert world.other.owner_id is None
 
 
 def test_a_status_reason_too_long_or_with_control_characters_is_refused(investigator, world):

@@ -49,7 +49,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "tracecenter.example.org"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "tracecenter.example.org"])  # noqa: S104 -- refused
 def test_with_debug_on_serve_refuses_to_bind_beyond_loopback(host):
     served = subprocess.run(
         [sys.executable, "manage.py", "serve", "--host", host, "--port", str(_free_port()), "--worker", "no"],
@@ -64,7 +64,7 @@ def test_with_debug_on_serve_refuses_to_bind_beyond_loopback(host):
 
 
 HOSTS = [("127.0.0.1", True), ("127.0.1.1", True), ("::1", True), ("[::1]", True), ("localhost", True)]
-HOSTS += [("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.org", False)]
+HOSTS += [("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.org", False)]  # noqa: S104 -- not loopback
 
 
 @pytest.mark.parametrize(("host", "loopback"), HOSTS)

@@ -109,7 +109,8 @@ def _intake_upload(request: HttpRequest, handler: SealingUploadHandler) -> HttpR
         form = UploadForm()
     if form.is_valid():
         upload = form.cleaned_data["file"]
-        assert isinstance(upload, SealedUpload)
+        if not isinstance(upload, SealedUpload):  # the only handler of this page seals what it receives
+            raise TypeError("an upload that was not sealed as it arrived")
         batch = upload_start(actor=user, data=upload.sealed(), filename=upload.name or "")
         return redirect("workspace:intake_batch", pk=batch.pk)
     batches = Paginator(batches_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))

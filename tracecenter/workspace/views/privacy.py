@@ -67,7 +67,8 @@ def retention_page(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     require_audited(user, Capability.RETENTION, object_type="retention")
     jurisdictions = _jurisdictions(request)
-    assert user.jurisdiction is not None
+    if user.jurisdiction is None:  # _jurisdictions refused it already
+        raise PermissionDenied
     steps = retention.plan(user.jurisdiction)
     audit_record(
         actor=user, action=Action.READ, object_type="retention_plan", jurisdiction_id=user.jurisdiction_id, detail="dry run"
@@ -134,7 +135,8 @@ def legal_hold_place(request: HttpRequest) -> HttpResponse:
 def legal_hold_lift(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     require_audited(user, Capability.RETENTION, object_type="legal_hold", object_id=pk)
-    assert user.jurisdiction is not None
+    if user.jurisdiction is None:
+        raise PermissionDenied
     hold = get_object_or_404(LegalHold, pk=pk, placed_by__jurisdiction__path__startswith=user.jurisdiction.path)
     retention.legal_hold_lift(actor=user, hold=hold)
     messages.success(request, _("Legal hold lifted."))

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tracecenter.accounts.services import administrator_create
 from tracecenter.core.errors import DomainError
 
-PASSWORD_ENV = "TRACECENTER_ADMIN_PASSWORD"
+PASSWORD_ENV = "TRACECENTER_ADMIN_PASSWORD"  # noqa: S105 -- the name of a variable, not a password
 MAX_PASSWORD_FILE = 4096
 
 
@@ -53,7 +53,8 @@ class Command(BaseCommand):
         except DomainError as exc:
             where = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
             raise CommandError(f"{where}{exc.message}") from None
-        assert user.jurisdiction is not None
+        if user.jurisdiction is None:  # never: the administrator is made with one
+            raise CommandError("The administrator was created without a jurisdiction.")
         if created:
             self.stdout.write(f"Created the jurisdiction {user.jurisdiction.name} ({user.jurisdiction.code}).")
         self.stdout.write(

@@ -40,7 +40,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{verdict.pending} entries not sealed yet (their HMAC holds)")
         if not verdict.ok:
             first = verdict.first
-            assert first is not None
+            if first is None:  # a verdict that is not ok names its first problem
+                raise CommandError("the audit trail failed verification without naming a problem")
             for problem in verdict.problems[:MAX_LISTED]:
                 self.stderr.write(f"  {problem.where()}: {problem.reason}")
             if len(verdict.problems) > MAX_LISTED:

@@ -108,7 +108,8 @@ class Command(BaseCommand):
         connection = connections[db]
         quote = connection.ops.quote_name
         pk_field = model._meta.pk
-        assert pk_field is not None
+        if pk_field is None:  # every concrete model has one
+            raise TypeError(f"{model.__name__} has no primary key")
         table, column, pk = quote(model._meta.db_table), quote(str(field.column)), quote(str(pk_field.column))
         lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
         # Only quoted identifiers are formatted in; values are parameters.
