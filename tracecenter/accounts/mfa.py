@@ -47,6 +47,7 @@ from tracecenter.accounts import policy, throttle
 from tracecenter.accounts.models import RecoveryCode, SecurityKey, User
 from tracecenter.accounts.second_factor import second_factor_required
 from tracecenter.accounts.services import end_sessions
+from tracecenter.accounts.validation import clean_text
 from tracecenter.core import clock, trail
 from tracecenter.core.errors import DomainError
 
@@ -243,7 +244,7 @@ def _credential(credential_json: str) -> str:
 @transaction.atomic
 def security_key_add(*, actor: User, name: str, credential_json: str, challenge: bytes, rp_id: str, origin: str) -> SecurityKey:
     """Register the key that answered the registration ceremony `challenge`; audited."""
-    name = " ".join(name.split())[:60] or _("Security key")
+    name = clean_text(name, field="name", max_length=60, required=False) or _("Security key")
     if SecurityKey.objects.filter(user=actor).count() >= MAX_KEYS_PER_USER:
         raise DomainError(_("You have %(n)d security keys already: remove one first.") % {"n": MAX_KEYS_PER_USER}, field="name")
     try:

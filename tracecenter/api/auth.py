@@ -44,7 +44,7 @@ from tracecenter.audit.services import audit_record
 
 # What a request carries between the steps of one call (attributes of the request, set here only).
 _ENDPOINT = "_tc_endpoint"  # (scope needed, endpoint name), set by each_operation before authentication
-_TOKEN = "_tc_api_token"  # the ApiToken presented, once known (valid or refused)
+_TOKEN = "_tc_api_token"  # noqa: S105 - an attribute name; the ApiToken presented, once known (valid or refused)
 # Answers that refuse the caller, counted as refusals on the token's use.
 REFUSED_STATUSES = frozenset({401, 403, 429})
 
@@ -98,7 +98,8 @@ class BearerTokenAuth(HttpBearer):
             )
             raise AuthenticationError()
         api_token = lookup.token
-        assert api_token is not None
+        if api_token is None:  # a lookup that let the caller in found their token
+            raise AuthenticationError()
         setattr(request, _TOKEN, api_token)
         wait = api_token_throttle(api_token)
         if wait is not None:

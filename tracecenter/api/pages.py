@@ -61,10 +61,17 @@ class TokenForm(forms.Form):
         days.help_text = _("At most %(n)d days: every token expires, and a new one is made in its place.") % {"n": max_days()}
 
 
+def _signed_in(request: HttpRequest) -> User:
+    """The signed-in user of a view behind login_required."""
+    user = request.user
+    if not isinstance(user, User):  # login_required let no one else in
+        raise PermissionDenied
+    return user
+
+
 def _holder(request: HttpRequest) -> User:
     """The signed-in user, if their role has any use for a token (else 403, audited)."""
-    user = request.user
-    assert isinstance(user, User), "behind login_required"
+    user = _signed_in(request)
     if not token_scopes.usable_by(user):
         audit_denied(user, Capability.VIEW_RECORDS, object_type="api_token")
         raise PermissionDenied
@@ -120,8 +127,7 @@ def my_token_revoke(request: HttpRequest) -> HttpResponse:
 
 
 def _administrator(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "behind login_required"
+    user = _signed_in(request)
     require_audited(user, Capability.MANAGE_USERS, object_type="api_token")
     return user
 

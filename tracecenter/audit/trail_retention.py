@@ -157,7 +157,8 @@ def _checkpoint_and_remove(step: TrailPlan, *, actor: User | None, by: str) -> A
     verdict = verify_before_removal(step.from_seq, step.up_to_seq)
     if not verdict.ok:
         first = verdict.first
-        assert first is not None
+        if first is None:  # a verdict that is not ok names its first fault
+            raise RuntimeError("a failed verification named no fault")
         raise AuditPurgeRefused(
             _(
                 "The audit trail does not verify at %(where)s (%(reason)s): nothing was removed. "
@@ -166,7 +167,8 @@ def _checkpoint_and_remove(step: TrailPlan, *, actor: User | None, by: str) -> A
             % {"where": first.where(), "reason": first.reason}
         )
     last = AuditEntry.objects.get(seq=step.up_to_seq)
-    assert step.first_at is not None and step.last_at is not None
+    if step.first_at is None or step.last_at is None:  # a step with entries to remove has their dates
+        raise RuntimeError(f"the purge step to #{step.up_to_seq} has no dates")
     checkpoint = AuditCheckpoint(
         from_seq=step.from_seq,
         up_to_seq=step.up_to_seq,

@@ -14,8 +14,8 @@ from tracecenter.accounts.sso.config import SsoUnavailable, enabled, endpoints
 from tracecenter.core import crypto
 
 # The session keeps the ID token (encrypted: it carries the person's name and e-mail) for signing out at the provider.
-ID_TOKEN_SESSION_KEY = "_tracecenter_sso_id_token"
-_ID_TOKEN_CONTEXT = "session.sso_id_token"
+ID_TOKEN_SESSION_KEY = "_tracecenter_sso_id_token"  # noqa: S105 - the name of a session key, not a secret
+_ID_TOKEN_CONTEXT = "session.sso_id_token"  # noqa: S105 - the encryption context's name, not a secret
 
 
 def remember_id_token(session: SessionBase, id_token: str) -> None:

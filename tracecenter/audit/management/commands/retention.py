@@ -79,8 +79,7 @@ class Command(BaseCommand):
             f"{name}: kept {step.keep_days} days (AUDIT_RETENTION_DAYS), {step.count} entries past it "
             f"(before {step.cutoff:%Y-%m-%d})"
         )
-        if step.count:
-            assert step.first_at is not None and step.last_at is not None
+        if step.count and step.first_at is not None and step.last_at is not None:  # entries to go have their dates
             line += (
                 f": #{step.from_seq} to #{step.up_to_seq}, written {step.first_at:%Y-%m-%d} to {step.last_at:%Y-%m-%d}, "
                 "to go behind a signed checkpoint"
