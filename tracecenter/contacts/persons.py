@@ -24,7 +24,7 @@ from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.selectors import cases_permitted
 from tracecenter.contacts.models import Attendance, Exposure
 from tracecenter.intake.models import LabResult
-from tracecenter.people.models import ContactPoint, Person
+from tracecenter.people.models import ContactPoint, Person, PersonNameChange
 
 
 def unattached_persons_visible_to(user: Viewer) -> QuerySet[Person]:
@@ -76,6 +76,7 @@ class PersonRecord:
     person: Person
     phones: list[ContactPoint]
     emails: list[ContactPoint]
+    earlier_names: list[PersonNameChange]
     household: list[Person]
     lab_results: list[LabResult]
     cases: list[Case]
@@ -125,6 +126,7 @@ def person_record_for(user: Viewer, person: Person) -> PersonRecord:
         person=person,
         phones=[p for p in points if p.kind == ContactPoint.Kind.PHONE],
         emails=[p for p in points if p.kind == ContactPoint.Kind.EMAIL],
+        earlier_names=list(person.name_changes.all()[:50]),
         household=(
             list(persons_visible_to(user).filter(household_id=person.household_id).exclude(pk=person.pk)[:50])
             if person.household_id
@@ -155,3 +157,15 @@ def person_record_for(user: Viewer, person: Person) -> PersonRecord:
         activities=list(CaseActivity.objects.filter(case__in=case_ids).order_by("-at", "-pk")[:MAX_ITEMS]),
         may_edit=persons_editable_by(user).filter(pk=person.pk).exists(),
     )
+
+
+def persons_of_exposures(exposures: list[Exposure]) -> list[tuple[Person, list[Exposure]]]:
+    """Exposures grouped by their person, in the order each person first appears.
+
+    The same person named by several cases is one person with several exposures: a worklist shows
+    them once, with all of them, not as several strangers.
+    """
+    grouped: dict[int, tuple[Person, list[Exposure]]] = {}
+    for exposure in exposures:
+        grouped.setdefault(exposure.person_id, (exposure.person, []))[1].append(exposure)
+    return list(grouped.values())

@@ -274,11 +274,3 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Contact %(id)s added.") % {"id": added.pk})
             return redirect("workspace:contact_detail", pk=added.pk)
     return render(request, "workspace/contact_add.html", context, status=400)
-
-
-def persons_of_exposures(exposures: list[Exposure]) -> list[tuple[Person, list[Exposure]]]:
-    """Exposures grouped by their person, in the order each person first appears: one person, one line."""
-    grouped: dict[int, tuple[Person, list[Exposure]]] = {}
-    for exposure in exposures:
-        grouped.setdefault(exposure.person_id, (exposure.person, []))[1].append(exposure)
-    return list(grouped.values())
