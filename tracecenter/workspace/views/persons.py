@@ -32,7 +32,7 @@ from tracecenter.contacts.models import Exposure
 from tracecenter.contacts.persons import person_record_for, persons_editable_by, persons_visible_to
 from tracecenter.contacts.services import ExposureInput, exposure_add
 from tracecenter.core.errors import DomainError
-from tracecenter.people.models import ContactPoint, Person
+from tracecenter.people.models import ContactPoint, Person, Sex
 from tracecenter.people.search import PersonQuery, clean_person_query, persons_matching
 from tracecenter.people.services import PersonInput, person_update
 from tracecenter.workspace.person_forms import CaseReportForm, ContactAddForm, PersonEditForm, PersonSearchForm
@@ -149,8 +149,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _person_input(data: dict[str, Any], *, notes: str = "") -> PersonInput:
+    values: dict[str, Any] = {name: data.get(name) or "" for name in IDENTITY_FIELDS}
+    values["date_of_birth"] = data.get("date_of_birth")
+    values["sex"] = values["sex"] or Sex.UNKNOWN
+    values["preferred_language"] = values["preferred_language"] or "en"
     return PersonInput(
-        **{name: data.get(name) or ("" if name != "date_of_birth" else None) for name in IDENTITY_FIELDS},
+        **values,
         phones=data.get("phones") or [],
         emails=data.get("emails") or [],
         notes=notes,
