@@ -54,9 +54,7 @@ def test_search_finds_a_person_by_a_misspelled_name_and_by_phone(page, live_serv
     page.get_by_role("heading", level=1, name="William Brown").wait_for()
 
 
-def test_the_person_page_shows_a_contact_named_by_two_cases_once_with_both_exposures(
-    page, live_server, contact_of_two_cases
-):
+def test_the_person_page_shows_a_contact_named_by_two_cases_once_with_both_exposures(page, live_server, contact_of_two_cases):
     first, second = contact_of_two_cases["exposures"]
     sign_in(page, live_server, "tracer.north")
     # My work: one line for the person, with both contacts.
