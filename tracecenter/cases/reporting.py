@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.accounts.roles import Scope
 from tracecenter.cases.events import CaseAssigned, CaseReported
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus
 from tracecenter.cases.services import CaseFacts, case_change_status, case_open, case_record_facts
@@ -89,7 +90,7 @@ def case_report(
 
     `seen`: the persons `actor` may see (the access policy's answer), the only ones an entered
     person is compared with. The reporting user owns the case when their role takes work, so that
-    they see what they opened; a supervisor assigns it later as usual.
+    they see what they opened (an investigator); a supervisor's report waits for assignment as usual.
     """
     report = clean_case_report(report)
     if not policy.covers(actor.jurisdiction, jurisdiction):
@@ -113,7 +114,9 @@ def case_report(
     if opened is not None:
         opened.summary = _("Reported by %(source)s") % {"source": summary}
         opened.save(update_fields=["summary"])
-    if policy.may_own_work(actor) and policy.covers(actor.jurisdiction, case.jurisdiction):
+    # Someone who sees only their own records owns what they report, or they could not see it; a supervisor,
+    # who sees it anyway, leaves it for assignment.
+    if actor.scope == Scope.ASSIGNED and policy.may_own_work(actor) and policy.covers(actor.jurisdiction, case.jurisdiction):
         case.owner, case.team = actor, actor.team
         case.save(update_fields=["owner", "team", "updated_at"])
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))

@@ -59,8 +59,10 @@ def _clean_name(raw: str, field: str) -> str:
         raise DomainError(_("A name cannot contain control characters."), field=field)
     try:
         cleaned = normalize.clean_name(raw)
-    except normalize.InvalidValue:
-        raise DomainError(_("A name cannot contain control characters."), field=field) from None
+    except normalize.InvalidValue as exc:
+        if exc.code == "control_characters":
+            raise DomainError(_("A name cannot contain control characters."), field=field) from None
+        raise DomainError(_("A name must contain at least one letter."), field=field) from None
     if cleaned and not normalize.name_key(cleaned):
         raise DomainError(_("A name must contain at least one letter."), field=field)
     return cleaned

@@ -367,6 +367,7 @@ def test_a_case_for_a_person_found_by_the_search(client: Client, world, users):
     assert response.status_code == 302
     case = Case.objects.get(person=person)
     assert case.symptom_onset == clock.today()
+    assert case.owner is None and case.status == CaseStatus.NEW  # a supervisor's report waits for assignment
     # A second report for the same person while the case is open is refused.
     again = client.post(url, {"person": person.pk, "source": "phone", "symptom_onset": clock.today().isoformat()})
     assert again.status_code == 400 and Case.objects.filter(person=person).count() == 1
@@ -413,3 +414,17 @@ def test_a_contact_is_added_directly_to_a_case(client: Client, world):
     assert exposure.case == case and exposure.person.full_name == "Lena Ortiz"
     bad = client.post(reverse("workspace:contact_add", args=[case.pk]), {"first_name": "Lena", "last_name": "Ortiz"})
     assert bad.status_code == 400 and bad.context["form"].errors.get("last_exposure_date")
+
+
+def test_a_record_opened_by_breaking_the_glass_shows_its_person_read_only(client: Client, world, make_case, county, users):
+    from tracecenter.accounts.services import access_grant_break_glass
+
+    other = make_case(county, owner=users[Role.SUPERVISOR], first_name="Rosa", last_name="Díaz")
+    tracer = world["tracer"]
+    client.force_login(tracer)
+    person_url = reverse("workspace:person_detail", args=[other.person_id])
+    assert client.get(person_url).status_code == 404
+    access_grant_break_glass(actor=tracer, record_type="cases.case", object_id=other.pk, reason="Hotline callback")
+    response = client.get(person_url)
+    assert response.status_code == 200 and not response.context["record"].may_edit
+    assert client.get(reverse("workspace:person_edit", args=[other.person_id])).status_code == 404

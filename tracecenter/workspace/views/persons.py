@@ -222,6 +222,8 @@ def case_report_view(request: HttpRequest) -> HttpResponse:
         return render(request, "workspace/case_report.html", context)
     form = CaseReportForm(request.POST, chosen=chosen is not None)
     context["form"] = form
+    if user.jurisdiction is None:
+        form.add_error(None, _("Your account has no jurisdiction: ask an administrator."))
     if form.is_valid() and user.jurisdiction is not None:
         data = form.cleaned_data
         report = CaseReport(
