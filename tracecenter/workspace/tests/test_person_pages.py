@@ -428,3 +428,38 @@ def test_a_record_opened_by_breaking_the_glass_shows_its_person_read_only(client
     response = client.get(person_url)
     assert response.status_code == 200 and not response.context["record"].may_edit
     assert client.get(reverse("workspace:person_edit", args=[other.person_id])).status_code == 404
+
+
+def test_a_known_person_found_by_the_search_is_added_to_a_second_case_as_the_same_person(
+    client: Client, world, make_case, county
+):
+    second_case = make_case(county, owner=world["investigator"], first_name="Rosa", last_name="Díaz")
+    person = world["exposure"].person
+    client.force_login(world["investigator"])
+    page = client.get(reverse("workspace:contact_add", args=[second_case.pk])).content.decode()
+    assert f"{SEARCH}?for_case={second_case.pk}" in page
+    found = client.post(SEARCH, {"for_case": second_case.pk, "first_name": "Bill", "last_name": "Brown"})
+    add_url = reverse("workspace:contact_add", args=[second_case.pk]) + f"?person={person.pk}"
+    assert add_url in found.content.decode()
+    response = client.post(
+        add_url,
+        {
+            "person": person.pk,
+            "relationship": "friend",
+            "setting": "social",
+            "proximity": "within_6ft",
+            "last_exposure_date": second_case.specimen_collection_date.isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    assert sorted(Exposure.objects.filter(person=person).values_list("case_id", flat=True)) == sorted(
+        [world["case"].pk, second_case.pk]
+    )
+    assert Person.objects.filter(first_name_bidx=person.first_name_bidx, last_name_bidx=person.last_name_bidx).count() == 1
+
+
+def test_a_search_for_a_case_the_user_may_not_edit_offers_no_adding(client: Client, world):
+    client.force_login(world["tracer"])
+    found = client.post(SEARCH, {"for_case": world["case"].pk, "first_name": "Bill", "last_name": "Brown"})
+    assert found.context["for_case"] is None
+    assert reverse("workspace:contact_add", args=[world["case"].pk]) not in found.content.decode()

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
@@ -92,11 +93,24 @@ def _phones_of(persons: list[Person]) -> dict[int, list[str]]:
     return found
 
 
+def _for_case(request: HttpRequest, user: User) -> int | None:
+    """The case a search looks for a contact of (from its "Add a contact" page), if the user may edit it."""
+    raw = request.POST.get("for_case") or request.GET.get("for_case") or ""
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    return cases_permitted(user, policy.Act.EDIT).filter(pk=int(raw)).values_list("pk", flat=True).first()
+
+
 @login_required
 def person_search(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     require_audited(user, Capability.VIEW_RECORDS, object_type="person")
-    context: dict[str, Any] = {"may_report": user.has_capability(Capability.REPORT_CASES)}
+    for_case = _for_case(request, user)
+    context: dict[str, Any] = {
+        "may_report": user.has_capability(Capability.REPORT_CASES),
+        "for_case": for_case,
+        "add_url": reverse("workspace:contact_add", args=[for_case]) if for_case else "",
+    }
     if request.method != "POST":
         context["form"] = PersonSearchForm()
         return render(request, "workspace/person_search.html", context)
