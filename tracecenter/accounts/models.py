@@ -98,6 +98,14 @@ class User(AbstractUser):
         return self.is_active and capability in CAPABILITIES.get(self.role, frozenset())
 
     @property
+    def can_view_records(self) -> bool:
+        return self.has_capability(Capability.VIEW_RECORDS)
+
+    @property
+    def can_report_cases(self) -> bool:
+        return self.has_capability(Capability.REPORT_CASES)
+
+    @property
     def can_ingest(self) -> bool:
         return self.has_capability(Capability.INGEST)
 

@@ -28,6 +28,7 @@ class Capability(enum.StrEnum):
     VIEW_RECORDS = "view_records"  # persons, lab results, cases, contacts, places
     EDIT_RECORDS = "edit_records"  # interviews, contacts, status changes
     CREATE_RECORDS = "create_records"  # new persons, lab results
+    REPORT_CASES = "report_cases"  # open a case reported by telephone or a provider (not a feed)
     ASSIGN = "assign"  # assign and reassign cases and contacts
     EXPORT = "export"
     VIEW_AUDIT = "view_audit"
@@ -51,9 +52,10 @@ class Scope(enum.StrEnum):
 _WORKER = frozenset({Capability.VIEW_RECORDS, Capability.EDIT_RECORDS, Capability.CREATE_RECORDS})
 
 CAPABILITIES: dict[str, frozenset[Capability]] = {
-    Role.CASE_INVESTIGATOR: _WORKER,
+    Role.CASE_INVESTIGATOR: _WORKER | {Capability.REPORT_CASES},
     Role.CONTACT_TRACER: _WORKER,
-    Role.SUPERVISOR: _WORKER | {Capability.ASSIGN, Capability.EXPORT, Capability.INGEST, Capability.REVIEW_MATCHES},
+    Role.SUPERVISOR: _WORKER
+    | {Capability.REPORT_CASES, Capability.ASSIGN, Capability.EXPORT, Capability.INGEST, Capability.REVIEW_MATCHES},
     Role.EPIDEMIOLOGIST: frozenset({Capability.VIEW_RECORDS, Capability.EXPORT, Capability.INGEST}),
     Role.WORKFORCE_PLANNER: frozenset(),
     Role.QUALITY_ANALYST: frozenset(),

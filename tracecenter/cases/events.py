@@ -15,6 +15,15 @@ class CaseOpened(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class CaseReported(DomainEvent):
+    """A case was reported by telephone or a provider (not a feed); `person_entered`: its person was typed in."""
+
+    case_id: int
+    person_id: int
+    person_entered: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class CaseStatusChanged(DomainEvent):
     case_id: int
     from_status: str

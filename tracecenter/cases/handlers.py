@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tracecenter.cases.events import CaseReported
 from tracecenter.core import events
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
 from tracecenter.people.events import PersonsMerged
@@ -34,6 +35,16 @@ def on_persons_merged(event: PersonsMerged) -> None:
     case_flag_duplicates_after_merge(person_id=event.survivor_id, merge_id=event.merge_id)
 
 
+def on_case_reported(event: CaseReported) -> None:
+    from tracecenter.cases.reporting import case_report_identity_check
+
+    case_report_identity_check(case_id=event.case_id)
+
+
+def _entered(event: CaseReported) -> bool:
+    return event.person_entered
+
+
 def _is_positive(event: LabResultReceived) -> bool:
     return event.classification == "positive"
 
@@ -42,3 +53,5 @@ def register() -> None:
     events.subscribe(LabResultReceived, on_lab_result_received, when=_is_positive, batch=on_lab_results_received)
     events.subscribe(LabResultCorrected, on_lab_result_corrected)
     events.subscribe(PersonsMerged, on_persons_merged)
+    # A person typed in with a reported case is checked against the registry as an entered contact is.
+    events.subscribe(CaseReported, on_case_reported, when=_entered)

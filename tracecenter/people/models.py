@@ -89,6 +89,31 @@ class Person(models.Model):
         super().save(*args, **kwargs)
 
 
+class PersonNameChange(models.Model):
+    """A name a person was known by before a correction: the earlier value, kept encrypted.
+
+    The audit trail names the fields changed, never their values; a corrected name is still
+    evidence (a lab result typed with the old spelling, a caller who uses it), so it is kept here.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="name_changes")
+    first_name = EncryptedTextField(_("first name"))
+    middle_name = EncryptedTextField(_("middle name"), blank=True, default="")
+    last_name = EncryptedTextField(_("last name"))
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Earlier name of person {self.person_id}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.middle_name, self.last_name) if part)
+
+
 class ContactPoint(models.Model):
     """A phone number (E.164) or e-mail address of a person, encrypted, with its blind index."""
 

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 
 from tracecenter.audit import retention
 from tracecenter.core import clock
-from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey
+from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey, PersonNameChange
 
 InUse = Callable[[dt.datetime], QuerySet[Any]]  # ids of persons still needed after the cutoff (a values() queryset)
 Forget = Callable[[list[int]], None]  # erase an app's own free text about these persons
@@ -51,6 +51,7 @@ def persons_deidentify(ids: list[int]) -> int:
     for forget in _FORGET.values():
         forget(ids)
     ContactPoint.objects.filter(person_id__in=ids).delete()
+    PersonNameChange.objects.filter(person_id__in=ids).delete()
     PersonMatchKey.objects.filter(person_id__in=ids).delete()
     MatchReview.objects.filter(Q(incoming_id__in=ids) | Q(candidate_id__in=ids), status=MatchReview.Status.OPEN).delete()
     return Person.objects.filter(pk__in=ids).update(

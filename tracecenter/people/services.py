@@ -20,7 +20,7 @@ from tracecenter.core.codes import normalize_language
 from tracecenter.core.errors import DomainError
 from tracecenter.people import normalize
 from tracecenter.people.identity import refresh_match_keys
-from tracecenter.people.models import ContactPoint, Household, Person, Sex
+from tracecenter.people.models import ContactPoint, Household, Person, PersonNameChange, Sex
 
 MAX_TEXT = 200
 _NAME_ERRORS = {
@@ -155,6 +155,15 @@ def person_create(
 def person_update(*, actor: User | None, person: Person, data: PersonInput) -> Person:
     clean = clean_person_input(data)
     changed = [k for k, v in clean.values.items() if getattr(person, k) != v]
+    if {"first_name", "middle_name", "last_name"} & set(changed):
+        # A correction keeps the name it replaces: the trail says which fields changed, this says from what.
+        PersonNameChange.objects.create(
+            person=person,
+            first_name=person.first_name,
+            middle_name=person.middle_name,
+            last_name=person.last_name,
+            changed_by=acting_user(actor),
+        )
     for key, value in clean.values.items():
         setattr(person, key, value)
     old_phones = list(person.contact_points.filter(kind=ContactPoint.Kind.PHONE).values_list("value_bidx", flat=True))

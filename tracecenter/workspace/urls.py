@@ -1,7 +1,7 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, privacy, system, work
+from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, persons, privacy, system, work
 
 app_name = "workspace"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("cases/<int:pk>/assign/", cases.case_assign_view, name="case_assign"),
     path("cases/<int:pk>/transfer/", cases.case_transfer_view, name="case_transfer"),
     path("contacts/<int:pk>/", contacts.contact_detail, name="contact_detail"),
+    # Persons: search (POSTed, nothing personal in the URL), one person, corrections, reported cases, direct contacts.
+    path("persons/", persons.person_search, name="person_search"),
+    path("persons/<int:pk>/", persons.person_detail, name="person_detail"),
+    path("persons/<int:pk>/edit/", persons.person_edit, name="person_edit"),
+    path("cases/report/", persons.case_report_view, name="case_report"),
+    path("cases/<int:pk>/contacts/new/", persons.contact_add, name="contact_add"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/person/", audit.person_access, name="person_access"),
     path("audit/user/", audit.user_access, name="user_access"),

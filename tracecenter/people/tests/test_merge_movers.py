@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tracecenter.people.merge import movers
-from tracecenter.people.models import MatchReview, Person, PersonMatchKey, PersonMerge
+from tracecenter.people.models import MatchReview, Person, PersonMatchKey, PersonMerge, PersonNameChange
 
 # The registry's own bookkeeping of identity: re-computed or kept as history, never moved.
-IDENTITY = {Person, PersonMatchKey, MatchReview, PersonMerge}
+IDENTITY = {Person, PersonMatchKey, MatchReview, PersonMerge, PersonNameChange}
 
 
 def test_every_model_that_points_at_a_person_has_a_mover_registered_by_its_app():

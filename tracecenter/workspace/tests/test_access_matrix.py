@@ -34,6 +34,12 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:case_assign": ("post", {Role.SUPERVISOR}),
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
+    # The person pages (the person of the contact: the case's owner, the contact's tracer, supervisor, epidemiologist).
+    "workspace:person_search": ("get", VIEWERS),
+    "workspace:person_detail": ("get", VIEWERS),
+    "workspace:person_edit": ("get", WORKERS),  # epidemiologists read only
+    "workspace:case_report": ("get", {Role.CASE_INVESTIGATOR, Role.SUPERVISOR}),
+    "workspace:contact_add": ("get", CASE_EDITORS),
     "workspace:audit_log": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:person_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:user_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
@@ -86,6 +92,8 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
 # Pages that list (no record id in the URL): an outsider's refusal there is by role, tested above.
 LISTS = {
     "workspace:my_work",
+    "workspace:person_search",
+    "workspace:case_report",
     "workspace:audit_log",
     "workspace:person_access",
     "workspace:user_access",
@@ -187,6 +195,9 @@ def world(users, make_case, make_person, county, other_county, make_user):
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
         "workspace:contact_detail": exposure.pk,
+        "workspace:person_detail": exposure.person_id,
+        "workspace:person_edit": exposure.person_id,
+        "workspace:contact_add": case.pk,
         "workspace:intake_batch": batch.pk,
         "workspace:intake_batch_progress": batch.pk,
         "workspace:intake_message": message.pk,

@@ -26,6 +26,9 @@ BUDGETS = {
     "case_detail": 13,
     "interview": 8,
     "contact_detail": 11,
+    # session, user, the person through the policy, its read entry; phones, earlier names, cases, lab results,
+    # exposures, contacts named, places, timeline, whether editable; the list entries of the persons named; session
+    "person_detail": 19,
 }
 
 
@@ -63,6 +66,7 @@ def test_a_page_a_tracer_opens_all_day_stays_within_its_query_budget(page, clien
         "case_detail": reverse("workspace:case_detail", args=[case.pk]),
         "interview": reverse("workspace:interview", args=[case.pk]),
         "contact_detail": reverse("workspace:contact_detail", args=[exposure.pk]),
+        "person_detail": reverse("workspace:person_detail", args=[case.person_id]),
     }[page]
     client.get(url)  # warm: the first request of a session may read more (language, CSRF)
     run = queries(client, url)

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from tracecenter.accounts.roles import Capability, Scope
 from tracecenter.cases.models import OPEN_STATUSES
 from tracecenter.cases.selectors import my_open_cases
+from tracecenter.contacts.persons import persons_of_exposures
 from tracecenter.contacts.selectors import my_open_exposures
 from tracecenter.core import clock, push
 from tracecenter.workspace.views.cases import case_queryset
@@ -41,6 +42,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
             exposures = list(my_open_exposures(user)[:200])
             audit_list(user, "contact_list", [e.pk for e in exposures], records=exposures, record_type="contact")
             context["exposures"] = exposures
+            context["contacts_by_person"] = persons_of_exposures(exposures)
     elif user.scope in (Scope.TEAM, Scope.JURISDICTION):
         queue = case_queryset(user).filter(status__in=OPEN_STATUSES).order_by("priority", "owner", "opened_at")
         page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
