@@ -1029,7 +1029,9 @@ class DemoBuilder:
         else:
             path = [ExposureStatus.NOTIFIED, ExposureStatus.MONITORING]
         for to_status in path:
-            exposure_change_status(actor=exposure.owner or worker, exposure=exposure, to_status=to_status)
+            exposure_change_status(
+                actor=exposure.owner or worker, exposure=exposure, to_status=to_status, reason="Follow-up call"
+            )
 
     def build_negatives(self) -> None:
         """People tested in the same weeks who were negative: most tests are."""

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.cases.models import CaseStatus, Symptom
-from tracecenter.contacts.models import PlaceKind, Proximity, Relationship, Setting
+from tracecenter.contacts.models import CallOutcome, ExposureStatus, PlaceKind, Proximity, Relationship, Setting
 from tracecenter.core import codes
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -84,3 +84,28 @@ class TransferForm(forms.Form):
     def __init__(self, *args: Any, jurisdictions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
+
+
+# The contact's actions. Lengths are checked by the services with a message naming the limit, not by a
+# `maxlength` attribute, with which a browser silently cuts what is pasted.
+
+
+class ContactStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=())
+    reason = forms.CharField(label=_("Reason"), strip=False)
+
+    def __init__(self, *args: Any, statuses: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = dict(ExposureStatus.choices)
+        self.fields["status"].choices = [(value, labels[value]) for value in statuses]  # type: ignore[attr-defined]
+
+
+class CallAttemptForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=CallOutcome.choices)
+    note = forms.CharField(label=_("Note"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ExposureDatesForm(forms.Form):
+    last_exposure_date = forms.DateField(label=_("Last exposure"), widget=DATE)
+    first_exposure_date = forms.DateField(label=_("First exposure"), required=False, widget=DATE)
+    reason = forms.CharField(label=_("Reason"), strip=False)

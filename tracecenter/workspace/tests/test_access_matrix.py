@@ -34,6 +34,11 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:case_assign": ("post", {Role.SUPERVISOR}),
     "workspace:case_transfer": ("post", {Role.SUPERVISOR}),
     "workspace:contact_detail": ("get", VIEWERS),
+    # The contact's tracer, its case's investigator and their team's supervisor work on it; the supervisor assigns.
+    "workspace:contact_status": ("post", WORKERS),
+    "workspace:contact_call": ("post", WORKERS),
+    "workspace:contact_exposure": ("post", WORKERS),
+    "workspace:contact_assign": ("post", {Role.SUPERVISOR}),
     "workspace:audit_log": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:person_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:user_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
@@ -186,7 +191,16 @@ def world(users, make_case, make_person, county, other_county, make_user):
     )
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
-        "workspace:contact_detail": exposure.pk,
+        **dict.fromkeys(
+            [
+                "workspace:contact_detail",
+                "workspace:contact_status",
+                "workspace:contact_call",
+                "workspace:contact_exposure",
+                "workspace:contact_assign",
+            ],
+            exposure.pk,
+        ),
         "workspace:intake_batch": batch.pk,
         "workspace:intake_batch_progress": batch.pk,
         "workspace:intake_message": message.pk,
@@ -228,7 +242,15 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "batch": batch,
         "urls": urls,
         "outsider": make_user(Role.CASE_INVESTIGATOR, other_county),
+        # What a POST sends when it is not POST_DATA: a valid change, so that an allowed role gets through.
+        "post_data": {
+            "workspace:contact_status": {"status": "notified"},
+            "workspace:contact_exposure": {"last_exposure_date": exposure.last_exposure_date.isoformat()},
+        },
     }
+
+
+POST_DATA = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on", "outcome": "no_answer"}
 
 
 # Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
@@ -244,7 +266,7 @@ def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users,
     refusals = AuditEntry.objects.filter(action="denied", actor_id=user.pk).count()
     for name, (method, _roles) in MATRIX.items():
         url = world["urls"][name]
-        data = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on"} if method == "post" else None
+        data = {**POST_DATA, **world["post_data"].get(name, {})} if method == "post" else None
         response = getattr(client, method)(url, data=data) if data else getattr(client, method)(url)
         allowed = _allowed(role, name)
         if allowed:

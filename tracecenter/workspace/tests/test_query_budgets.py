@@ -25,7 +25,7 @@ BUDGETS = {
     # latest push, session save (3 on SQLite)
     "case_detail": 13,
     "interview": 8,
-    "contact_detail": 11,
+    "contact_detail": 12,  # with the contact's history (one query, however long)
 }
 
 
