@@ -7,6 +7,7 @@ app_name = "workspace"
 
 urlpatterns = [
     path("", work.my_work, name="my_work"),
+    path("work/assign/", work.bulk_assign, name="bulk_assign"),
     path("cases/<int:pk>/", cases.case_detail, name="case_detail"),
     path("cases/<int:pk>/interview/", cases.interview, name="interview"),
     path("cases/<int:pk>/derived-dates/", cases.derived_dates, name="derived_dates"),

@@ -27,6 +27,7 @@ ADMINS = {Role.ADMINISTRATOR}
 # url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:my_work": ("get", ALL),
+    "workspace:bulk_assign": ("post", {Role.SUPERVISOR}),  # each record then checked on its own
     "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
     "workspace:interview": ("get", CASE_EDITORS),
     "workspace:derived_dates": ("post", CASE_EDITORS),
@@ -91,6 +92,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
 # Pages that list (no record id in the URL): an outsider's refusal there is by role, tested above.
 LISTS = {
     "workspace:my_work",
+    "workspace:bulk_assign",
     "workspace:audit_log",
     "workspace:person_access",
     "workspace:user_access",
