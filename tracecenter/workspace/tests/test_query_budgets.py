@@ -25,7 +25,7 @@ BUDGETS = {
     # latest push, session save (3 on SQLite); the jurisdictions of the filter, the two lists of finished work
     # (and their list entry, when there is any)
     "case_detail": 13,
-    "interview": 8,
+    "interview": 10,  # with the contacts and places recorded before (one query each)
     "contact_detail": 12,  # with the contact's history (one query, however long)
 }
 
