@@ -1,13 +1,14 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, privacy, system, work
+from tracecenter.workspace.views import audit, break_glass, cases, contacts, exports, intake, people, privacy, system, work
 
 app_name = "workspace"
 
 urlpatterns = [
     path("", work.my_work, name="my_work"),
     path("work/assign/", work.bulk_assign, name="bulk_assign"),
+    path("exports/line-list/", exports.line_list_download, name="line_list"),
     path("cases/<int:pk>/", cases.case_detail, name="case_detail"),
     path("cases/<int:pk>/interview/", cases.interview, name="interview"),
     path("cases/<int:pk>/derived-dates/", cases.derived_dates, name="derived_dates"),

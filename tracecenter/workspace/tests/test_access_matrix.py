@@ -28,6 +28,7 @@ ADMINS = {Role.ADMINISTRATOR}
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:my_work": ("get", ALL),
     "workspace:bulk_assign": ("post", {Role.SUPERVISOR}),  # each record then checked on its own
+    "workspace:line_list": ("get", INGESTERS),  # supervisors and epidemiologists: the roles that export
     "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
     "workspace:interview": ("get", CASE_EDITORS),
     "workspace:derived_dates": ("post", CASE_EDITORS),
@@ -93,6 +94,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
 LISTS = {
     "workspace:my_work",
     "workspace:bulk_assign",
+    "workspace:line_list",
     "workspace:audit_log",
     "workspace:person_access",
     "workspace:user_access",

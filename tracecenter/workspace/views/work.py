@@ -60,13 +60,13 @@ def workers_of(user: User) -> QuerySet[User]:
     ).order_by("last_name", "first_name", "pk")
 
 
-def _jurisdictions(user: User) -> QuerySet[Jurisdiction]:
+def jurisdictions_of(user: User) -> QuerySet[Jurisdiction]:
     if user.jurisdiction is None:
         return Jurisdiction.objects.none()
     return Jurisdiction.objects.filter(path__startswith=user.jurisdiction.path).order_by("path")
 
 
-def _filtered[M: (Case, Exposure)](qs: QuerySet[M], data: dict[str, Any], *, arrived: str) -> QuerySet[M]:
+def filtered[M: (Case, Exposure)](qs: QuerySet[M], data: dict[str, Any], *, arrived: str) -> QuerySet[M]:
     """The filters of a work list, on a list the policy already narrowed (`arrived`: when the work came in)."""
     if data.get("status"):
         qs = qs.filter(status=data["status"])
@@ -101,7 +101,7 @@ def _mine(user: User, data: dict[str, Any], part: str | None, context: dict[str,
     today = clock.today()
     sort = data.get("sort") or "priority"
     if part in (None, "cases"):
-        cases = _filtered(
+        cases = filtered(
             Case.objects.filter(owner=user.pk, status__in=OPEN_STATUSES).filter(policy.jurisdiction_q(user)),
             data,
             arrived="opened_at",
@@ -113,7 +113,7 @@ def _mine(user: User, data: dict[str, Any], part: str | None, context: dict[str,
         context["cases"] = worklist.ordered(items) if sort == "priority" else items
         audit_list(user, "case_list", [c.pk for c in rows], records=rows, record_type="case")
     if part in (None, "contacts"):
-        exposures = _filtered(
+        exposures = filtered(
             Exposure.objects.filter(owner=user.pk, status__in=OPEN_CONTACT).filter(policy.jurisdiction_q(user)),
             data,
             arrived="created_at",
@@ -144,7 +144,7 @@ def _mine(user: User, data: dict[str, Any], part: str | None, context: dict[str,
 
 def _reach(user: User, request: HttpRequest, data: dict[str, Any], part: str | None, context: dict[str, Any]) -> None:
     sort = data.get("sort") or "priority"
-    cases = _filtered(case_queryset(user).filter(status__in=OPEN_STATUSES), data, arrived="opened_at")
+    cases = filtered(case_queryset(user).filter(status__in=OPEN_STATUSES), data, arrived="opened_at")
     queue = _sorted(cases, sort, arrived="opened_at", priority=("priority", "owner", "opened_at", "pk"))
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     audit_list(user, "case_list", [c.pk for c in page.object_list], records=list(page.object_list), record_type="case")
@@ -153,12 +153,13 @@ def _reach(user: User, request: HttpRequest, data: dict[str, Any], part: str | N
         page=page,
         queue_items=[worklist.case_item(c, today) for c in page.object_list],
         can_assign=user.has_capability(Capability.ASSIGN),
+        can_export=user.has_capability(Capability.EXPORT),
     )
     if context["can_assign"]:
         context["bulk_form"] = forms.BulkAssignForm(assignees=workers_of(user))
     if part is not None:
         return
-    contacts = _filtered(
+    contacts = filtered(
         exposures_visible_to(user).filter(status__in=OPEN_CONTACT).select_related("person", "owner", "jurisdiction"),
         data,
         arrived="created_at",
@@ -215,7 +216,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
         raise Http404
     # A worker's own lists have no worker to choose; the supervisor's and the epidemiologist's do.
     workers = User.objects.none() if user.scope == Scope.ASSIGNED else workers_of(user)
-    filters = forms.WorkFilterForm(request.GET or None, workers=workers, jurisdictions=_jurisdictions(user))
+    filters = forms.WorkFilterForm(request.GET or None, workers=workers, jurisdictions=jurisdictions_of(user))
     # A filter that does not hold is named on its field, and the list is shown unfiltered rather than empty.
     data = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
     context: dict[str, Any] = {"scope": user.scope, "filters": filters, "query": _query(filters)}
