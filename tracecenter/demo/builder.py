@@ -149,6 +149,8 @@ DEMO_USERS = (
     DemoUser("supervisor.valley", Role.SUPERVISOR, "valley", "Thomas", "Byrne", on_team=True),
     # The state's feeds (MLLP, files) arrive at state level: someone there reads their reports and reviews matches.
     DemoUser("supervisor.state", Role.SUPERVISOR, STATE, "Nadia", "Rahman"),
+    # The state's auditor reads the state-level trail (the feeds, the state's reviews and exports) and the counties'.
+    DemoUser("auditor.state", Role.AUDITOR, STATE, "Walter", "Osei"),
 )
 
 

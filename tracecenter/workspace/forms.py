@@ -191,3 +191,37 @@ class BulkAssignForm(forms.Form):
     def clean_ids(self) -> list[int]:
         # Which of them the user may assign is the services' question, asked of each record.
         return list(dict.fromkeys(self.cleaned_data["ids"]))
+
+
+class AuditFilterForm(forms.Form):
+    """The audit trail's filters: who (a staff account's user name), which record, what, when."""
+
+    username = forms.CharField(label=_("User name"), required=False, max_length=150)
+    object_type = forms.RegexField(
+        label=_("Record type"),
+        required=False,
+        regex=r"^[a-z][a-z_.]{0,39}$",
+        error_messages={"invalid": _("A record type is a short code, such as case, contact or person.")},
+    )
+    object_id = forms.RegexField(
+        label=_("Record number"),
+        required=False,
+        regex=r"^[0-9A-Za-z_-]{1,40}$",
+        error_messages={"invalid": _("Give the record's number.")},
+    )
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=())
+    date_from = forms.DateField(label=_("From"), required=False, widget=DATE)
+    date_to = forms.DateField(label=_("Until (inclusive)"), required=False, widget=DATE)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from tracecenter.audit.models import Action
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Any action")), *Action.choices]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("This date is before the first one."))
+        return data
