@@ -168,6 +168,16 @@ def test_a_supervisor_reassigns_and_a_tracer_may_not(client: Client, users, expo
     assert exposure.owner == other
 
 
+@pytest.mark.parametrize("assignee", ["abc", "1 OR 1=1", str(10**30), "<script>"])
+def test_a_hostile_assignee_is_refused_on_its_field(client: Client, users, exposure, assignee):
+    client.force_login(users[Role.SUPERVISOR])
+    response = client.post(_url("contact_assign", exposure), {"assignee": assignee})
+    assert response.status_code == 422
+    assert 'id="id_assignee_error"' in response.content.decode()
+    exposure.refresh_from_db()
+    assert exposure.owner == users[Role.CONTACT_TRACER]
+
+
 def test_a_tracer_cannot_act_on_someone_elses_contact(client: Client, users, exposure, make_user, county):
     client.force_login(make_user(Role.CONTACT_TRACER, county))
     for name, data in (("contact_status", {"status": "notified", "reason": "x"}), ("contact_call", {"outcome": "reached"})):

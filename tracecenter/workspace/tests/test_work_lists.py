@@ -201,3 +201,26 @@ def test_a_worker_cannot_assign_in_bulk(client: Client, tracer, make_case, count
     response = client.post(reverse("workspace:bulk_assign"), {"kind": "cases", "ids": [case.pk], "assignee": tracer.pk})
     assert response.status_code == 403
     assert Case.objects.get(pk=case.pk).owner is None
+
+
+def test_the_supervisors_page_costs_the_same_queries_for_3_cases_and_contacts_as_for_9(
+    client: Client, users, make_case, county, tracer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("workspace:my_work")).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            case = make_case(county, owner=tracer if i % 2 else None, first_name=f"N{i}")
+            _contact(case, tracer, first=f"K{i}")
+
+    client.force_login(users[Role.SUPERVISOR])
+    add(3)
+    few = cost()
+    add(6)
+    assert cost() == few
