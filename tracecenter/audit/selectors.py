@@ -80,3 +80,39 @@ def user_access(viewer: Viewer, user_id: int) -> QuerySet[AuditEntry]:
 def trail_removed_up_to() -> AuditCheckpoint | None:
     """The latest checkpoint of the trail's own retention: the entries up to it were removed (None: none ever were)."""
     return AuditCheckpoint.objects.order_by("-up_to_seq").first()
+
+
+def audit_entries_filtered(
+    entries: QuerySet[AuditEntry],
+    *,
+    username: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    action: str = "",
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    """The auditor's filters, on entries the auditor may read already (`audit_entries_visible_to`)."""
+    if username:
+        entries = entries.filter(actor_username__iexact=username)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object_id:
+        entries = entries.filter(object_id=object_id)
+    if action:
+        entries = entries.filter(action=action)
+    if since is not None:
+        entries = entries.filter(at__gte=since)
+    if until is not None:
+        entries = entries.filter(at__lt=until)
+    return entries
+
+
+def chain_state() -> dict[str, int]:
+    """Where the chain stands now: entries sealed, waiting for the sealer, and refused by it (HMAC did not hold)."""
+    counts = AuditEntry.objects.aggregate(
+        sealed=Count("pk", filter=Q(seq__isnull=False)),
+        pending=Count("pk", filter=Q(seq__isnull=True, seal_refused=False)),
+        refused=Count("pk", filter=Q(seal_refused=True)),
+    )
+    return {key: int(value or 0) for key, value in counts.items()}

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, Team, User
+from tracecenter.audit.access import audit_denied
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.cases import engine
@@ -528,3 +529,41 @@ def case_preview_dates(*, case: Case, symptom_onset: dt.date | None, asymptomati
     """The dates the interview would give, without saving: shown while the tracer types."""
     dates, _rule_set = _case_dates(case, None if asymptomatic else symptom_onset)
     return dates
+
+
+@dataclasses.dataclass
+class BulkOutcome:
+    """What a bulk action did: the records done, the ones refused, and why (the first reason of each kind)."""
+
+    done: list[int] = dataclasses.field(default_factory=list)
+    refused: list[int] = dataclasses.field(default_factory=list)
+    reasons: list[str] = dataclasses.field(default_factory=list)
+
+    def refuse(self, pk: int, reason: str) -> None:
+        self.refused.append(pk)
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+def cases_assign_bulk(*, actor: User, case_ids: Sequence[int], assignee: User | None) -> BulkOutcome:
+    """`case_assign` for each case ticked on a list, each on its own: the policy asked of each record, one
+    audit entry per record assigned, and per record refused (one the supervisor may not assign)."""
+    outcome = BulkOutcome()
+    permitted = policy.permitted(Case.objects.filter(pk__in=list(case_ids)), actor, policy.Act.ASSIGN)
+    cases = {case.pk: case for case in permitted.select_related("jurisdiction", "person")}
+    for pk in case_ids:
+        case = cases.get(pk)
+        if case is None:
+            audit_denied(actor, policy.needs(policy.Act.ASSIGN), object_type="case", object_id=pk)
+            outcome.refuse(pk, _("not yours to assign"))
+            continue
+        try:
+            with transaction.atomic():
+                case_assign(actor=actor, case=case, assignee=assignee)
+        except DomainError as exc:
+            outcome.refuse(pk, exc.message)
+        except PermissionDenied:
+            outcome.refuse(pk, _("not yours to assign"))
+        else:
+            outcome.done.append(pk)
+    return outcome

@@ -230,3 +230,40 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"Attendance {self.pk}"
+
+
+class CallOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached the contact")
+    NO_ANSWER = "no_answer", _("No answer")
+    VOICEMAIL = "voicemail", _("Left a voicemail")
+    BUSY = "busy", _("Line busy")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    DECLINED = "declined", _("Declined to talk")
+    CALL_BACK = "call_back", _("Asked to be called back")
+
+
+class ExposureActivity(models.Model):
+    """The contact's history: status changes (with their reason), call attempts, exposure corrections,
+    reassignments. `note` is what a person typed (a reason, what was said on a call): encrypted."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status changed")
+        CALL = "call", _("Call attempt")
+        EXPOSURE = "exposure", _("Exposure updated")
+        ASSIGNED = "assigned", _("Assigned")
+
+    exposure = models.ForeignKey(Exposure, on_delete=models.CASCADE, related_name="activities")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    outcome = models.CharField(max_length=16, choices=CallOutcome.choices, blank=True, default="")
+    # Facts the system wrote (statuses, dates), never what a person typed: that is `note`.
+    summary = models.CharField(max_length=200, blank=True, default="")
+    note = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["exposure", "at"], name="exposure_activity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on contact {self.exposure_id}"

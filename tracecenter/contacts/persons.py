@@ -157,15 +157,3 @@ def person_record_for(user: Viewer, person: Person) -> PersonRecord:
         activities=list(CaseActivity.objects.filter(case__in=case_ids).order_by("-at", "-pk")[:MAX_ITEMS]),
         may_edit=persons_editable_by(user).filter(pk=person.pk).exists(),
     )
-
-
-def persons_of_exposures(exposures: list[Exposure]) -> list[tuple[Person, list[Exposure]]]:
-    """Exposures grouped by their person, in the order each person first appears.
-
-    The same person named by several cases is one person with several exposures: a worklist shows
-    them once, with all of them, not as several strangers.
-    """
-    grouped: dict[int, tuple[Person, list[Exposure]]] = {}
-    for exposure in exposures:
-        grouped.setdefault(exposure.person_id, (exposure.person, []))[1].append(exposure)
-    return list(grouped.values())

@@ -15,19 +15,24 @@ from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import User
+from tracecenter.accounts.roles import ASSIGNABLE_ROLES
+from tracecenter.accounts.validation import clean_text
+from tracecenter.audit.access import audit_denied
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
 from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
-from tracecenter.cases.services import case_activity_add
+from tracecenter.cases.services import BulkOutcome, case_activity_add
 from tracecenter.contacts.events import ContactBecameCase, ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.contacts.models import (
     RESIDENTIAL_KINDS,
     Attendance,
+    CallOutcome,
     Event,
     Exposure,
+    ExposureActivity,
     ExposureStatus,
     Place,
     PlaceKind,
@@ -213,8 +218,33 @@ _EXPOSURE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+MAX_REASON = 300
+MAX_CALL_NOTE = 2000
+
+
+def _require(actor: User | None, act: policy.Act, exposure: Exposure) -> None:
+    """The acting user may `act` on this contact (the policy, per record); the system (no user) may."""
+    if actor is not None and not policy.may(actor, act, exposure):
+        raise PermissionDenied
+
+
+def _activity(exposure: Exposure, actor: User | None, kind: str, *, summary: str = "", note: str = "", outcome: str = "") -> None:
+    ExposureActivity.objects.create(
+        exposure=exposure, at=clock.now(), actor=acting_user(actor), kind=kind, summary=summary, note=note, outcome=outcome
+    )
+
+
+def exposure_next_statuses(exposure: Exposure) -> list[str]:
+    """The statuses this contact may go to from where it is (what the status selector offers)."""
+    allowed = _EXPOSURE_TRANSITIONS.get(exposure.status, frozenset())
+    return [value for value in ExposureStatus.values if value in allowed]
+
+
 @transaction.atomic
-def exposure_change_status(*, actor: User | None, exposure: Exposure, to_status: str) -> Exposure:
+def exposure_change_status(*, actor: User | None, exposure: Exposure, to_status: str, reason: str) -> Exposure:
+    """Move a contact along its lifecycle, with the reason kept in its history."""
+    _require(actor, policy.Act.EDIT, exposure)
+    reason = clean_text(reason, field="reason", max_length=MAX_REASON)
     if to_status not in _EXPOSURE_TRANSITIONS.get(exposure.status, frozenset()):
         raise DomainError(_("A contact cannot go from this status to that one."), field="status")
     if to_status == ExposureStatus.RELEASED and clock.today() < exposure.quarantine_end:
@@ -225,6 +255,13 @@ def exposure_change_status(*, actor: User | None, exposure: Exposure, to_status:
     from_status = exposure.status
     exposure.status = to_status
     exposure.save(update_fields=["status", "updated_at"])
+    _activity(
+        exposure,
+        actor,
+        ExposureActivity.Kind.STATUS,
+        summary=f"{ExposureStatus(from_status).label} → {ExposureStatus(to_status).label}",
+        note=reason,
+    )
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -242,10 +279,102 @@ def exposure_change_status(*, actor: User | None, exposure: Exposure, to_status:
 
 
 @transaction.atomic
+def exposure_call_record(*, actor: User, exposure: Exposure, outcome: str, note: str = "") -> ExposureActivity:
+    """One call attempt to the contact and how it went. A contact reached while still new is notified
+    by that call; the status otherwise stays the tracer's decision."""
+    _require(actor, policy.Act.EDIT, exposure)
+    if outcome not in CallOutcome.values:
+        raise DomainError(_("Choose one of the listed values."), field="outcome")
+    note = clean_text(note, field="note", max_length=MAX_CALL_NOTE, required=False)
+    activity = ExposureActivity.objects.create(
+        exposure=exposure, at=clock.now(), actor=actor, kind=ExposureActivity.Kind.CALL, outcome=outcome, note=note
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["call_attempt"],
+        detail=f"call {outcome}",
+    )
+    if outcome == CallOutcome.REACHED and exposure.status == ExposureStatus.NEW:
+        exposure_change_status(
+            actor=actor, exposure=exposure, to_status=ExposureStatus.NOTIFIED, reason=_("Reached by phone and notified.")
+        )
+    return activity
+
+
+def exposure_call_attempts(exposure: Exposure) -> int:
+    return exposure.activities.filter(kind=ExposureActivity.Kind.CALL).count()
+
+
+_CLOSED_EXPOSURE = (ExposureStatus.RELEASED, ExposureStatus.BECAME_CASE)
+
+
+@transaction.atomic
+def exposure_update_dates(
+    *, actor: User, exposure: Exposure, last_exposure_date: dt.date, first_exposure_date: dt.date | None, reason: str
+) -> Exposure:
+    """Correct when the contact was exposed. The quarantine end follows the rules in force on the new
+    last exposure (a later exposure moves it later), as when the contact was first recorded."""
+    _require(actor, policy.Act.EDIT, exposure)
+    reason = clean_text(reason, field="reason", max_length=MAX_REASON)
+    if exposure.status in _CLOSED_EXPOSURE:
+        raise DomainError(_("This contact is closed; its exposure can no longer change."), field="last_exposure_date")
+    start: dt.date | None = None
+    end: dt.date | None = None
+    if exposure.case is not None:
+        start, end = exposure.case.infectious_start, exposure.case.infectious_end
+    elif exposure.parent_exposure is not None:
+        # As when it was recorded: from the day the parent contact could first be infectious.
+        start, end = exposure.parent_exposure.last_exposure_date, exposure.parent_exposure.quarantine_end
+    try:
+        engine.check_exposure(
+            last_exposure=last_exposure_date,
+            first_exposure=first_exposure_date,
+            infectious_start=start,
+            infectious_end=end,
+            today=clock.today(),
+        )
+    except engine.RuleViolation as exc:
+        raise rule_error(exc) from None
+    before = (exposure.last_exposure_date, exposure.quarantine_end)
+    quarantine_end, rule_set = _quarantine(exposure.jurisdiction, last_exposure_date)
+    exposure.last_exposure_date = last_exposure_date
+    exposure.first_exposure_date = first_exposure_date
+    exposure.quarantine_end = quarantine_end
+    exposure.rules = rule_set
+    exposure.save(update_fields=["last_exposure_date", "first_exposure_date", "quarantine_end", "rules", "updated_at"])
+    summary = (
+        f"last exposure {before[0].isoformat()} -> {last_exposure_date.isoformat()}, "
+        f"quarantine end {before[1].isoformat()} -> {quarantine_end.isoformat()}"
+    )
+    _activity(exposure, actor, ExposureActivity.Kind.EXPOSURE, summary=summary, note=reason)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["first_exposure_date", "last_exposure_date", "quarantine_end"],
+    )
+    return exposure
+
+
+def exposure_assignees(exposure: Exposure) -> QuerySet[User]:
+    """Who may be given this contact: active workers of its jurisdiction or one above it."""
+    return User.objects.filter(
+        is_active=True, role__in=ASSIGNABLE_ROLES, jurisdiction_id__in=exposure.jurisdiction.ancestors_and_self()
+    ).order_by("last_name", "first_name")
+
+
+@transaction.atomic
 def exposure_assign(*, actor: User, exposure: Exposure, assignee: User | None) -> Exposure:
-    """Give a contact an owner (or take it back); only someone who may assign in its jurisdiction can."""
+    """Give a contact an owner (or take it back); only someone who may assign it (policy, per record) can."""
     if not policy.may_assign_in(actor, exposure.jurisdiction):
         raise PermissionDenied
+    _require(actor, policy.Act.ASSIGN, exposure)
     if assignee is not None and not (
         policy.may_own_work(assignee) and policy.covers(assignee.jurisdiction, exposure.jurisdiction)
     ):
@@ -253,6 +382,9 @@ def exposure_assign(*, actor: User, exposure: Exposure, assignee: User | None) -
     previous_owner_id = exposure.owner_id
     exposure.owner = assignee
     exposure.save(update_fields=["owner", "updated_at"])
+    _activity(
+        exposure, actor, ExposureActivity.Kind.ASSIGNED, summary=f"owner {previous_owner_id or '-'} -> {exposure.owner_id or '-'}"
+    )
     audit_record(
         actor=actor,
         action=Action.ASSIGN,
@@ -498,3 +630,26 @@ def attendance_record(
         fields=["place", "arrived_at", "left_at"],
     )
     return attendance
+
+
+def exposures_assign_bulk(*, actor: User, exposure_ids: Sequence[int], assignee: User | None) -> BulkOutcome:
+    """`exposure_assign` for each contact ticked on a list, each on its own, as `cases_assign_bulk` does for cases."""
+    outcome = BulkOutcome()
+    permitted = policy.permitted(Exposure.objects.filter(pk__in=list(exposure_ids)), actor, policy.Act.ASSIGN)
+    exposures = {exposure.pk: exposure for exposure in permitted.select_related("jurisdiction")}
+    for pk in exposure_ids:
+        exposure = exposures.get(pk)
+        if exposure is None:
+            audit_denied(actor, policy.needs(policy.Act.ASSIGN), object_type="contact", object_id=pk)
+            outcome.refuse(pk, _("not yours to assign"))
+            continue
+        try:
+            with transaction.atomic():
+                exposure_assign(actor=actor, exposure=exposure, assignee=assignee)
+        except DomainError as exc:
+            outcome.refuse(pk, exc.message)
+        except PermissionDenied:
+            outcome.refuse(pk, _("not yours to assign"))
+        else:
+            outcome.done.append(pk)
+    return outcome

@@ -149,6 +149,8 @@ DEMO_USERS = (
     DemoUser("supervisor.valley", Role.SUPERVISOR, "valley", "Thomas", "Byrne", on_team=True),
     # The state's feeds (MLLP, files) arrive at state level: someone there reads their reports and reviews matches.
     DemoUser("supervisor.state", Role.SUPERVISOR, STATE, "Nadia", "Rahman"),
+    # The state's auditor reads the state-level trail (the feeds, the state's reviews and exports) and the counties'.
+    DemoUser("auditor.state", Role.AUDITOR, STATE, "Walter", "Osei"),
 )
 
 
@@ -1029,7 +1031,9 @@ class DemoBuilder:
         else:
             path = [ExposureStatus.NOTIFIED, ExposureStatus.MONITORING]
         for to_status in path:
-            exposure_change_status(actor=exposure.owner or worker, exposure=exposure, to_status=to_status)
+            exposure_change_status(
+                actor=exposure.owner or worker, exposure=exposure, to_status=to_status, reason="Follow-up call"
+            )
 
     def build_negatives(self) -> None:
         """People tested in the same weeks who were negative: most tests are."""

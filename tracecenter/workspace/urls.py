@@ -1,12 +1,26 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, persons, privacy, system, work
+from tracecenter.workspace.views import (
+    audit,
+    break_glass,
+    cases,
+    contacts,
+    exports,
+    intake,
+    people,
+    persons,
+    privacy,
+    system,
+    work,
+)
 
 app_name = "workspace"
 
 urlpatterns = [
     path("", work.my_work, name="my_work"),
+    path("work/assign/", work.bulk_assign, name="bulk_assign"),
+    path("exports/line-list/", exports.line_list_download, name="line_list"),
     path("cases/<int:pk>/", cases.case_detail, name="case_detail"),
     path("cases/<int:pk>/interview/", cases.interview, name="interview"),
     path("cases/<int:pk>/derived-dates/", cases.derived_dates, name="derived_dates"),
@@ -20,6 +34,10 @@ urlpatterns = [
     path("persons/<int:pk>/edit/", persons.person_edit, name="person_edit"),
     path("cases/report/", persons.case_report_view, name="case_report"),
     path("cases/<int:pk>/contacts/new/", persons.contact_add, name="contact_add"),
+    path("contacts/<int:pk>/status/", contacts.contact_status, name="contact_status"),
+    path("contacts/<int:pk>/call/", contacts.contact_call, name="contact_call"),
+    path("contacts/<int:pk>/exposure/", contacts.contact_exposure, name="contact_exposure"),
+    path("contacts/<int:pk>/assign/", contacts.contact_assign, name="contact_assign"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/person/", audit.person_access, name="person_access"),
     path("audit/user/", audit.user_access, name="user_access"),

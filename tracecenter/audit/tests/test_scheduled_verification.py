@@ -57,8 +57,8 @@ def test_a_changed_entry_fails_the_job_is_audited_and_shown_to_auditors(sealed, 
     alert = AuditEntry.objects.get(action=Action.INTEGRITY)
     assert alert.object_type == "audit_check" and alert.object_id == str(check.pk)
     page = _audit_page(users[Role.AUDITOR])
-    assert "found broken" in page and check.first_problem in page
+    assert "was found broken" in page and check.first_problem in page
     # The next verification that finds it sound again (entries restored from a backup) clears the banner.
     raw_sql("UPDATE audit_auditentry SET detail = %s WHERE id = %s", [target.detail, target.pk])
     jobs.verify()
-    assert "found broken" not in _audit_page(users[Role.AUDITOR])
+    assert "was found broken" not in _audit_page(users[Role.AUDITOR])  # the banner (the action filter names the action)

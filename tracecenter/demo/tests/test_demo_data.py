@@ -236,3 +236,19 @@ def test_the_demo_does_not_run_in_production(settings: Any) -> None:
     with pytest.raises(CommandError, match="production"):
         run(*ARGS)
     assert not Jurisdiction.objects.exists()
+
+
+def test_the_state_auditor_sees_state_level_actions_that_a_county_auditor_does_not() -> None:
+    run(*ARGS)
+    by_name = {user.username: user for user in User.objects.select_related("jurisdiction")}
+    state_auditor, county_auditor = by_name["auditor.state"], by_name["auditor"]
+    assert state_auditor.role == Role.AUDITOR and state_auditor.jurisdiction.parent is None
+    # The state supervisor's account was made at state level: a state-level entry.
+    query = {"object_type": "user", "object_id": str(by_name["supervisor.state"].pk)}
+    client = Client()
+    client.force_login(state_auditor)
+    seen = client.get("/audit/", query).content.decode()
+    assert "demo data" in seen.split('id="audit-entries"')[1]
+    client.force_login(county_auditor)
+    hidden = client.get("/audit/", query).content.decode()
+    assert "demo data" not in hidden.split('id="audit-entries"')[1]

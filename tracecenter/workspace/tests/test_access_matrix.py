@@ -27,6 +27,8 @@ ADMINS = {Role.ADMINISTRATOR}
 # url name -> (method, roles allowed). Allowed means 2xx/3xx; everyone else gets 403 (or the login page when signed out).
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:my_work": ("get", ALL),
+    "workspace:bulk_assign": ("post", {Role.SUPERVISOR}),  # each record then checked on its own
+    "workspace:line_list": ("get", INGESTERS),  # supervisors and epidemiologists: the roles that export
     "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
     "workspace:interview": ("get", CASE_EDITORS),
     "workspace:derived_dates": ("post", CASE_EDITORS),
@@ -40,6 +42,11 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:person_edit": ("get", WORKERS),  # epidemiologists read only
     "workspace:case_report": ("get", {Role.CASE_INVESTIGATOR, Role.SUPERVISOR}),
     "workspace:contact_add": ("get", CASE_EDITORS),
+    # The contact's tracer, its case's investigator and their team's supervisor work on it; the supervisor assigns.
+    "workspace:contact_status": ("post", WORKERS),
+    "workspace:contact_call": ("post", WORKERS),
+    "workspace:contact_exposure": ("post", WORKERS),
+    "workspace:contact_assign": ("post", {Role.SUPERVISOR}),
     "workspace:audit_log": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:person_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
     "workspace:user_access": ("get", {Role.AUDITOR, Role.PRIVACY_OFFICER}),
@@ -94,6 +101,8 @@ LISTS = {
     "workspace:my_work",
     "workspace:person_search",
     "workspace:case_report",
+    "workspace:bulk_assign",
+    "workspace:line_list",
     "workspace:audit_log",
     "workspace:person_access",
     "workspace:user_access",
@@ -194,7 +203,16 @@ def world(users, make_case, make_person, county, other_county, make_user):
     )
     # Contacts and cases of the same role holders: investigator holds the case, tracer the contact.
     args = {
-        "workspace:contact_detail": exposure.pk,
+        **dict.fromkeys(
+            [
+                "workspace:contact_detail",
+                "workspace:contact_status",
+                "workspace:contact_call",
+                "workspace:contact_exposure",
+                "workspace:contact_assign",
+            ],
+            exposure.pk,
+        ),
         "workspace:person_detail": exposure.person_id,
         "workspace:person_edit": exposure.person_id,
         "workspace:contact_add": case.pk,
@@ -239,7 +257,15 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "batch": batch,
         "urls": urls,
         "outsider": make_user(Role.CASE_INVESTIGATOR, other_county),
+        # What a POST sends when it is not POST_DATA: a valid change, so that an allowed role gets through.
+        "post_data": {
+            "workspace:contact_status": {"status": "notified"},
+            "workspace:contact_exposure": {"last_exposure_date": exposure.last_exposure_date.isoformat()},
+        },
     }
+
+
+POST_DATA = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on", "outcome": "no_answer"}
 
 
 # Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
@@ -255,7 +281,7 @@ def test_each_role_is_allowed_or_refused_each_page(client: Client, world, users,
     refusals = AuditEntry.objects.filter(action="denied", actor_id=user.pk).count()
     for name, (method, _roles) in MATRIX.items():
         url = world["urls"][name]
-        data = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on"} if method == "post" else None
+        data = {**POST_DATA, **world["post_data"].get(name, {})} if method == "post" else None
         response = getattr(client, method)(url, data=data) if data else getattr(client, method)(url)
         allowed = _allowed(role, name)
         if allowed:

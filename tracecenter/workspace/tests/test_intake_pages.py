@@ -582,7 +582,9 @@ def test_same_person_merges_and_the_merge_can_be_undone(client: Client, users: d
     assert "Merged." in html and "Nothing to review." in html
     merge = PersonMerge.objects.get()
     assert (merge.survivor_id, merge.merged_id) == (candidate.pk, incoming.pk)
-    assert f"<td>#{merge.pk}</td><td>person {candidate.pk}</td><td>person {incoming.pk}</td>" in html
+    # Both records are the reviewer's: named, with their numbers.
+    kept, merged = f"{candidate.full_name} (person {candidate.pk})", f"{incoming.full_name} (person {incoming.pk})"
+    assert f"<td>#{merge.pk}</td><td>{kept}</td><td>{merged}</td>" in html
     assert set(LabResult.objects.values_list("person_id", flat=True)) == {candidate.pk}
     review.refresh_from_db()
     assert review.status == "merged"

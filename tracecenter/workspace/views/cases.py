@@ -19,7 +19,7 @@ from tracecenter.audit.access import get_for
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
-from tracecenter.cases.models import Case, CaseActivity
+from tracecenter.cases.models import Case, CaseActivity, Symptom
 from tracecenter.cases.rule_messages import rule_message
 from tracecenter.cases.selectors import case_assignees, case_transfer_targets, cases_from_intake_batch, cases_permitted
 from tracecenter.cases.services import CaseFacts, case_assign, case_change_status, case_preview_dates, case_transfer
@@ -45,6 +45,11 @@ def _timeline(case: Case) -> list[CaseActivity]:
     return list(case.activities.select_related("actor").order_by("-at", "-pk")[:200])
 
 
+def _symptom_labels(case: Case) -> list[str]:
+    labels = dict(Symptom.choices)
+    return [str(labels.get(code, code)) for code in case.symptoms or []]
+
+
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
@@ -64,6 +69,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "phones": [cp for cp in points if cp.kind == ContactPoint.Kind.PHONE],
         "emails": [cp for cp in points if cp.kind == ContactPoint.Kind.EMAIL],
         "lab_results": list(case.lab_results.all()),
+        "symptom_labels": _symptom_labels(case),
         "timeline": _timeline(case),
         "exposures": exposures,
         "attendances": attendances,
@@ -254,6 +260,11 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
             "facts_form": facts_form,
             "visit_formset": visit_formset,
             "contact_formset": contact_formset,
+            # What earlier interviews recorded: reopening the interview shows them, so nobody enters them twice.
+            "recorded_exposures": list(
+                exposures_visible_to(user).filter(case=case).select_related("person").order_by("-last_exposure_date", "pk")
+            ),
+            "recorded_attendances": list(case.attendances.select_related("place", "event").order_by("arrived_at")),
         },
         status=status,
     )

@@ -17,7 +17,7 @@ from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import Capability
 from tracecenter.audit.access import get_for, require_audited
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record
+from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.core.errors import DomainError
 from tracecenter.people.identity import identity_of
 from tracecenter.people.merge import match_review_decide, person_merge_undo
@@ -25,16 +25,46 @@ from tracecenter.people.models import ContactPoint, MatchReview
 from tracecenter.people.selectors import match_reviews_visible_to, merges_visible_to
 from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
 
+HISTORY = 50
+
+
+def _names_shown(user: User, rows: list[Any], sides: tuple[str, str]) -> list[Any]:
+    """The persons whose names a list shows: both sides of each row the reviewer may decide (sees both), none of
+    the others. Each is audited as a read of that person, as the record's page would be."""
+    persons = [getattr(row, side) for row in rows if getattr(row, "decidable", False) for side in sides]
+    if persons:
+        audit_record_many(
+            actor=user,
+            action=Action.READ,
+            object_type="person",
+            items=[(p.pk, p.jurisdiction_id) for p in persons],
+            fields=["name"],
+            detail="named in identity reviews",
+        )
+    return persons
+
 
 @login_required
 def match_reviews(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     require_audited(user, Capability.REVIEW_MATCHES, object_type="match_review")
-    reviews = Paginator(match_reviews_visible_to(user).filter(status=MatchReview.Status.OPEN), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    visible = match_reviews_visible_to(user).select_related("incoming", "candidate", "decided_by")
+    reviews = Paginator(visible.filter(status=MatchReview.Status.OPEN), PAGE_SIZE).get_page(request.GET.get("page"))
+    reviews.object_list = list(reviews.object_list)
+    merges = list(merges_visible_to(user).select_related("merged_by", "undone_by", "survivor", "merged")[:HISTORY])
+    decided = list(visible.exclude(status=MatchReview.Status.OPEN).order_by("-decided_at", "-pk")[:HISTORY])
+    _names_shown(user, [*reviews.object_list, *decided], ("incoming", "candidate"))
+    _names_shown(user, merges, ("survivor", "merged"))
+    return render(
+        request,
+        "workspace/match_reviews.html",
+        {
+            "page": reviews,
+            "merges": [m for m in merges if m.undone_at is None],
+            "decided": decided,
+            "undone": [m for m in merges if m.undone_at is not None],
+        },
     )
-    merges = list(merges_visible_to(user).filter(undone_at__isnull=True).select_related("merged_by")[:20])
-    return render(request, "workspace/match_reviews.html", {"page": reviews, "merges": merges})
 
 
 def _side(person: Any) -> dict[str, Any]:
