@@ -1,7 +1,18 @@
 from django.urls import path
 
 from tracecenter.workspace.views import administration as admin
-from tracecenter.workspace.views import audit, break_glass, cases, contacts, intake, people, privacy, system, work
+from tracecenter.workspace.views import (
+    audit,
+    break_glass,
+    cases,
+    conditions_admin,
+    contacts,
+    intake,
+    people,
+    privacy,
+    system,
+    work,
+)
 
 app_name = "workspace"
 
@@ -40,6 +51,17 @@ urlpatterns = [
     path("administration/jurisdictions/<int:pk>/delete/", admin.jurisdiction_delete, name="admin_jurisdiction_delete"),
     path("administration/jurisdictions/<int:pk>/teams/new/", admin.team_create, name="admin_team_create"),
     path("administration/jurisdictions/<int:pk>/rules/", admin.rule_sets, name="admin_rule_sets"),
+    path("administration/jurisdictions/<int:pk>/conditions/", conditions_admin.conditions_page, name="admin_conditions"),
+    path(
+        "administration/jurisdictions/<int:pk>/conditions/tests/",
+        conditions_admin.condition_test_add,
+        name="admin_condition_test_add",
+    ),
+    path(
+        "administration/condition-tests/<int:pk>/remove/",
+        conditions_admin.condition_test_remove,
+        name="admin_condition_test_remove",
+    ),
     path("administration/teams/<int:pk>/", admin.team_edit, name="admin_team_edit"),
     path("administration/rules/<int:pk>/", admin.rule_set_edit, name="admin_rule_set_edit"),
     path("administration/rules/<int:pk>/delete/", admin.rule_set_delete, name="admin_rule_set_delete"),
