@@ -324,8 +324,10 @@ LOGGING = {
 }
 
 # Intake of lab results (HL7 v2, CSV, FHIR).
-# Conditions whose positive molecular or antigen results open cases; other conditions' results are kept on the person.
-CASE_CONDITIONS = frozenset(env_list("CASE_CONDITIONS", ["covid-19"]))
+# The starting point of a new installation: conditions whose positive molecular or antigen results open cases wherever
+# no administrator has configured the jurisdiction's own (Administration > Conditions; intake/conditions.py). Codes of
+# intake/conditions.py CATALOGUE. Other conditions' results are kept on the person.
+DEFAULT_CASE_CONDITIONS = frozenset(env_list("CASE_CONDITIONS", ["covid-19"]))
 # Where feeds put persons whose county is not a jurisdiction here (a jurisdiction code); empty = the only top-level one.
 INTAKE_JURISDICTION = env_str("INTAKE_JURISDICTION", "")
 # Largest file the upload page and `ingest` accept, whatever its format; and, below that, per format (a file whose

@@ -196,6 +196,7 @@ class CaseListItem(Schema):
     jurisdiction_id: int
     team_id: int | None
     owner_id: int | None
+    condition: str = Field(description="The condition's code: covid-19, influenza, rsv, measles, mpox, tuberculosis, ...")
     status: str
     priority: int
     specimen_collection_date: dt.date | None

@@ -23,9 +23,10 @@ class Rules:
     isolation_days: int = 10  # isolation ends this many days after onset (or specimen)
     quarantine_days: int = 14  # quarantine ends this many days after last exposure
     test_based_release: bool = False  # release needs negative tests, not only the date
+    monitoring_days: int = 14  # daily symptom monitoring of a contact lasts this many days after last exposure
 
     def __post_init__(self) -> None:
-        for name in ("days_before_onset", "days_before_specimen", "isolation_days", "quarantine_days"):
+        for name in ("days_before_onset", "days_before_specimen", "isolation_days", "quarantine_days", "monitoring_days"):
             value = getattr(self, name)
             if not 0 <= value <= 60:
                 raise ValueError(f"{name} must be between 0 and 60 days, not {value}.")

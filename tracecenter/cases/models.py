@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from tracecenter.accounts.models import Jurisdiction, Team
 from tracecenter.cases import engine
 from tracecenter.core.fields import EncryptedTextField
+from tracecenter.intake import conditions
 from tracecenter.intake.models import LabResult
 from tracecenter.people.models import Person
 
@@ -19,17 +20,22 @@ class RuleSet(models.Model):
     """
 
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="rule_sets")
+    # "" is a version for every condition that has none of its own (conditions.py); else one condition's code.
+    condition = models.CharField(_("condition"), max_length=32, blank=True, default="", choices=conditions.CHOICES)
     effective_from = models.DateField(_("in force from"))
     days_before_onset = models.PositiveSmallIntegerField(_("infectious days before onset"), default=2)
     days_before_specimen = models.PositiveSmallIntegerField(_("infectious days before specimen (asymptomatic)"), default=2)
     isolation_days = models.PositiveSmallIntegerField(_("isolation days"), default=10)
     quarantine_days = models.PositiveSmallIntegerField(_("quarantine days"), default=14)
     test_based_release = models.BooleanField(_("test-based release"), default=False)
+    monitoring_days = models.PositiveSmallIntegerField(_("monitoring days"), default=14)
     note = models.CharField(_("guidance it follows"), max_length=200, blank=True)
 
     class Meta:
-        ordering = ["jurisdiction", "-effective_from"]
-        constraints = [models.UniqueConstraint(fields=["jurisdiction", "effective_from"], name="ruleset_one_per_date")]
+        ordering = ["jurisdiction", "condition", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["jurisdiction", "condition", "effective_from"], name="ruleset_one_per_condition_date")
+        ]
 
     def __str__(self) -> str:
         return f"Rules of {self.jurisdiction_id} from {self.effective_from}"
@@ -42,7 +48,29 @@ class RuleSet(models.Model):
             isolation_days=self.isolation_days,
             quarantine_days=self.quarantine_days,
             test_based_release=self.test_based_release,
+            monitoring_days=self.monitoring_days,
         )
+
+
+class TracedCondition(models.Model):
+    """Whether a condition opens cases from lab results in a jurisdiction (and below), and through which tests.
+
+    The nearest jurisdiction (itself, then up the tree) with a row for a condition decides for it; where none
+    has one, the installation's DEFAULT_CASE_CONDITIONS apply (conditions.py).
+    """
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="traced_conditions")
+    condition = models.CharField(_("condition"), max_length=32, choices=conditions.CHOICES)
+    opens_cases = models.BooleanField(_("a positive result opens a case"), default=True)
+    test_kinds = models.JSONField(_("tests that open a case"), default=list)  # of conditions.TEST_KINDS
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "condition"]
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "condition"], name="traced_condition_once")]
+
+    def __str__(self) -> str:
+        return f"{self.condition} in {self.jurisdiction_id}"
 
 
 class CaseStatus(models.TextChoices):
@@ -76,6 +104,7 @@ class Symptom(models.TextChoices):
 
 class Case(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="cases")
+    condition = models.CharField(_("condition"), max_length=32, choices=conditions.CHOICES, default="covid-19")
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="cases")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
     owner = models.ForeignKey(

@@ -23,6 +23,7 @@ from tracecenter.audit.services import audit_record
 from tracecenter.cases.models import RuleSet
 from tracecenter.cases.selectors import rule_set_in_use
 from tracecenter.core.errors import DomainError
+from tracecenter.intake import conditions
 
 MAX_DAYS = 60  # the bound engine.Rules enforces
 NOTE_MAX = 200
@@ -32,7 +33,7 @@ IN_USE = gettext_lazy(
     "Cases or contacts were judged by this version: it can no longer be changed or deleted, "
     "only superseded by a version in force from a later date."
 )
-DAY_FIELDS = ("days_before_onset", "days_before_specimen", "isolation_days", "quarantine_days")
+DAY_FIELDS = ("days_before_onset", "days_before_specimen", "isolation_days", "quarantine_days", "monitoring_days")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,17 +45,26 @@ class RuleSetInput:
     quarantine_days: int = 14
     test_based_release: bool = False
     note: str = ""
+    condition: str = ""  # "" for every condition without a version of its own; else a code of intake/conditions.py
+    monitoring_days: int = 14
 
 
 def _clean(jurisdiction: Jurisdiction, data: RuleSetInput, but: RuleSet | None = None) -> dict[str, object]:
     if not EARLIEST <= data.effective_from <= dt.date(2100, 1, 1):
         raise DomainError(_("Give a date from %(date)s on.") % {"date": EARLIEST.isoformat()}, field="effective_from")
-    taken = RuleSet.objects.filter(jurisdiction=jurisdiction, effective_from=data.effective_from)
+    if data.condition and data.condition not in conditions.CATALOGUE:
+        raise DomainError(_("Choose a condition from the list."), field="condition")
+    taken = RuleSet.objects.filter(jurisdiction=jurisdiction, condition=data.condition, effective_from=data.effective_from)
     if (taken.exclude(pk=but.pk) if but is not None else taken).exists():
         raise DomainError(
-            _("%(name)s already has a version in force from this date.") % {"name": jurisdiction.name}, field="effective_from"
+            _("%(name)s already has a version for this condition in force from this date.") % {"name": jurisdiction.name},
+            field="effective_from",
         )
-    values: dict[str, object] = {"effective_from": data.effective_from, "test_based_release": bool(data.test_based_release)}
+    values: dict[str, object] = {
+        "effective_from": data.effective_from,
+        "condition": data.condition,
+        "test_based_release": bool(data.test_based_release),
+    }
     for name in DAY_FIELDS:
         days = getattr(data, name)
         if not isinstance(days, int) or not 0 <= days <= MAX_DAYS:

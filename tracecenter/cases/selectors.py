@@ -7,13 +7,16 @@ import datetime as dt
 import functools
 import operator
 
+from django.conf import settings
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User, Viewer
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES
 from tracecenter.cases import engine
-from tracecenter.cases.models import OPEN_STATUSES, Case, RuleSet
+from tracecenter.cases.models import OPEN_STATUSES, Case, RuleSet, TracedCondition
+from tracecenter.intake import conditions
+from tracecenter.intake.models import ConditionTest
 
 
 def case_assigned_to(user: User) -> Q:
@@ -44,20 +47,54 @@ def my_open_cases(user: Viewer) -> QuerySet[Case]:
     )
 
 
-def rule_set_in_force(jurisdiction: Jurisdiction, on: dt.date) -> RuleSet | None:
-    """The nearest jurisdiction (itself, then up the tree) with a version in force on `on`."""
+def rule_set_in_force(jurisdiction: Jurisdiction, on: dt.date, condition: str = "") -> RuleSet | None:
+    """The version in force on `on` for `condition`: the nearest jurisdiction (itself, then up the tree) with a
+    version of that condition's own; where none has one, the nearest with a version for every condition.
+
+    A condition's own version wins over a general one of a nearer jurisdiction: a county's general rules were
+    written for what it mostly traces, the state's measles rules for measles.
+    """
     chain = list(reversed(jurisdiction.ancestors_and_self()))
-    rows = list(RuleSet.objects.filter(jurisdiction_id__in=chain, effective_from__lte=on).order_by("-effective_from"))
-    for j_id in chain:
-        for rule_set in rows:
-            if rule_set.jurisdiction_id == j_id:
-                return rule_set
+    rows = list(
+        RuleSet.objects.filter(jurisdiction_id__in=chain, effective_from__lte=on, condition__in={condition, ""}).order_by(
+            "-effective_from"
+        )
+    )
+    for wanted in dict.fromkeys([condition, ""]):
+        for j_id in chain:
+            for rule_set in rows:
+                if rule_set.jurisdiction_id == j_id and rule_set.condition == wanted:
+                    return rule_set
     return None
 
 
-def rules_for(jurisdiction: Jurisdiction, on: dt.date) -> tuple[engine.Rules, RuleSet | None]:
-    rule_set = rule_set_in_force(jurisdiction, on)
+def rules_for(jurisdiction: Jurisdiction, on: dt.date, condition: str = "") -> tuple[engine.Rules, RuleSet | None]:
+    rule_set = rule_set_in_force(jurisdiction, on, condition)
     return (rule_set.as_rules() if rule_set else engine.DEFAULT_RULES), rule_set
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseTriggers:
+    """What opens a case in one jurisdiction: condition -> the kinds of test that do, and the jurisdiction's own
+    tests (LOINC code -> (condition, kind)); read by intake.classify.case_condition."""
+
+    kinds: dict[str, frozenset[str]]
+    local_tests: dict[str, tuple[str, str]]
+
+
+def case_triggers(jurisdiction: Jurisdiction) -> CaseTriggers:
+    """The nearest configuration per condition and per test (itself, then up the tree), over the defaults."""
+    chain = jurisdiction.ancestors_and_self()  # the root first: later rows are nearer and win
+    depth = {j_id: i for i, j_id in enumerate(chain)}
+    kinds = {code: frozenset(conditions.DEFAULT_KINDS) for code in settings.DEFAULT_CASE_CONDITIONS}
+    traced = sorted(TracedCondition.objects.filter(jurisdiction_id__in=chain), key=lambda row: depth[row.jurisdiction_id])
+    for row in traced:
+        if row.opens_cases and row.test_kinds:
+            kinds[row.condition] = frozenset(row.test_kinds)
+        else:
+            kinds.pop(row.condition, None)
+    tests = sorted(ConditionTest.objects.filter(jurisdiction_id__in=chain), key=lambda row: depth[row.jurisdiction_id])
+    return CaseTriggers(kinds=kinds, local_tests={row.loinc: (row.condition, row.kind) for row in tests})
 
 
 def _judged_relations() -> list[tuple[type[Model], str]]:
@@ -96,7 +133,9 @@ class RuleVersion:
 
 def rule_versions(jurisdiction: Jurisdiction, on: dt.date) -> list[RuleVersion]:
     """The versions that can apply to `jurisdiction`: its own and those of the jurisdictions above it, newest first."""
-    in_force = rule_set_in_force(jurisdiction, on)
+    chain = jurisdiction.ancestors_and_self()
+    kinds = {"", *RuleSet.objects.filter(jurisdiction_id__in=chain).values_list("condition", flat=True)}
+    in_force = {condition: rule_set_in_force(jurisdiction, on, condition) for condition in kinds}
     rows = rule_sets_with_use(
         RuleSet.objects.filter(jurisdiction_id__in=jurisdiction.ancestors_and_self()).select_related("jurisdiction")
     ).order_by("-effective_from", "-jurisdiction__path")
@@ -104,7 +143,7 @@ def rule_versions(jurisdiction: Jurisdiction, on: dt.date) -> list[RuleVersion]:
         RuleVersion(
             rule_set=r,
             inherited=r.jurisdiction_id != jurisdiction.pk,
-            in_force=in_force is not None and r.pk == in_force.pk,
+            in_force=(found := in_force.get(r.condition)) is not None and r.pk == found.pk,
             in_use=bool(r.in_use),  # type: ignore[attr-defined]
         )
         for r in rows

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -20,12 +19,13 @@ from tracecenter.cases import engine
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, RuleSet, Symptom
 from tracecenter.cases.rule_messages import rule_error
-from tracecenter.cases.selectors import rules_for
+from tracecenter.cases.selectors import CaseTriggers, case_triggers, rules_for
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows
 from tracecenter.core.errors import DomainError
-from tracecenter.intake.classify import opens_case
+from tracecenter.intake import conditions
+from tracecenter.intake.classify import case_condition
 from tracecenter.intake.models import LabResult, ResultClass
 from tracecenter.people.models import Person
 
@@ -55,17 +55,17 @@ def _age(person: Person, today: dt.date) -> int | None:
     return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
 
-RulesCache = dict[tuple[int, dt.date], tuple[engine.Rules, RuleSet | None]]
+RulesCache = dict[tuple[int, dt.date, str], tuple[engine.Rules, RuleSet | None]]
 
 
 def _case_dates(case: Case, onset: dt.date | None, cache: RulesCache | None = None) -> tuple[engine.CaseDates, RuleSet | None]:
     """The case's dates under the rules in force on its reference date; RuleViolation if it has none."""
     ref = engine.reference_date(symptom_onset=onset, specimen_collection=case.specimen_collection_date)
-    key = (case.jurisdiction_id, ref)
+    key = (case.jurisdiction_id, ref, case.condition)
     if cache is not None and key in cache:
         rules, rule_set = cache[key]
     else:
-        rules, rule_set = rules_for(case.jurisdiction, ref)
+        rules, rule_set = rules_for(case.jurisdiction, ref, case.condition)
         if cache is not None:
             cache[key] = (rules, rule_set)
     dates = engine.case_dates(rules, symptom_onset=onset, specimen_collection=case.specimen_collection_date, today=clock.today())
@@ -115,10 +115,15 @@ def case_open(
     person: Person,
     lab_result: LabResult | None = None,
     specimen_collection_date: dt.date | None = None,
+    condition: str = "covid-19",
 ) -> Case:
+    """A new case of `condition` (a code of intake/conditions.py) for `person`, in the person's jurisdiction."""
+    if condition not in conditions.CATALOGUE:
+        raise DomainError(_("“%(code)s” is not a condition TraceCenter knows.") % {"code": condition[:40]}, field="condition")
     specimen = lab_result.specimen_collection_date if lab_result else specimen_collection_date
     case = Case(
         person=person,
+        condition=condition,
         jurisdiction_id=person.jurisdiction_id,
         specimen_collection_date=specimen,
     )
@@ -139,7 +144,7 @@ def case_open(
         object_type="case",
         object_id=case.pk,
         jurisdiction_id=case.jurisdiction_id,
-        fields=["person", "specimen_collection_date"],
+        fields=["person", "condition", "specimen_collection_date"],
     )
     events.publish(CaseOpened(case_id=case.pk, person_id=person.pk, jurisdiction_id=case.jurisdiction_id))
     return case
@@ -155,10 +160,9 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
     _lock_persons({lab.person_id})
     if lab.status == LabResult.Status.RETRACTED or lab.cases.exists():
         return None
-    if not opens_case(
-        condition=lab.condition, loinc=lab.test_loinc, classification=lab.result, conditions=settings.CASE_CONDITIONS
-    ):
-        return None  # a negative, an antibody test, or a condition this center does not trace
+    condition = _case_condition(lab, case_triggers(lab.person.jurisdiction))
+    if condition is None:
+        return None  # a negative, a test that opens no case here (antibodies, by default), an untraced condition
 
     # Within 90 days either way: a late-reported result from an earlier episode must not rewrite the current case's dates.
     window_start = lab.specimen_collection_date - dt.timedelta(days=SAME_EPISODE_DAYS)
@@ -167,6 +171,7 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
         Case.objects.select_for_update()
         .filter(
             person=lab.person,
+            condition=condition,
             status__in=OPEN_STATUSES,
             specimen_collection_date__gte=window_start,
             specimen_collection_date__lte=window_end,
@@ -184,7 +189,17 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
             case=current, actor=None, kind=CaseActivity.Kind.LAB_RESULT, summary=_("Lab result %(id)s added") % {"id": lab.pk}
         )
         return current
-    return case_open(actor=None, person=lab.person, lab_result=lab)
+    return case_open(actor=None, person=lab.person, lab_result=lab, condition=condition)
+
+
+def _case_condition(lab: LabResult, triggers: CaseTriggers) -> str | None:
+    return case_condition(
+        loinc=lab.test_loinc,
+        reported_condition=lab.condition,
+        classification=lab.result,
+        kinds=triggers.kinds,
+        local_tests=triggers.local_tests,
+    )
 
 
 def _lock_persons(person_ids: set[int]) -> None:
@@ -214,15 +229,18 @@ def cases_open_for_positives(*, lab_result_ids: Sequence[int]) -> list[Case]:
     _lock_persons({lab.person_id for lab in labs})
     through = Case.lab_results.through
     attached = set(through.objects.filter(labresult_id__in=[lab.pk for lab in labs]).values_list("labresult_id", flat=True))
-    wanted = [
-        lab
-        for lab in labs
-        if lab.pk not in attached
-        and lab.status != LabResult.Status.RETRACTED
-        and opens_case(
-            condition=lab.condition, loinc=lab.test_loinc, classification=lab.result, conditions=settings.CASE_CONDITIONS
-        )
-    ]
+    triggers: dict[int, CaseTriggers] = {}  # per jurisdiction: a surge comes from a few
+    condition_of: dict[int, str] = {}
+    for lab in labs:
+        if lab.pk in attached or lab.status == LabResult.Status.RETRACTED:
+            continue
+        jurisdiction = lab.person.jurisdiction
+        if jurisdiction.pk not in triggers:
+            triggers[jurisdiction.pk] = case_triggers(jurisdiction)
+        condition = _case_condition(lab, triggers[jurisdiction.pk])
+        if condition is not None:
+            condition_of[lab.pk] = condition
+    wanted = [lab for lab in labs if lab.pk in condition_of]
     with_open_case = set(
         Case.objects.filter(person_id__in={lab.person_id for lab in wanted}, status__in=OPEN_STATUSES).values_list(
             "person_id", flat=True
@@ -239,7 +257,10 @@ def cases_open_for_positives(*, lab_result_ids: Sequence[int]) -> list[Case]:
     cases = []
     for lab in fresh.values():
         case = Case(
-            person=lab.person, jurisdiction=lab.person.jurisdiction, specimen_collection_date=lab.specimen_collection_date
+            person=lab.person,
+            condition=condition_of[lab.pk],
+            jurisdiction=lab.person.jurisdiction,
+            specimen_collection_date=lab.specimen_collection_date,
         )
         _recompute(case, cache)
         cases.append(case)
@@ -260,7 +281,7 @@ def cases_open_for_positives(*, lab_result_ids: Sequence[int]) -> list[Case]:
         action=Action.CREATE,
         object_type="case",
         items=[(c.pk, c.jurisdiction_id) for c in cases],
-        fields=["person", "specimen_collection_date"],
+        fields=["person", "condition", "specimen_collection_date"],
     )
     events.publish_many([CaseOpened(case_id=c.pk, person_id=c.person_id, jurisdiction_id=c.jurisdiction_id) for c in cases])
     for lab in joining:

@@ -105,9 +105,20 @@ def _person_of_contact(
     return person_create(actor=actor, jurisdiction=jurisdiction, data=person), True
 
 
-def _quarantine(jurisdiction: Any, last_exposure: dt.date) -> tuple[dt.date, Any]:
-    rules, rule_set = rules_for(jurisdiction, last_exposure)
+def _quarantine(jurisdiction: Any, last_exposure: dt.date, condition: str = "") -> tuple[dt.date, Any]:
+    rules, rule_set = rules_for(jurisdiction, last_exposure, condition)
     return engine.quarantine_end(rules, last_exposure=last_exposure), rule_set
+
+
+def _condition_of(origin: Case | Exposure) -> str:
+    """The condition an exposure is to: its case's, up the chain for a contact of a contact."""
+    while isinstance(origin, Exposure):
+        if origin.case_id is not None:
+            return origin.case.condition if origin.case is not None else ""
+        if origin.parent_exposure is None:
+            return ""
+        origin = origin.parent_exposure
+    return origin.condition
 
 
 def _exposure_create(
@@ -125,7 +136,7 @@ def _exposure_create(
     `source` is how the contact was exposed ({"case": ...} or {"parent_exposure": ...});
     `origin` is that case or contact, whose jurisdiction, team and worker the new contact inherits.
     """
-    quarantine_end, rule_set = _quarantine(origin.jurisdiction, data.last_exposure_date)
+    quarantine_end, rule_set = _quarantine(origin.jurisdiction, data.last_exposure_date, _condition_of(origin))
     try:
         # A concurrent save of the same contact trips the unique constraint: say so, not a server error.
         with transaction.atomic():

@@ -7,8 +7,12 @@ code is never counted as positive or negative.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import re
+import types
+from collections.abc import Iterator, Mapping
 
 from tracecenter.intake.records import Classification
 
@@ -214,13 +218,45 @@ def interpret_coded(code: str, system: str = "", text: str = "") -> Interpretati
     return interpret_text(text or code)
 
 
+# Tests the jurisdictions configured (intake.models.ConditionTest), for the parsers of this intake run: a result of
+# such a test is kept, with its condition; whether it opens a case is decided per jurisdiction (cases.selectors).
+_NONE_CONFIGURED: Mapping[str, tuple[str, str]] = types.MappingProxyType({})
+_CONFIGURED: contextvars.ContextVar[Mapping[str, tuple[str, str]]] = contextvars.ContextVar(
+    "configured_tests", default=_NONE_CONFIGURED
+)
+
+
+@contextlib.contextmanager
+def configured_tests(tests: Mapping[str, tuple[str, str]]) -> Iterator[None]:
+    """Within the block, `test_condition` also knows `tests` (LOINC code -> (condition, kind))."""
+    token = _CONFIGURED.set(tests)
+    try:
+        yield
+    finally:
+        _CONFIGURED.reset(token)
+
+
 def test_condition(loinc: str) -> tuple[str, str]:
     """(condition, kind) for a LOINC test code, or ("", "") when it is not a test TraceCenter traces."""
-    return TEST_CONDITIONS.get(loinc.strip(), ("", ""))
+    code = loinc.strip()
+    return TEST_CONDITIONS.get(code) or _CONFIGURED.get().get(code, ("", ""))
 
 
-def opens_case(*, condition: str, loinc: str, classification: str, conditions: frozenset[str] | set[str]) -> bool:
-    """A positive molecular or antigen test for one of the configured conditions."""
-    if classification != "positive" or condition not in conditions:
-        return False
-    return TEST_CONDITIONS.get(loinc, ("", ""))[1] in CASE_OPENING_KINDS
+def case_condition(
+    *,
+    loinc: str,
+    reported_condition: str,
+    classification: str,
+    kinds: Mapping[str, frozenset[str]],
+    local_tests: Mapping[str, tuple[str, str]],
+) -> str | None:
+    """The condition a positive result opens a case for, or None.
+
+    The test is what the jurisdiction configured for this LOINC code (`local_tests`: code -> (condition, kind)),
+    else TraceCenter's own catalogue of tests; it opens a case when its condition is traced there through that kind
+    of test (`kinds`: condition -> kinds; by default molecular and antigen, CASE_OPENING_KINDS).
+    """
+    if classification != "positive":
+        return None
+    condition, kind = local_tests.get(loinc.strip()) or TEST_CONDITIONS.get(loinc.strip(), (reported_condition, ""))
+    return condition if condition and kind in kinds.get(condition, frozenset()) else None

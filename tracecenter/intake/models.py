@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction
 from tracecenter.core.fields import EncryptedBlobField, EncryptedTextField
+from tracecenter.intake.conditions import CHOICES as CONDITION_CHOICES
+from tracecenter.intake.conditions import TEST_KIND_CHOICES
 from tracecenter.people.models import Person
 
 
@@ -209,3 +211,31 @@ class LabResultRevision(models.Model):
 
     def __str__(self) -> str:
         return f"Revision of lab result {self.lab_result_id}"
+
+
+class ConditionTest(models.Model):
+    """A test (LOINC code) a jurisdiction's labs report for a condition, beyond the codes TraceCenter knows
+    (classify.py): a measles PCR, a tuberculosis interferon-gamma release assay... It applies to the
+    jurisdiction and those below it."""
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="condition_tests")
+    loinc = models.CharField(_("LOINC code"), max_length=10)
+    condition = models.CharField(_("condition"), max_length=32, choices=CONDITION_CHOICES)
+    kind = models.CharField(_("kind of test"), max_length=16, choices=TEST_KIND_CHOICES)
+
+    class Meta:
+        ordering = ["jurisdiction", "loinc"]
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "loinc"], name="condition_test_once")]
+
+    def __str__(self) -> str:
+        return f"{self.loinc} ({self.condition}) in {self.jurisdiction_id}"
+
+
+def condition_tests_configured() -> dict[str, tuple[str, str]]:
+    """Every test a jurisdiction configured (LOINC code -> (condition, kind)): what intake keeps besides its own
+    catalogue. Should two jurisdictions give one code different conditions, the first configured is read here;
+    each jurisdiction's case opening reads its own (cases.selectors.case_triggers)."""
+    found: dict[str, tuple[str, str]] = {}
+    for loinc, condition, kind in ConditionTest.objects.order_by("pk").values_list("loinc", "condition", "kind"):
+        found.setdefault(loinc, (condition, kind))
+    return found

@@ -41,10 +41,10 @@ from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows, update_rows
 from tracecenter.core.codes import normalize_language
 from tracecenter.core.errors import DomainError
-from tracecenter.intake import detect
+from tracecenter.intake import classify, detect
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
 from tracecenter.intake.limits import max_file_bytes
-from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult, LabResultRevision
+from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult, LabResultRevision, condition_tests_configured
 from tracecenter.intake.records import LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 from tracecenter.intake.report import IngestReport
 from tracecenter.intake.services import LabResultInput, clean_lab_result_input
@@ -777,9 +777,11 @@ class Intake:
         pending: list[_Pending] = []
         rejected: list[tuple[Stored, list[Problem]]] = []
         started = time.perf_counter()
+        known = condition_tests_configured()
         for stored in items:
             try:
-                reports = parser.parse(stored.unit)
+                with classify.configured_tests(known):
+                    reports = parser.parse(stored.unit)
             except ParseError as exc:
                 rejected.append((stored, exc.problems))
                 continue

@@ -17,7 +17,7 @@ from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.classify import loinc_is_valid, test_condition
 from tracecenter.intake.events import LabResultReceived
-from tracecenter.intake.models import FeedSender, LabResult, ResultClass
+from tracecenter.intake.models import FeedSender, LabResult, ResultClass, condition_tests_configured
 from tracecenter.people.models import Person
 
 
@@ -76,7 +76,7 @@ def lab_result_record(
     values = clean_lab_result_input(person.date_of_birth, data)
     lab = LabResult.objects.create(
         person=person,
-        condition=test_condition(values["test_loinc"])[0],
+        condition=test_condition(values["test_loinc"])[0] or condition_tests_configured().get(values["test_loinc"], ("",))[0],
         jurisdiction_id=person.jurisdiction_id,
         source=source,
         entered_by=acting_user(actor),

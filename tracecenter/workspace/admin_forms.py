@@ -13,6 +13,7 @@ from tracecenter.accounts.models import Jurisdiction, Proficiency, Skill, Team
 from tracecenter.accounts.roles import Role
 from tracecenter.accounts.validation import time_zones
 from tracecenter.cases.rules import MAX_DAYS, NOTE_MAX
+from tracecenter.intake import conditions
 from tracecenter.workspace.forms import DATE, language_choices
 
 NAME_MAX = 150
@@ -100,6 +101,12 @@ LanguageFormSet = formset_factory(LanguageForm, extra=1, max_num=20, validate_ma
 
 
 class RuleSetForm(forms.Form):
+    condition = forms.ChoiceField(
+        label=_("Condition"),
+        choices=[("", _("Every condition without its own rules")), *conditions.CHOICES],
+        required=False,
+        help_text=_("A condition's own rules win over the rules for every condition, here and above."),
+    )
     effective_from = forms.DateField(label=_("In force from"), widget=DATE)
     days_before_onset = forms.IntegerField(label=_("Infectious days before onset"), min_value=0, max_value=MAX_DAYS, initial=2)
     days_before_specimen = forms.IntegerField(
@@ -107,6 +114,13 @@ class RuleSetForm(forms.Form):
     )
     isolation_days = forms.IntegerField(label=_("Isolation days"), min_value=0, max_value=MAX_DAYS, initial=10)
     quarantine_days = forms.IntegerField(label=_("Quarantine days"), min_value=0, max_value=MAX_DAYS, initial=14)
+    monitoring_days = forms.IntegerField(
+        label=_("Monitoring days"),
+        min_value=0,
+        max_value=MAX_DAYS,
+        initial=14,
+        help_text=_("How long a contact's daily symptom check-ins last after the last exposure."),
+    )
     test_based_release = forms.BooleanField(label=_("Release needs negative tests"), required=False)
     note = forms.CharField(label=_("Guidance it follows"), max_length=NOTE_MAX, required=False)
 

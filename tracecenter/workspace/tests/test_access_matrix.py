@@ -88,6 +88,9 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:admin_user_password_reset": ("post", ADMINS),
     "workspace:admin_user_second_factors_reset": ("post", ADMINS),
     "workspace:admin_rule_sets": ("get", ADMINS),
+    "workspace:admin_conditions": ("get", ADMINS),
+    "workspace:admin_condition_test_add": ("post", ADMINS),
+    "workspace:admin_condition_test_remove": ("post", ADMINS),
     # API tokens: each holder their own (roles with a use for the API), administrators those of their jurisdiction.
     "tokens:mine": ("get", VIEWERS),
     "tokens:revoke_mine": ("post", VIEWERS),
@@ -125,6 +128,7 @@ LISTS = {
     "tokens:revoke_mine",  # the token is named in the form, and must be the user's own
     "tokens:administered",
 }
+CONDITION_TEST = {"loinc": "94309-2", "condition": "covid-19", "kind": "molecular"}
 PUBLIC = {"accounts:login", "accounts:logout", "accounts:sso_start", "accounts:sso_callback", "set_language"}
 # The security-key calls of the second step and of each user's sign-in security page (JSON, on the user's own keys
 # only; accounts/tests/test_mfa.py tries them signed out, past the password only, and with another user's key).
@@ -193,6 +197,9 @@ def world(users, make_case, make_person, county, other_county, make_user):
     staff_token, _raw = api_token_create(actor=None, user=staff, name="nightly", scopes=["read"], days=30)
     team = Team.objects.get(jurisdiction=county)
     unused_rules = RuleSet.objects.create(jurisdiction=county, effective_from=dt.date(2021, 6, 1))
+    from tracecenter.intake.models import ConditionTest
+
+    local_test = ConditionTest.objects.create(jurisdiction=county, loinc="94500-6", condition="covid-19", kind="molecular")
     from tracecenter.audit.models import LegalHold
 
     hold = LegalHold.objects.create(person_id=1, reason="Records request", placed_by=users[Role.PRIVACY_OFFICER])
@@ -227,6 +234,9 @@ def world(users, make_case, make_person, county, other_county, make_user):
         ),
         "workspace:admin_team_create": county.pk,
         "workspace:admin_rule_sets": county.pk,
+        "workspace:admin_conditions": county.pk,
+        "workspace:admin_condition_test_add": county.pk,
+        "workspace:admin_condition_test_remove": local_test.pk,
         "workspace:admin_team_edit": team.pk,
         **dict.fromkeys(
             [
@@ -265,7 +275,13 @@ def world(users, make_case, make_person, county, other_county, make_user):
     }
 
 
-POST_DATA = {"status": "attempting", "reason": "called, no answer", "case-asymptomatic": "on", "outcome": "no_answer"}
+POST_DATA = {
+    "status": "attempting",
+    "reason": "called, no answer",
+    "case-asymptomatic": "on",
+    "outcome": "no_answer",
+    **CONDITION_TEST,  # a test to add to a jurisdiction's conditions
+}
 
 
 # Which role may see which of the two records: workers see what is assigned to them (or to the contacts they follow).
