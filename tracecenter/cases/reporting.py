@@ -25,6 +25,7 @@ from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStat
 from tracecenter.cases.services import CaseFacts, case_change_status, case_open, case_record_facts
 from tracecenter.core import clock, events
 from tracecenter.core.errors import DomainError
+from tracecenter.intake import conditions
 from tracecenter.people.models import Person
 from tracecenter.people.services import PersonInput, person_create, person_find_exact
 
@@ -43,12 +44,15 @@ class CaseReport:
     reporter: str = ""  # who reported it: a clinic, a physician (kept encrypted in the case's timeline)
     specimen_collection_date: dt.date | None = None
     symptom_onset: dt.date | None = None
+    condition: str = "covid-19"  # a code of intake/conditions.py
 
 
 def clean_case_report(report: CaseReport) -> CaseReport:
     """Validate a report's own fields; raises DomainError naming the field at fault."""
     if report.source not in ReportSource.values:
         raise DomainError(_("Choose one of the listed values."), field="source")
+    if report.condition not in conditions.CATALOGUE:
+        raise DomainError(_("Choose one of the listed values."), field="condition")
     reporter = " ".join((report.reporter or "").split())
     if len(reporter) > MAX_REPORTER:
         raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REPORTER}, field="reporter")
@@ -98,7 +102,9 @@ def case_report(
     subject, entered = _person_for_report(actor, jurisdiction, person, seen=seen)
     if Case.objects.filter(person=subject, status__in=OPEN_STATUSES).exists():
         raise DomainError(_("This person already has an open case: open it from their page."), field="person")
-    case = case_open(actor=actor, person=subject, specimen_collection_date=report.specimen_collection_date)
+    case = case_open(
+        actor=actor, person=subject, specimen_collection_date=report.specimen_collection_date, condition=report.condition
+    )
     if report.symptom_onset is not None:
         case_record_facts(
             actor=actor,

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.cases.reporting import ReportSource
 from tracecenter.contacts.models import Proximity, Relationship, Setting
+from tracecenter.intake import conditions
 from tracecenter.people.models import Sex
 from tracecenter.people.search import MAX_NAME, MAX_PHONE
 from tracecenter.people.services import MAX_TEXT
@@ -92,6 +93,7 @@ class ChosenOrEnteredPerson(PersonIdentityFields):
 class CaseReportForm(ChosenOrEnteredPerson):
     """A reported case: its source and dates, and its person."""
 
+    condition = forms.ChoiceField(label=_("Condition"), choices=conditions.CHOICES, initial="covid-19")
     source = forms.ChoiceField(label=_("Reported by"), choices=ReportSource.choices, initial=ReportSource.PHONE)
     reporter = forms.CharField(label=_("Provider or caller (optional for a call)"), max_length=200, required=False)
     specimen_collection_date = forms.DateField(label=_("Specimen collection date"), required=False, widget=DATE)

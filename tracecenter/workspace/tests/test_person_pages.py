@@ -327,6 +327,7 @@ def _report(**changes: object) -> dict[str, object]:
         "sex": "F",
         "preferred_language": "es",
         "phones": "617-555-0177",
+        "condition": "measles",
         "source": "provider",
         "reporter": "North Clinic",
         "specimen_collection_date": (clock.today() - dt.timedelta(days=1)).isoformat(),
@@ -343,7 +344,9 @@ def test_an_investigator_reports_a_case_for_a_person_entered_and_owns_it(client:
     assert response["Location"] == reverse("workspace:case_detail", args=[case.pk])
     assert case.owner == world["investigator"] and case.status == CaseStatus.ASSIGNED
     assert case.person.full_name == "Marta Quispe" and case.infectious_start is not None
+    assert case.condition == "measles"
     assert "North Clinic" in case.activities.get(kind="opened").summary
+    assert client.post(reverse("workspace:case_report"), _report(condition="plague")).status_code == 422
 
 
 def test_a_reported_persons_match_elsewhere_goes_to_review_and_reveals_nothing(client: Client, world, make_person, other_county):

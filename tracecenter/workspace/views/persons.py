@@ -245,6 +245,7 @@ def case_report_view(request: HttpRequest) -> HttpResponse:
             reporter=data["reporter"],
             specimen_collection_date=data["specimen_collection_date"],
             symptom_onset=data["symptom_onset"],
+            condition=data["condition"],
         )
         try:
             case = case_report(
