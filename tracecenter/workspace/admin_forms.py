@@ -119,8 +119,14 @@ class RuleSetForm(forms.Form):
         min_value=0,
         max_value=MAX_DAYS,
         initial=14,
-        help_text=_("How long a contact's daily symptom check-ins last after the last exposure."),
+        required=False,
+        help_text=_("How long a contact's daily symptom check-ins last after the last exposure (14 when left empty)."),
     )
+
+    def clean_monitoring_days(self) -> int:
+        days = self.cleaned_data.get("monitoring_days")
+        return 14 if days is None else int(days)
+
     test_based_release = forms.BooleanField(label=_("Release needs negative tests"), required=False)
     note = forms.CharField(label=_("Guidance it follows"), max_length=NOTE_MAX, required=False)
 

@@ -345,7 +345,9 @@ def test_a_rule_version_is_added_and_the_inherited_one_shown(as_admin, state, co
     response = as_admin.post(url, {**data, "isolation_days": "600"})
     assert response.status_code == 422 and field_error(response.content.decode(), "isolation_days")
     response = as_admin.post(url, data)
-    assert "already has a version in force from this date" in field_error(response.content.decode(), "effective_from")
+    assert "already has a version for this condition in force from this date" in field_error(
+        response.content.decode(), "effective_from"
+    )
     assert RuleSet.objects.filter(jurisdiction=county).count() == 1
 
 
