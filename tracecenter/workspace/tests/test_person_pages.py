@@ -346,7 +346,7 @@ def test_an_investigator_reports_a_case_for_a_person_entered_and_owns_it(client:
     assert case.person.full_name == "Marta Quispe" and case.infectious_start is not None
     assert case.condition == "measles"
     assert "North Clinic" in case.activities.get(kind="opened").summary
-    assert client.post(reverse("workspace:case_report"), _report(condition="plague")).status_code == 422
+    assert client.post(reverse("workspace:case_report"), _report(condition="plague")).status_code == 400
 
 
 def test_a_reported_persons_match_elsewhere_goes_to_review_and_reveals_nothing(client: Client, world, make_person, other_county):
@@ -366,13 +366,17 @@ def test_a_case_for_a_person_found_by_the_search(client: Client, world, users):
     client.force_login(users[Role.SUPERVISOR])
     url = reverse("workspace:case_report") + f"?person={person.pk}"
     assert "William Brown" in client.get(url).content.decode()
-    response = client.post(url, {"person": person.pk, "source": "phone", "symptom_onset": clock.today().isoformat()})
+    response = client.post(
+        url, {"person": person.pk, "condition": "covid-19", "source": "phone", "symptom_onset": clock.today().isoformat()}
+    )
     assert response.status_code == 302
     case = Case.objects.get(person=person)
     assert case.symptom_onset == clock.today()
     assert case.owner is None and case.status == CaseStatus.NEW  # a supervisor's report waits for assignment
     # A second report for the same person while the case is open is refused.
-    again = client.post(url, {"person": person.pk, "source": "phone", "symptom_onset": clock.today().isoformat()})
+    again = client.post(
+        url, {"person": person.pk, "condition": "covid-19", "source": "phone", "symptom_onset": clock.today().isoformat()}
+    )
     assert again.status_code == 400 and Case.objects.filter(person=person).count() == 1
 
 
