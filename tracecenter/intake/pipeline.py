@@ -1027,10 +1027,16 @@ def message_fix_and_reprocess(*, actor: User | None, message: InboundMessage, te
         format=message.format,
         jurisdiction=message.jurisdiction,
         received_by=acting_user(actor),
+        units_total=1,
     )
     run = Intake(root=message.jurisdiction, actor=actor, batch=batch)
     # Stored, not shown translated: the words are the same whichever language the corrector reads.
     stored = run.ingest_units([RawUnit(index=1, text=text, where="corrected message")], fmt=message.format)
+    # The correction is a delivery of one message, read: counted as such, so the list of deliveries shows it
+    # done (1 / 1) rather than as a file that "could not be read" with nothing in it.
+    run.report.files += 1
+    batch.units_done = 1
+    batch.save(update_fields=["units_done"])
     fixed = stored[0]
     if fixed.pk != message.pk:
         with transaction.atomic():
