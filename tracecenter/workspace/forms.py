@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.cases import engine
 from tracecenter.cases.models import CaseStatus, Symptom
 from tracecenter.contacts.models import PlaceKind, Proximity, Relationship, Setting
 from tracecenter.core import codes
@@ -64,8 +65,13 @@ ContactFormSet = formset_factory(ContactForm, extra=1, max_num=100, validate_max
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(label=_("New status"), choices=CaseStatus.choices)
+    status = forms.ChoiceField(label=_("New status"), choices=())
     reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the moves the lifecycle allows from where the case is: the same rules the service checks.
+        self.fields["status"].choices = [(s, CaseStatus(s).label) for s in engine.next_statuses(current)]  # type: ignore[attr-defined]
 
 
 class AssignForm(forms.Form):

@@ -69,7 +69,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "attendances": attendances,
         "can_edit": policy.Act.EDIT in allowed,
         "can_assign": can_assign,
-        "status_form": forms.StatusForm(initial={"status": case.status}),
+        "status_form": forms.StatusForm(current=case.status),
         "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.owner_id})
         if can_assign
         else None,
@@ -88,7 +88,7 @@ def _edit_case(request: HttpRequest, pk: int, act: policy.Act = policy.Act.EDIT)
 @require_POST
 def case_status(request: HttpRequest, pk: int) -> HttpResponse:
     case = _edit_case(request, pk)
-    form = forms.StatusForm(request.POST)
+    form = forms.StatusForm(request.POST, current=case.status)
     if form.is_valid():
         try:
             case_change_status(
