@@ -30,9 +30,11 @@
     fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (json) {
-        if (json.error) { return; }
-        document.getElementById("derived-infectious").textContent = json.infectious_start + " – " + json.infectious_end;
-        document.getElementById("derived-isolation").textContent = json.isolation_end;
+        var why = document.getElementById("derived-why");
+        // Dates that cannot be computed are not left showing the last ones that could: say why instead.
+        if (why) { why.textContent = json.error || ""; }
+        document.getElementById("derived-infectious").textContent = json.error ? "—" : json.infectious_start + " – " + json.infectious_end;
+        document.getElementById("derived-isolation").textContent = json.error ? "—" : json.isolation_end;
       })
       .catch(function () { /* the saved page shows the dates anyway */ });
   }

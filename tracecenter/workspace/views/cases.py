@@ -269,11 +269,16 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     )
     form = forms.CaseFactsForm(request.POST, prefix="case")
     form.is_valid()
+    if "symptom_onset" in form.errors:
+        # A date the browser let through half typed: say so, rather than count from the specimen as if it were empty.
+        why = _("Cannot compute: %(reason)s") % {"reason": " ".join(form.errors["symptom_onset"])}
+        return JsonResponse({"error": why, "field": "symptom_onset"}, status=422)
     onset = form.cleaned_data.get("symptom_onset")
     try:
         dates = case_preview_dates(case=case, symptom_onset=onset, asymptomatic=bool(form.cleaned_data.get("asymptomatic")))
     except engine.RuleViolation as exc:
-        return JsonResponse({"error": rule_message(exc), "field": exc.field}, status=422)
+        why = _("Cannot compute: %(reason)s") % {"reason": rule_message(exc)}
+        return JsonResponse({"error": why, "field": exc.field}, status=422)
     return JsonResponse(
         {
             "infectious_start": dates.infectious_start.isoformat(),
