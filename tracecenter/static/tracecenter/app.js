@@ -44,7 +44,17 @@
       button.addEventListener("click", function () { addRow(button.closest("fieldset")); });
     });
     var form = document.getElementById("interview-form");
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }  // a screen reader reads the list; Tab goes to the first link
     if (form) {
+      // Enter in a one-line field of a long form sent it half filled: there it does nothing (a textarea keeps
+      // its line breaks, and the buttons still work with Enter).
+      form.addEventListener("keydown", function (event) {
+        var el = event.target;
+        if (event.key === "Enter" && el.tagName === "INPUT" && ["submit", "button", "reset", "image"].indexOf(el.type) < 0) {
+          event.preventDefault();
+        }
+      });
       ["case-symptom_onset", "case-asymptomatic"].forEach(function (name) {
         var el = form.querySelector("[name='" + name + "']");
         if (el) { el.addEventListener("change", function () { refreshDerived(form); }); }

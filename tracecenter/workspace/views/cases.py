@@ -31,6 +31,7 @@ from tracecenter.intake.models import IntakeBatch
 from tracecenter.people.models import ContactPoint
 from tracecenter.people.services import PersonInput
 from tracecenter.workspace import forms, panels
+from tracecenter.workspace.error_summary import interview_summary
 from tracecenter.workspace.views.common import signed_in
 
 _CASE_PAGE_RELATED = ("person", "jurisdiction", "owner", "team", "rules")
@@ -192,11 +193,13 @@ def _contacts(formset: Any) -> list[ContactInput]:
     return contacts
 
 
-def _attach_error(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -> None:
-    target = {"visits": visits, "contacts": contacts}.get(exc.section or "")
-    form = target.forms[exc.row] if target is not None and exc.row is not None and exc.row < len(target.forms) else facts
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
+def _attach_errors(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -> None:
+    for error in exc.errors:
+        target = {"visits": visits, "contacts": contacts}.get(error.section or "")
+        row = error.row
+        form = target.forms[row] if target is not None and row is not None and row < len(target.forms) else facts
+        field = error.field if error.field in form.fields else None
+        form.add_error(field, error.message)
 
 
 @login_required
@@ -207,7 +210,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
         facts_form = forms.CaseFactsForm(request.POST, prefix="case")
         visit_formset = forms.VisitFormSet(request.POST, prefix="visits")
         contact_formset = forms.ContactFormSet(request.POST, prefix="contacts")
-        if facts_form.is_valid() and visit_formset.is_valid() and contact_formset.is_valid():
+        if all([facts_form.is_valid(), visit_formset.is_valid(), contact_formset.is_valid()]):
             try:
                 interview_record(
                     actor=user,
@@ -217,10 +220,12 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
                     contacts=_contacts(contact_formset),
                 )
             except InterviewError as exc:
-                _attach_error(exc, facts_form, visit_formset, contact_formset)
+                _attach_errors(exc, facts_form, visit_formset, contact_formset)
             else:
                 messages.success(request, _("Interview saved."))
                 return redirect("workspace:case_detail", pk=case.pk)
+        # Every form is checked (not only up to the first with an error): the summary lists every error at once.
+        errors = interview_summary(facts_form, visit_formset, contact_formset)
         status = 422
     else:
         facts_form = forms.CaseFactsForm(
@@ -236,6 +241,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
         )
         visit_formset = forms.VisitFormSet(prefix="visits")
         contact_formset = forms.ContactFormSet(prefix="contacts")
+        errors = []
         audit_record(
             actor=user,
             action=Action.READ,
@@ -254,6 +260,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
             "facts_form": facts_form,
             "visit_formset": visit_formset,
             "contact_formset": contact_formset,
+            "error_summary": errors,
         },
         status=status,
     )
