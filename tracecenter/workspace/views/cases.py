@@ -278,7 +278,7 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     form.is_valid()
     if "symptom_onset" in form.errors:
         # A date the browser let through half typed: say so, rather than count from the specimen as if it were empty.
-        why = _("Cannot compute: %(reason)s") % {"reason": " ".join(form.errors["symptom_onset"])}
+        why = _("Cannot compute: %(reason)s") % {"reason": " ".join(str(e) for e in form.errors["symptom_onset"])}
         return JsonResponse({"error": why, "field": "symptom_onset"}, status=422)
     onset = form.cleaned_data.get("symptom_onset")
     try:
