@@ -24,11 +24,9 @@ def form_errors(form: forms.BaseForm, *, where: str = "", anchor: str) -> list[S
     """The errors of one form, in the order of its fields; errors of no field link to `anchor`."""
     items = [SummaryItem(anchor=anchor, where=where, message=str(m)) for m in form.non_field_errors()]
     for bound in form:
-        for message in bound.errors:
-            label = str(bound.label)
-            items.append(
-                SummaryItem(anchor=bound.auto_id or anchor, where=f"{where}, {label}" if where else label, message=message)
-            )
+        label = str(bound.label)
+        named = f"{where}, {label}" if where else label
+        items += [SummaryItem(anchor=bound.auto_id or anchor, where=named, message=str(m)) for m in bound.errors]
     return items
 
 
