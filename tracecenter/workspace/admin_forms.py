@@ -13,6 +13,7 @@ from tracecenter.accounts.models import Jurisdiction, Proficiency, Skill, Team
 from tracecenter.accounts.roles import Role
 from tracecenter.accounts.validation import time_zones
 from tracecenter.cases.rules import MAX_DAYS, NOTE_MAX
+from tracecenter.workspace.form_limits import SaysItsLimits
 from tracecenter.workspace.forms import DATE, language_choices
 
 NAME_MAX = 150
@@ -23,7 +24,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(time_zones())]
 
 
-class JurisdictionForm(forms.Form):
+class JurisdictionForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=PLACE_MAX)
     code = forms.SlugField(
         label=_("Code"), max_length=40, help_text=_("Lower-case letters, digits and hyphens; feeds and reports use it.")
@@ -40,11 +41,11 @@ class JurisdictionForm(forms.Form):
             self.fields["parent"].required = True
 
 
-class TeamForm(forms.Form):
+class TeamForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Team name"), max_length=PLACE_MAX)
 
 
-class SkillForm(forms.Form):
+class SkillForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Skill"), max_length=PLACE_MAX)
     code = forms.SlugField(label=_("Code"), max_length=40, help_text=_("Routing rules refer to the skill by this code."))
     jurisdiction = forms.ModelChoiceField(label=_("Defined for"), queryset=Jurisdiction.objects.none())
@@ -54,7 +55,7 @@ class SkillForm(forms.Form):
         self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
 
 
-class UserForm(forms.Form):
+class UserForm(SaysItsLimits, forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=NAME_MAX)
     last_name = forms.CharField(label=_("Last name"), max_length=NAME_MAX)
@@ -84,7 +85,7 @@ class UserForm(forms.Form):
         self.fields["skills"].queryset = skills  # type: ignore[attr-defined]
 
 
-class LanguageForm(forms.Form):
+class LanguageForm(SaysItsLimits, forms.Form):
     language = forms.ChoiceField(label=_("Language"), required=False)
     proficiency = forms.ChoiceField(label=_("How well"), choices=Proficiency.choices, initial=Proficiency.FLUENT)
 
@@ -99,7 +100,7 @@ class LanguageForm(forms.Form):
 LanguageFormSet = formset_factory(LanguageForm, extra=1, max_num=20, validate_max=True, absolute_max=20)
 
 
-class RuleSetForm(forms.Form):
+class RuleSetForm(SaysItsLimits, forms.Form):
     effective_from = forms.DateField(label=_("In force from"), widget=DATE)
     days_before_onset = forms.IntegerField(label=_("Infectious days before onset"), min_value=0, max_value=MAX_DAYS, initial=2)
     days_before_specimen = forms.IntegerField(
@@ -114,7 +115,7 @@ class RuleSetForm(forms.Form):
 ACTIVE_CHOICES = [("", _("Active and inactive")), ("yes", _("Active")), ("no", _("Inactive"))]
 
 
-class UserFilterForm(forms.Form):
+class UserFilterForm(SaysItsLimits, forms.Form):
     jurisdiction = forms.ModelChoiceField(
         label=_("Jurisdiction"), queryset=Jurisdiction.objects.none(), required=False, empty_label=_("All")
     )
