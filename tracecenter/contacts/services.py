@@ -172,7 +172,9 @@ def exposure_add(*, actor: User | None, case: Case, person: Person | PersonInput
         case=case,
         actor=actor,
         kind=CaseActivity.Kind.CONTACT,
-        summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()},
+        code="contact_added",
+        id=exposure.pk,
+        date=data.last_exposure_date.isoformat(),
     )
     return exposure
 
@@ -499,7 +501,14 @@ def attendance_record(
         jurisdiction=case.jurisdiction,
         created_by=acting_user(actor),
     )
-    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.PLACE, summary=f"{place.display_name} {arrived_at:%Y-%m-%d}")
+    case_activity_add(
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.PLACE,
+        code="place_visited",
+        place=place.display_name,
+        date=f"{arrived_at:%Y-%m-%d}",
+    )
     audit_record(
         actor=actor,
         action=Action.CREATE,
