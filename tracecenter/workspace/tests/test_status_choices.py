@@ -37,7 +37,7 @@ def test_a_posted_move_the_lifecycle_refuses_changes_nothing(client, users, make
     response = client.post(url, {"status": "new", "reason": "back to the queue"}, follow=True)
     case.refresh_from_db()
     assert case.status == CaseStatus.ASSIGNED
-    assert "Choose a status and give the reason." in response.content.decode()
+    assert "A case that is Assigned cannot go to that status: choose one the list offers" in response.content.decode()
 
 
 def test_every_status_offers_exactly_its_lifecycle_moves():

@@ -98,6 +98,13 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Status changed."))
         except DomainError as exc:
             messages.error(request, exc.message)
+    elif "status" in form.errors and form.data.get("status"):
+        # A move the lifecycle does not allow from here (a stale page, a forged post): say so, not "choose a status".
+        messages.error(
+            request,
+            _("A case that is %(status)s cannot go to that status: choose one the list offers, and give the reason.")
+            % {"status": case.get_status_display()},
+        )
     else:
         messages.error(request, _("Choose a status and give the reason."))
     return redirect("workspace:case_detail", pk=case.pk)
