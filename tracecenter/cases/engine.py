@@ -148,7 +148,8 @@ STATUSES = (
 )
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"assigned", "attempting", "interviewed", "closed"}),
-    "assigned": frozenset({"new", "attempting", "interviewed", "unreachable", "refused", "closed"}),
+    # Not back to "new": "new" is a case nobody has taken yet, which a case with an owner is not.
+    "assigned": frozenset({"attempting", "interviewed", "unreachable", "refused", "closed"}),
     "attempting": frozenset({"assigned", "interviewed", "unreachable", "refused", "closed"}),
     "interviewed": frozenset({"in_isolation", "released", "closed"}),
     "unreachable": frozenset({"attempting", "interviewed", "closed"}),
@@ -157,6 +158,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "released": frozenset({"closed", "in_isolation"}),
     "closed": frozenset({"assigned"}),  # reopened by a supervisor, with a reason
 }
+
+
+def next_statuses(from_status: str) -> list[str]:
+    """The statuses a case in `from_status` may move to, in the lifecycle's order: what a status selector offers."""
+    allowed = TRANSITIONS.get(from_status, frozenset())
+    return [status for status in STATUSES if status in allowed]
 
 
 def check_transition(from_status: str, to_status: str) -> None:

@@ -178,10 +178,20 @@ class CaseActivity(models.Model):
     at = models.DateTimeField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # What the line says, as a code worded at display time in the reader's language (cases/timeline.py), with
+    # its parameters as JSON in `summary`. Empty for lines stored before: their `summary` is the text.
+    code = models.CharField(max_length=40, blank=True, default="")
     summary = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-pk"]
+
+    @property
+    def line(self) -> str:
+        """The line as the reader should read it, in the active language."""
+        from tracecenter.cases.timeline import activity_line  # the wordings name the models' choices
+
+        return activity_line(self.code, self.summary)
 
     def __str__(self) -> str:
         return f"{self.kind} on case {self.case_id}"

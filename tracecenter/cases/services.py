@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,7 +16,7 @@ from tracecenter.accounts.models import Jurisdiction, Team, User
 from tracecenter.audit.access import audit_denied
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record, audit_record_many
-from tracecenter.cases import engine
+from tracecenter.cases import engine, timeline
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CasePriorityChanged, CaseStatusChanged, CaseTransferred
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseActivity, CaseStatus, CaseStatusChange, RuleSet, Symptom
 from tracecenter.cases.rule_messages import rule_error
@@ -34,9 +35,13 @@ SAME_EPISODE_DAYS = 90
 MAX_REASON = 300
 
 
-def case_activity_add(*, case: Case, actor: User | None, kind: str, summary: str = "") -> CaseActivity:
-    """One line of the case's timeline. `summary` is stored encrypted (it may quote a reason or a place)."""
-    return CaseActivity.objects.create(case=case, at=clock.now(), actor=acting_user(actor), kind=kind, summary=summary[:300])
+def case_activity_add(*, case: Case, actor: User | None, kind: str, code: str = "", **params: Any) -> CaseActivity:
+    """One line of the case's timeline: a code of cases/timeline.py and its parameters, worded when shown.
+
+    The parameters are stored encrypted (they may quote a reason or name a place).
+    """
+    summary = timeline.stored(code, **params) if code else ""
+    return CaseActivity.objects.create(case=case, at=clock.now(), actor=acting_user(actor), kind=kind, code=code, summary=summary)
 
 
 def _clean_reason(reason: str) -> str:
@@ -132,12 +137,10 @@ def case_open(
     case.save()
     if lab_result is not None:
         case.lab_results.add(lab_result)
-    case_activity_add(
-        case=case,
-        actor=actor,
-        kind=CaseActivity.Kind.OPENED,
-        summary=_("Opened from lab result %(id)s") % {"id": lab_result.pk} if lab_result else "",
-    )
+    if lab_result is not None:
+        case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.OPENED, code="opened_from_lab", id=lab_result.pk)
+    else:
+        case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.OPENED)
     audit_record(
         actor=actor,
         action=Action.CREATE,
@@ -185,9 +188,7 @@ def case_open_for_positive(*, lab_result_id: int) -> Case | None:
             current.specimen_collection_date = lab.specimen_collection_date
             _recompute(current)
             current.save()
-        case_activity_add(
-            case=current, actor=None, kind=CaseActivity.Kind.LAB_RESULT, summary=_("Lab result %(id)s added") % {"id": lab.pk}
-        )
+        case_activity_add(case=current, actor=None, kind=CaseActivity.Kind.LAB_RESULT, code="lab_added", id=lab.pk)
         return current
     return case_open(actor=None, person=lab.person, lab_result=lab, condition=condition)
 
@@ -271,7 +272,11 @@ def cases_open_for_positives(*, lab_result_ids: Sequence[int]) -> list[Case]:
     CaseActivity.objects.bulk_create(
         [
             CaseActivity(
-                case=c, at=now, kind=CaseActivity.Kind.OPENED, summary=_("Opened from lab result %(id)s") % {"id": lab.pk}
+                case=c,
+                at=now,
+                kind=CaseActivity.Kind.OPENED,
+                code="opened_from_lab",
+                summary=timeline.stored("opened_from_lab", id=lab.pk),
             )
             for c, lab in zip(cases, labs_of, strict=True)
         ]
@@ -300,16 +305,19 @@ def case_lab_result_corrected(*, lab_result_id: int, previous: str, classificati
     cases = list(lab.cases.all())
     for case in cases:
         if classification == "retracted":
-            summary = _("Lab result %(id)s was retracted by the lab (entered in error): review whether this case stands.")
+            code = "lab_retracted"
         elif previous == ResultClass.POSITIVE and classification != ResultClass.POSITIVE:
-            summary = _("Lab result %(id)s was corrected from positive to %(result)s: review whether this case stands.")
+            code = "lab_no_longer_positive"
         else:
-            summary = _("Lab result %(id)s was corrected from %(previous)s to %(result)s.")
+            code = "lab_corrected"
         case_activity_add(
             case=case,
             actor=None,
             kind=CaseActivity.Kind.LAB_RESULT,
-            summary=summary % {"id": lab.pk, "previous": previous, "result": classification},
+            code=code,
+            id=lab.pk,
+            previous=previous,
+            result=classification,
         )
     if not cases and classification == ResultClass.POSITIVE:
         case_open_for_positive(lab_result_id=lab.pk)
@@ -331,11 +339,9 @@ def case_flag_duplicates_after_merge(*, person_id: int, merge_id: int) -> int:
             case=case,
             actor=None,
             kind=CaseActivity.Kind.STATUS,
-            summary=_(
-                "Person records merged (merge %(merge)s): this person has another open case, %(others)s. "
-                "Keep one and close the other."
-            )
-            % {"merge": merge_id, "others": others},
+            code="merged_duplicate",
+            merge=merge_id,
+            others=others,
         )
     return len(open_cases)
 
@@ -372,7 +378,8 @@ def case_change_status(*, actor: User | None, case: Case, to_status: str, reason
         case=case,
         actor=actor,
         kind=CaseActivity.Kind.STATUS,
-        summary=f"{CaseStatus(from_status).label} → {CaseStatus(to_status).label}",
+        code="status",
+        **{"from": from_status, "to": to_status},
     )
     audit_record(
         actor=actor,
@@ -407,7 +414,10 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
     if assignee is not None and case.status == CaseStatus.NEW:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
     case_activity_add(
-        case=case, actor=actor, kind=CaseActivity.Kind.ASSIGNED, summary=assignee.display_name if assignee else _("Unassigned")
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.ASSIGNED,
+        **({"code": "assigned", "assignee": assignee.display_name} if assignee else {"code": "unassigned"}),
     )
     audit_record(
         actor=actor,
@@ -447,7 +457,7 @@ def case_transfer(*, actor: User, case: Case, to: Jurisdiction, reason: str) -> 
     case.person.jurisdiction = to
     case.person.save(update_fields=["jurisdiction", "updated_at"])
     case_activity_add(
-        case=case, actor=actor, kind=CaseActivity.Kind.TRANSFER, summary=f"{origin.name} → {to.name}: {reason[:200]}"
+        case=case, actor=actor, kind=CaseActivity.Kind.TRANSFER, code="transferred", origin=origin.name, to=to.name, reason=reason
     )
     audit_record(
         actor=actor,
@@ -542,7 +552,9 @@ def case_mark_interviewed(*, actor: User | None, case: Case, contacts: int, plac
         CaseStatus.REFUSED,
     }:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.INTERVIEWED, reason=_("Interview recorded"))
-    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.INTERVIEW, summary=f"{contacts} contacts, {places} places")
+    case_activity_add(
+        case=case, actor=actor, kind=CaseActivity.Kind.INTERVIEW, code="interview", contacts=contacts, places=places
+    )
     return case
 
 

@@ -49,12 +49,23 @@ class ContactInput:
 
 
 class InterviewError(DomainError):
-    """A DomainError that also names the repeating section and row it came from."""
+    """A DomainError that also names the repeating section and row it came from.
+
+    `errors` holds every error of the save (this one first): a tracer fixes them all at once,
+    rather than finding the next one only after fixing the first.
+    """
 
     def __init__(self, message: str, *, section: str | None, row: int | None, field: str | None) -> None:
         super().__init__(message, field=field)
         self.section = section
         self.row = row
+        self.errors: list[InterviewError] = [self]
+
+    @classmethod
+    def of(cls, errors: list[InterviewError]) -> InterviewError:
+        first = errors[0]
+        first.errors = list(errors)
+        return first
 
 
 def _local(day: dt.date, at: dt.time) -> dt.datetime:
@@ -65,30 +76,39 @@ def _local(day: dt.date, at: dt.time) -> dt.datetime:
 def interview_record(
     *, actor: User | None, case: Case, facts: CaseFacts, visits: list[VisitInput], contacts: list[ContactInput]
 ) -> Case:
+    """Save the interview whole, or nothing and every error it has (InterviewError, its `errors`)."""
     if len(visits) > MAX_ROWS or len(contacts) > MAX_ROWS:
         raise InterviewError(_("At most %(n)d rows per section.") % {"n": MAX_ROWS}, section=None, row=None, field=None)
+    errors: list[InterviewError] = []
+    # Each part in its own savepoint: a part that fails leaves nothing behind, and the parts after it are
+    # still checked, so that one save reports every error. Any error rolls the whole interview back below.
     try:
-        case_record_facts(actor=actor, case=case, facts=facts)
+        with transaction.atomic():
+            case_record_facts(actor=actor, case=case, facts=facts)
     except DomainError as exc:
-        raise InterviewError(exc.message, section=None, row=None, field=exc.field) from None
+        errors.append(InterviewError(exc.message, section=None, row=None, field=exc.field))
     for index, visit in enumerate(visits):
         try:
-            place = place_find_or_create(actor=actor, jurisdiction=case.jurisdiction, data=visit.place)
-            arrived, left = _local(visit.day, visit.arrived), _local(visit.day, visit.left)
-            event = (
-                event_find_or_create(place=place, name=visit.event_name, starts_at=arrived, ends_at=left)
-                if visit.event_name.strip()
-                else None
-            )
-            attendance_record(actor=actor, case=case, place=place, event=event, arrived_at=arrived, left_at=left)
+            with transaction.atomic():
+                place = place_find_or_create(actor=actor, jurisdiction=case.jurisdiction, data=visit.place)
+                arrived, left = _local(visit.day, visit.arrived), _local(visit.day, visit.left)
+                event = (
+                    event_find_or_create(place=place, name=visit.event_name, starts_at=arrived, ends_at=left)
+                    if visit.event_name.strip()
+                    else None
+                )
+                attendance_record(actor=actor, case=case, place=place, event=event, arrived_at=arrived, left_at=left)
         except DomainError as exc:
-            raise InterviewError(exc.message, section="visits", row=index, field=_visit_field(exc.field)) from None
+            errors.append(InterviewError(exc.message, section="visits", row=index, field=_visit_field(exc.field)))
     for index, contact in enumerate(contacts):
         try:
-            exposure_add(actor=actor, case=case, person=contact.person, data=contact.exposure)
+            with transaction.atomic():
+                exposure_add(actor=actor, case=case, person=contact.person, data=contact.exposure)
         except DomainError as exc:
             field = "phone" if exc.field == "phones" else exc.field
-            raise InterviewError(exc.message, section="contacts", row=index, field=field) from None
+            errors.append(InterviewError(exc.message, section="contacts", row=index, field=field))
+    if errors:
+        raise InterviewError.of(errors)  # leaving the outer transaction by an exception: nothing is saved
     case_mark_interviewed(actor=actor, case=case, contacts=len(contacts), places=len(visits))
     events.publish(InterviewCompleted(case_id=case.pk, contacts_elicited=len(contacts)))
     return case

@@ -188,7 +188,9 @@ def exposure_add(*, actor: User | None, case: Case, person: Person | PersonInput
         case=case,
         actor=actor,
         kind=CaseActivity.Kind.CONTACT,
-        summary=_("Contact %(id)s, last exposed %(date)s") % {"id": exposure.pk, "date": data.last_exposure_date.isoformat()},
+        code="contact_added",
+        id=exposure.pk,
+        date=data.last_exposure_date.isoformat(),
     )
     return exposure
 
@@ -547,9 +549,10 @@ def place_find_or_create(*, actor: User | None, jurisdiction: Any, data: PlaceIn
         raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 200}, field="place_name")
     if data.kind not in PlaceKind.values:
         raise DomainError(_("Choose one of the listed values."), field="place_kind")
-    street = " ".join(data.street.split())[:200]
-    city = " ".join(data.city.split())[:100]
-    postal_code = data.postal_code.strip()[:10]
+    # Refused, not cut: a pasted address cut short is a wrong address nobody knows about.
+    street = _within(" ".join(data.street.split()), 200, "street")
+    city = _within(" ".join(data.city.split()), 100, "city")
+    postal_code = _within(data.postal_code.strip(), 10, "postal_code")
     if data.kind in RESIDENTIAL_KINDS:
         key = home_index(name, street)
         existing = Place.objects.filter(jurisdiction=jurisdiction, kind__in=RESIDENTIAL_KINDS, home_bidx=key).first()
@@ -588,8 +591,18 @@ def place_find_or_create(*, actor: User | None, jurisdiction: Any, data: PlaceIn
     return place
 
 
+def _within(text: str, limit: int, field: str) -> str:
+    if len(text) > limit:
+        raise DomainError(
+            _("This is too long: at most %(n)d characters (it has %(length)d). Nothing was cut: shorten it.")
+            % {"n": limit, "length": len(text)},
+            field=field,
+        )
+    return text
+
+
 def event_find_or_create(*, place: Place, name: str, starts_at: dt.datetime, ends_at: dt.datetime) -> Event:
-    name = " ".join(name.split())[:200]
+    name = _within(" ".join(name.split()), 200, "event_name")
     if ends_at < starts_at:
         raise DomainError(_("The event ends before it starts."), field="ends_at")
     key = event_name_index(name)
@@ -631,7 +644,14 @@ def attendance_record(
         jurisdiction=case.jurisdiction,
         created_by=acting_user(actor),
     )
-    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.PLACE, summary=f"{place.display_name} {arrived_at:%Y-%m-%d}")
+    case_activity_add(
+        case=case,
+        actor=actor,
+        kind=CaseActivity.Kind.PLACE,
+        code="place_visited",
+        place=place.display_name,
+        date=f"{arrived_at:%Y-%m-%d}",
+    )
     audit_record(
         actor=actor,
         action=Action.CREATE,

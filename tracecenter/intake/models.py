@@ -213,6 +213,26 @@ class LabResultRevision(models.Model):
         return f"Revision of lab result {self.lab_result_id}"
 
 
+class PostalArea(models.Model):
+    """Postal codes starting with `prefix` lie in `jurisdiction`: where a lab result for such an address goes.
+
+    Labs often write no county, only a postal code. A jurisdiction records nothing of its area, so
+    administrators list the prefixes of each county (`manage.py postal_areas`); the longest prefix
+    that matches wins (a 5-digit code may carve a town out of a 3-digit area).
+    """
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(_("postal code prefix"), max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prefix"]
+        constraints = [models.UniqueConstraint(fields=["prefix"], name="postal_area_prefix_once")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}* -> jurisdiction {self.jurisdiction_id}"
+
+
 class ConditionTest(models.Model):
     """A test (LOINC code) a jurisdiction's labs report for a condition, beyond the codes TraceCenter knows
     (classify.py): a measles PCR, a tuberculosis interferon-gamma release assay... It applies to the

@@ -44,7 +44,14 @@ from tracecenter.core.errors import DomainError
 from tracecenter.intake import classify, detect
 from tracecenter.intake.events import LabResultCorrected, LabResultReceived
 from tracecenter.intake.limits import max_file_bytes
-from tracecenter.intake.models import InboundMessage, IntakeBatch, LabResult, LabResultRevision, condition_tests_configured
+from tracecenter.intake.models import (
+    InboundMessage,
+    IntakeBatch,
+    LabResult,
+    LabResultRevision,
+    PostalArea,
+    condition_tests_configured,
+)
 from tracecenter.intake.records import LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
 from tracecenter.intake.report import IngestReport
 from tracecenter.intake.services import LabResultInput, clean_lab_result_input
@@ -109,15 +116,28 @@ def intake_root(code: str = "") -> Jurisdiction:
 
 
 class _Counties:
-    """County name (as labs write it) -> the jurisdiction below the root with that name."""
+    """Where a new patient's record goes, from the address the lab wrote.
+
+    Across the whole state (not only below the run's jurisdiction: a county's upload may hold a patient
+    of the next county): by county name (as labs write it), else by postal code (the longest prefix
+    listed in PostalArea). An address that says where and maps to no jurisdiction goes to the state's
+    own queue, never silently to the uploader's county; a record with no county and no postal code
+    stays with the run's jurisdiction, as nothing says it lies elsewhere. A postal code is only
+    evidence once the state has listed postal areas: before, it maps nothing and says nothing.
+    """
 
     def __init__(self, root: Jurisdiction) -> None:
         self.root = root
+        self.top_id = root.ancestors_and_self()[0]
         self._by_key: dict[str, int] = {}
-        self.paths: dict[int, str] = {root.pk: root.path}
-        for j in Jurisdiction.objects.filter(path__startswith=root.path).exclude(pk=root.pk):
-            self._by_key.setdefault(self._key(j.name), j.pk)
+        self.paths: dict[int, str] = {}
+        for j in Jurisdiction.objects.filter(path__startswith=f"/{self.top_id}/").order_by("path"):
             self.paths[j.pk] = j.path
+            if j.pk != self.top_id:
+                self._by_key.setdefault(self._key(j.name), j.pk)
+        self._areas = dict(
+            PostalArea.objects.filter(jurisdiction__path__startswith=f"/{self.top_id}/").values_list("prefix", "jurisdiction_id")
+        )
 
     @staticmethod
     def _key(name: str) -> str:
@@ -127,8 +147,22 @@ class _Counties:
                 key = key[: -len(suffix)]
         return key
 
-    def of(self, county: str) -> int:
-        return self._by_key.get(self._key(county), self.root.pk) if county.strip() else self.root.pk
+    def _by_postal_code(self, postal_code: str) -> int | None:
+        digits = "".join(ch for ch in postal_code if ch.isalnum()).upper()
+        for length in range(len(digits), 0, -1):
+            if digits[:length] in self._areas:
+                return self._areas[digits[:length]]
+        return None
+
+    def of(self, county: str, postal_code: str = "") -> int:
+        if county.strip() and self._key(county) in self._by_key:
+            return self._by_key[self._key(county)]
+        if self._areas and postal_code.strip():
+            found = self._by_postal_code(postal_code)
+            return found if found is not None else self.top_id
+        if county.strip():
+            return self.top_id  # a county we do not have: the state decides, not the uploader's county
+        return self.root.pk
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +447,7 @@ class _Chunk:
                 return row
             self._contact_updates.append((resolution.person_id, phones, emails))
             return resolution.person_id
-        jurisdiction_id = self.counties.of(patient.report.patient.county)
+        jurisdiction_id = self.counties.of(patient.report.patient.county, patient.report.patient.postal_code)
         row = NewPerson(jurisdiction_id=jurisdiction_id, values=patient.values, phones=phones, emails=emails, identity=identity)
         new_rows.append(row)
         # A provisional id until the chunk's persons are created.
@@ -1029,10 +1063,16 @@ def message_fix_and_reprocess(*, actor: User | None, message: InboundMessage, te
         format=message.format,
         jurisdiction=message.jurisdiction,
         received_by=acting_user(actor),
+        units_total=1,
     )
     run = Intake(root=message.jurisdiction, actor=actor, batch=batch)
     # Stored, not shown translated: the words are the same whichever language the corrector reads.
     stored = run.ingest_units([RawUnit(index=1, text=text, where="corrected message")], fmt=message.format)
+    # The correction is a delivery of one message, read: counted as such, so the list of deliveries shows it
+    # done (1 / 1) rather than as a file that "could not be read" with nothing in it.
+    run.report.files += 1
+    batch.units_done = 1
+    batch.save(update_fields=["units_done"])
     fixed = stored[0]
     if fixed.pk != message.pk:
         with transaction.atomic():

@@ -17,7 +17,7 @@ from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
 from tracecenter.intake.classify import loinc_is_valid, test_condition
 from tracecenter.intake.events import LabResultReceived
-from tracecenter.intake.models import FeedSender, LabResult, ResultClass, condition_tests_configured
+from tracecenter.intake.models import FeedSender, LabResult, PostalArea, ResultClass, condition_tests_configured
 from tracecenter.people.models import Person
 
 
@@ -143,3 +143,53 @@ def feed_sender_set_active(*, actor: User | None, sender: FeedSender, active: bo
         fields=["active"],
     )
     return sender
+
+
+# --- Postal areas: where a lab result goes when the lab wrote a postal code and no county
+
+
+def _postal_prefix(prefix: str) -> str:
+    cleaned = "".join(prefix.split()).upper()
+    if not cleaned or len(cleaned) > 10 or not cleaned.isalnum() or not cleaned.isascii():
+        raise DomainError(_("Give the start of the postal codes: 1 to 10 letters or digits, such as 021."), field="prefix")
+    return cleaned
+
+
+@transaction.atomic
+def postal_area_add(*, actor: User | None, jurisdiction: Jurisdiction, prefix: str) -> PostalArea:
+    """Postal codes starting with `prefix` lie in `jurisdiction` (a prefix names one jurisdiction only)."""
+    prefix = _postal_prefix(prefix)
+    existing = PostalArea.objects.filter(prefix=prefix).select_related("jurisdiction").first()
+    if existing is not None and existing.jurisdiction_id != jurisdiction.pk:
+        raise DomainError(
+            _("Postal codes starting with %(prefix)s already go to %(name)s: remove that first.")
+            % {"prefix": prefix, "name": existing.jurisdiction.name},
+            field="prefix",
+        )
+    area = existing or PostalArea.objects.create(jurisdiction=jurisdiction, prefix=prefix)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="postal_area",
+        object_id=area.pk,
+        jurisdiction_id=jurisdiction.pk,
+        fields=["prefix"],
+    )
+    return area
+
+
+@transaction.atomic
+def postal_area_remove(*, actor: User | None, prefix: str) -> bool:
+    area = PostalArea.objects.filter(prefix=_postal_prefix(prefix)).first()
+    if area is None:
+        return False
+    audit_record(
+        actor=actor,
+        action=Action.DELETE,
+        object_type="postal_area",
+        object_id=area.pk,
+        jurisdiction_id=area.jurisdiction_id,
+        fields=["prefix"],
+    )
+    area.delete()
+    return True

@@ -14,6 +14,7 @@ from tracecenter.accounts.roles import Role
 from tracecenter.accounts.validation import time_zones
 from tracecenter.cases.rules import MAX_DAYS, NOTE_MAX
 from tracecenter.intake import conditions
+from tracecenter.workspace.form_limits import SaysItsLimits
 from tracecenter.workspace.forms import DATE, language_choices
 
 NAME_MAX = 150
@@ -24,7 +25,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(time_zones())]
 
 
-class JurisdictionForm(forms.Form):
+class JurisdictionForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=PLACE_MAX)
     code = forms.SlugField(
         label=_("Code"), max_length=40, help_text=_("Lower-case letters, digits and hyphens; feeds and reports use it.")
@@ -41,11 +42,11 @@ class JurisdictionForm(forms.Form):
             self.fields["parent"].required = True
 
 
-class TeamForm(forms.Form):
+class TeamForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Team name"), max_length=PLACE_MAX)
 
 
-class SkillForm(forms.Form):
+class SkillForm(SaysItsLimits, forms.Form):
     name = forms.CharField(label=_("Skill"), max_length=PLACE_MAX)
     code = forms.SlugField(label=_("Code"), max_length=40, help_text=_("Routing rules refer to the skill by this code."))
     jurisdiction = forms.ModelChoiceField(label=_("Defined for"), queryset=Jurisdiction.objects.none())
@@ -55,7 +56,7 @@ class SkillForm(forms.Form):
         self.fields["jurisdiction"].queryset = jurisdictions  # type: ignore[attr-defined]
 
 
-class UserForm(forms.Form):
+class UserForm(SaysItsLimits, forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=NAME_MAX)
     last_name = forms.CharField(label=_("Last name"), max_length=NAME_MAX)
@@ -85,7 +86,7 @@ class UserForm(forms.Form):
         self.fields["skills"].queryset = skills  # type: ignore[attr-defined]
 
 
-class LanguageForm(forms.Form):
+class LanguageForm(SaysItsLimits, forms.Form):
     language = forms.ChoiceField(label=_("Language"), required=False)
     proficiency = forms.ChoiceField(label=_("How well"), choices=Proficiency.choices, initial=Proficiency.FLUENT)
 
@@ -100,7 +101,7 @@ class LanguageForm(forms.Form):
 LanguageFormSet = formset_factory(LanguageForm, extra=1, max_num=20, validate_max=True, absolute_max=20)
 
 
-class RuleSetForm(forms.Form):
+class RuleSetForm(SaysItsLimits, forms.Form):
     condition = forms.ChoiceField(
         label=_("Condition"),
         choices=[("", _("Every condition without its own rules")), *conditions.CHOICES],
@@ -134,7 +135,7 @@ class RuleSetForm(forms.Form):
 ACTIVE_CHOICES = [("", _("Active and inactive")), ("yes", _("Active")), ("no", _("Inactive"))]
 
 
-class UserFilterForm(forms.Form):
+class UserFilterForm(SaysItsLimits, forms.Form):
     jurisdiction = forms.ModelChoiceField(
         label=_("Jurisdiction"), queryset=Jurisdiction.objects.none(), required=False, empty_label=_("All")
     )

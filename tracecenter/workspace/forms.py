@@ -10,9 +10,11 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.cases import engine
 from tracecenter.cases.models import CaseStatus, Symptom
 from tracecenter.contacts.models import CallOutcome, ExposureStatus, PlaceKind, Proximity, Relationship, Setting
 from tracecenter.core import codes
+from tracecenter.workspace.form_limits import SaysItsLimits
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -23,7 +25,7 @@ def language_choices() -> list[tuple[str, str]]:
     return codes.language_choices(translation.get_language() or "en")
 
 
-class CaseFactsForm(forms.Form):
+class CaseFactsForm(SaysItsLimits, forms.Form):
     asymptomatic = forms.BooleanField(label=_("No symptoms"), required=False)
     symptom_onset = forms.DateField(label=_("Symptom onset"), required=False, widget=DATE)
     symptoms = forms.MultipleChoiceField(
@@ -36,7 +38,7 @@ class CaseFactsForm(forms.Form):
     )
 
 
-class VisitForm(forms.Form):
+class VisitForm(SaysItsLimits, forms.Form):
     place_name = forms.CharField(label=_("Place"), max_length=200)
     place_kind = forms.ChoiceField(label=_("Type of place"), choices=PlaceKind.choices, initial=PlaceKind.OTHER)
     street = forms.CharField(label=_("Street address"), max_length=200, required=False)
@@ -46,7 +48,7 @@ class VisitForm(forms.Form):
     left = forms.TimeField(label=_("To"), widget=TIME)
 
 
-class ContactForm(forms.Form):
+class ContactForm(SaysItsLimits, forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=200)
     last_name = forms.CharField(label=_("Last name"), max_length=200)
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
@@ -63,12 +65,17 @@ VisitFormSet = formset_factory(VisitForm, extra=0, max_num=100, validate_max=Tru
 ContactFormSet = formset_factory(ContactForm, extra=1, max_num=100, validate_max=True, absolute_max=100)
 
 
-class StatusForm(forms.Form):
-    status = forms.ChoiceField(label=_("New status"), choices=CaseStatus.choices)
+class StatusForm(SaysItsLimits, forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=())
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the moves the lifecycle allows from where the case is: the same rules the service checks.
+        self.fields["status"].choices = [(s, CaseStatus(s).label) for s in engine.next_statuses(current)]  # type: ignore[attr-defined]
 
-class AssignForm(forms.Form):
+
+class AssignForm(SaysItsLimits, forms.Form):
     assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=User.objects.none(), required=False, empty_label=_("Nobody"))
 
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
@@ -77,7 +84,7 @@ class AssignForm(forms.Form):
         self.fields["assignee"].label_from_instance = lambda u: f"{u.display_name} ({u.get_role_display()})"  # type: ignore[attr-defined]
 
 
-class TransferForm(forms.Form):
+class TransferForm(SaysItsLimits, forms.Form):
     jurisdiction = forms.ModelChoiceField(label=_("Transfer to"), queryset=Jurisdiction.objects.none())
     reason = forms.CharField(label=_("Reason"), max_length=300)
 

@@ -206,7 +206,7 @@ def test_cases_opened_before_conditions_take_the_condition_of_their_results(user
 
     from django.apps import apps
 
-    migration = importlib.import_module("tracecenter.cases.migrations.0008_case_condition_from_results")
+    migration = importlib.import_module("tracecenter.cases.migrations.0009_case_condition_from_results")
     condition_settings.traced_condition_set(
         actor=users[Role.ADMINISTRATOR], jurisdiction=county, condition="influenza", kinds=["molecular"]
     )

@@ -384,7 +384,7 @@ def test_merging_two_records_with_open_cases_tells_both_cases(make_case, county,
     run_background_work()
     assert Case.objects.filter(person=first.person).count() == 2
     for case, other in ((first, second), (second, first)):
-        summaries = list(CaseActivity.objects.filter(case=case).values_list("summary", flat=True))
+        summaries = [line.line for line in CaseActivity.objects.filter(case=case)]
         assert any(f"merge {merge.pk}" in s and f"#{other.pk}" in s for s in summaries), summaries
 
 

@@ -421,7 +421,7 @@ def test_a_visit_to_a_home_names_it_on_the_timeline_which_is_encrypted(case, tra
     )
     attendance_record(actor=tracer, case=case, place=home, arrived_at=_at(days_ago(3), 18), left_at=_at(days_ago(3), 20))
     line = CaseActivity.objects.get(case=case, kind=CaseActivity.Kind.PLACE)
-    assert line.summary.startswith("Aunt Wilhelmina's ")
+    assert line.line.startswith("Aunt Wilhelmina's ")
     with connection.cursor() as cursor:
         cursor.execute("SELECT summary FROM cases_caseactivity WHERE id = %s", [line.pk])
         assert "Wilhelmina" not in cursor.fetchone()[0]

@@ -30,9 +30,11 @@
     fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (json) {
-        if (json.error) { return; }
-        document.getElementById("derived-infectious").textContent = json.infectious_start + " – " + json.infectious_end;
-        document.getElementById("derived-isolation").textContent = json.isolation_end;
+        var why = document.getElementById("derived-why");
+        // Dates that cannot be computed are not left showing the last ones that could: say why instead.
+        if (why) { why.textContent = json.error || ""; }
+        document.getElementById("derived-infectious").textContent = json.error ? "—" : json.infectious_start + " – " + json.infectious_end;
+        document.getElementById("derived-isolation").textContent = json.error ? "—" : json.isolation_end;
       })
       .catch(function () { /* the saved page shows the dates anyway */ });
   }
@@ -42,7 +44,17 @@
       button.addEventListener("click", function () { addRow(button.closest("fieldset")); });
     });
     var form = document.getElementById("interview-form");
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }  // a screen reader reads the list; Tab goes to the first link
     if (form) {
+      // Enter in a one-line field of a long form sent it half filled: there it does nothing (a textarea keeps
+      // its line breaks, and the buttons still work with Enter).
+      form.addEventListener("keydown", function (event) {
+        var el = event.target;
+        if (event.key === "Enter" && el.tagName === "INPUT" && ["submit", "button", "reset", "image"].indexOf(el.type) < 0) {
+          event.preventDefault();
+        }
+      });
       ["case-symptom_onset", "case-asymptomatic"].forEach(function (name) {
         var el = form.querySelector("[name='" + name + "']");
         if (el) { el.addEventListener("change", function () { refreshDerived(form); }); }

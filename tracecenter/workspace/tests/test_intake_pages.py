@@ -8,6 +8,7 @@ on real data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -473,6 +474,22 @@ def test_a_corrected_message_is_processed_and_replaces_the_original(
     assert "<h2>As received</h2>" in original  # the original, kept unchanged
     assert f'href="{reverse("workspace:intake_message", args=[fixed.pk])}">#{fixed.pk}</a>' in original
     assert LabResult.objects.count() == 1 and fixed.outcome["lab_results"] == [LabResult.objects.get().pk]
+
+
+def test_a_corrected_message_is_listed_as_a_delivery_done_of_one_message(
+    client: Client, users: dict[str, User], rejected_message: InboundMessage
+) -> None:
+    client.force_login(users[Role.SUPERVISOR])
+    url = reverse("workspace:intake_message", args=[rejected_message.pk])
+    text = client.get(url).context["form"].initial["text"].replace("||^^^^^^L", "||Okafor^William^^^^^L")
+    client.post(url, {"text": _as_browser_sends(text)})
+    correction = IntakeBatch.objects.get(source=IntakeBatch.Source.REPROCESS)
+    assert (correction.status, correction.units_done, correction.units_total) == ("done", 1, 1)
+    listing = client.get(reverse("workspace:intake_upload")).content.decode()
+    row = re.search(rf'<tr><td><a href="{reverse("workspace:intake_batch", args=[correction.pk])}">.*?</tr>', listing)
+    assert row is not None
+    assert "could not be read" not in row.group(0) and "0 / 0" not in row.group(0)
+    assert "<td>done</td><td>1 / 1</td>" in row.group(0)
 
 
 def _assert_refused_as_unchanged(client: Client, message: InboundMessage) -> None:

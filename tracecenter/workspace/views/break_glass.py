@@ -30,6 +30,7 @@ from tracecenter.audit.access import require_audited
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core.errors import DomainError
+from tracecenter.workspace.form_limits import SaysItsLimits
 from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
 
 # What can be opened, and the page that shows it.
@@ -58,7 +59,7 @@ class BreakGlassForm(forms.Form):
         self.fields["record_type"].choices = [(label, name) for label, (name, _url) in OPENABLE.items() if label in types]  # type: ignore[attr-defined]
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(SaysItsLimits, forms.Form):
     note = forms.CharField(label=gettext_lazy("Review note"), max_length=1000, required=False)
 
 
@@ -113,5 +114,5 @@ def break_glass_review(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
     else:
-        messages.error(request, _("This is too long (at most %(n)d characters).") % {"n": 1000})
+        messages.error(request, " ".join(str(e) for e in form.errors["note"]))
     return redirect("workspace:break_glass_reviews")

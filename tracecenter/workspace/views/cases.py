@@ -31,6 +31,7 @@ from tracecenter.intake.models import IntakeBatch
 from tracecenter.people.models import ContactPoint
 from tracecenter.people.services import PersonInput
 from tracecenter.workspace import forms, panels
+from tracecenter.workspace.error_summary import interview_summary
 from tracecenter.workspace.views.common import signed_in
 
 _CASE_PAGE_RELATED = ("person", "jurisdiction", "owner", "team", "rules")
@@ -75,7 +76,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "attendances": attendances,
         "can_edit": policy.Act.EDIT in allowed,
         "can_assign": can_assign,
-        "status_form": forms.StatusForm(initial={"status": case.status}),
+        "status_form": forms.StatusForm(current=case.status),
         "assign_form": forms.AssignForm(assignees=case_assignees(case), initial={"assignee": case.owner_id})
         if can_assign
         else None,
@@ -94,7 +95,7 @@ def _edit_case(request: HttpRequest, pk: int, act: policy.Act = policy.Act.EDIT)
 @require_POST
 def case_status(request: HttpRequest, pk: int) -> HttpResponse:
     case = _edit_case(request, pk)
-    form = forms.StatusForm(request.POST)
+    form = forms.StatusForm(request.POST, current=case.status)
     if form.is_valid():
         try:
             case_change_status(
@@ -103,6 +104,13 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Status changed."))
         except DomainError as exc:
             messages.error(request, exc.message)
+    elif "status" in form.errors and form.data.get("status"):
+        # A move the lifecycle does not allow from here (a stale page, a forged post): say so, not "choose a status".
+        messages.error(
+            request,
+            _("A case that is %(status)s cannot go to that status: choose one the list offers, and give the reason.")
+            % {"status": case.get_status_display()},
+        )
     else:
         messages.error(request, _("Choose a status and give the reason."))
     return redirect("workspace:case_detail", pk=case.pk)
@@ -198,11 +206,13 @@ def _contacts(formset: Any) -> list[ContactInput]:
     return contacts
 
 
-def _attach_error(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -> None:
-    target = {"visits": visits, "contacts": contacts}.get(exc.section or "")
-    form = target.forms[exc.row] if target is not None and exc.row is not None and exc.row < len(target.forms) else facts
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
+def _attach_errors(exc: InterviewError, facts: Any, visits: Any, contacts: Any) -> None:
+    for error in exc.errors:
+        target = {"visits": visits, "contacts": contacts}.get(error.section or "")
+        row = error.row
+        form = target.forms[row] if target is not None and row is not None and row < len(target.forms) else facts
+        field = error.field if error.field in form.fields else None
+        form.add_error(field, error.message)
 
 
 @login_required
@@ -213,7 +223,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
         facts_form = forms.CaseFactsForm(request.POST, prefix="case")
         visit_formset = forms.VisitFormSet(request.POST, prefix="visits")
         contact_formset = forms.ContactFormSet(request.POST, prefix="contacts")
-        if facts_form.is_valid() and visit_formset.is_valid() and contact_formset.is_valid():
+        if all([facts_form.is_valid(), visit_formset.is_valid(), contact_formset.is_valid()]):
             try:
                 interview_record(
                     actor=user,
@@ -223,10 +233,12 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
                     contacts=_contacts(contact_formset),
                 )
             except InterviewError as exc:
-                _attach_error(exc, facts_form, visit_formset, contact_formset)
+                _attach_errors(exc, facts_form, visit_formset, contact_formset)
             else:
                 messages.success(request, _("Interview saved."))
                 return redirect("workspace:case_detail", pk=case.pk)
+        # Every form is checked (not only up to the first with an error): the summary lists every error at once.
+        errors = interview_summary(facts_form, visit_formset, contact_formset)
         status = 422
     else:
         facts_form = forms.CaseFactsForm(
@@ -242,6 +254,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
         )
         visit_formset = forms.VisitFormSet(prefix="visits")
         contact_formset = forms.ContactFormSet(prefix="contacts")
+        errors = []
         audit_record(
             actor=user,
             action=Action.READ,
@@ -265,6 +278,7 @@ def interview(request: HttpRequest, pk: int) -> HttpResponse:
                 exposures_visible_to(user).filter(case=case).select_related("person").order_by("-last_exposure_date", "pk")
             ),
             "recorded_attendances": list(case.attendances.select_related("place", "event").order_by("arrived_at")),
+            "error_summary": errors,
         },
         status=status,
     )
@@ -280,11 +294,16 @@ def derived_dates(request: HttpRequest, pk: int) -> JsonResponse:
     )
     form = forms.CaseFactsForm(request.POST, prefix="case")
     form.is_valid()
+    if "symptom_onset" in form.errors:
+        # A date the browser let through half typed: say so, rather than count from the specimen as if it were empty.
+        why = _("Cannot compute: %(reason)s") % {"reason": " ".join(str(e) for e in form.errors["symptom_onset"])}
+        return JsonResponse({"error": why, "field": "symptom_onset"}, status=422)
     onset = form.cleaned_data.get("symptom_onset")
     try:
         dates = case_preview_dates(case=case, symptom_onset=onset, asymptomatic=bool(form.cleaned_data.get("asymptomatic")))
     except engine.RuleViolation as exc:
-        return JsonResponse({"error": rule_message(exc), "field": exc.field}, status=422)
+        why = _("Cannot compute: %(reason)s") % {"reason": rule_message(exc)}
+        return JsonResponse({"error": why, "field": exc.field}, status=422)
     return JsonResponse(
         {
             "infectious_start": dates.infectious_start.isoformat(),

@@ -28,6 +28,7 @@ from tracecenter.intake.pipeline import message_fix_and_reprocess, problems_of, 
 from tracecenter.intake.selectors import batches_visible_to, messages_needing_attention, messages_visible_to
 from tracecenter.intake.upload_handler import Refusal, SealedUpload, SealingUploadHandler
 from tracecenter.intake.uploads import upload_start
+from tracecenter.workspace.form_limits import SaysItsLimits
 from tracecenter.workspace.panels import panels_for
 from tracecenter.workspace.views.common import PAGE_SIZE, signed_in
 
@@ -73,7 +74,7 @@ class UploadForm(forms.Form):
         return cleaned
 
 
-class FixForm(forms.Form):
+class FixForm(SaysItsLimits, forms.Form):
     text = forms.CharField(
         label=gettext_lazy("Corrected message"),
         max_length=FIX_MAX_CHARS,

@@ -19,6 +19,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0007_conditions"), ("intake", "0008_condition_tests")]
+    dependencies = [("cases", "0008_conditions"), ("intake", "0009_condition_tests")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

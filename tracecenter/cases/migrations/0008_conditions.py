@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0009_sso_identities'),
-        ('cases', '0006_encrypt_reasons_and_summaries'),
+        ('cases', '0007_caseactivity_code'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0009_sso_identities'),
-        ('intake', '0007_feed_senders'),
+        ('intake', '0008_postal_areas'),
     ]
 
     operations = [
