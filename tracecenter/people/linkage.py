@@ -11,6 +11,8 @@ estimates weights with: the same blocking keys, comparisons and weights as intak
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -97,3 +99,107 @@ def estimate(
         records=len(left) + (len(right) if right is not None else 0),
         source=source,
     )
+
+
+# Reading person rows -------------------------------------------------------------
+
+COLUMNS = (
+    "id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "street",
+    "city",
+    "state",
+    "postal_code",
+    "phone",
+    "email",
+)
+MAX_ROWS = 1_000_000
+MAX_FIELD = 1000  # characters in one value: a name or street longer than this is not one
+
+
+class InputError(ValueError):
+    """A row that cannot be read; the message names the file and line."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Row:
+    id: str
+    line: int
+    identity: matching.Identity
+
+
+def read_rows(lines: Iterable[str], source: str, *, default_region: str = "US") -> list[Row]:
+    """Person rows of a CSV file with a header (COLUMNS; any but id may be absent or empty).
+
+    A date of birth is kept as written when it is not a real date (compared as a typo).
+    InputError names the file and line of the first row that cannot be read.
+    """
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"{source}: the file is empty (a header line with at least 'id' is expected).") from None
+    except csv.Error as exc:
+        raise InputError(f"{source}, line 1: {exc}.") from None
+    names = [h.strip().lower().lstrip("\ufeff") for h in header]
+    if "id" not in names:
+        raise InputError(f"{source}, line 1: no 'id' column (columns: {', '.join(COLUMNS)}).")
+    duplicates = sorted({n for n in names if n and names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"{source}, line 1: column {duplicates[0]!r} appears more than once.")
+    position = {n: i for i, n in enumerate(names) if n in COLUMNS}
+    rows: list[Row] = []
+    seen: set[str] = set()
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in record):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise InputError(f"{source}, line {line}: more than {MAX_ROWS:,} rows.")
+            if len(record) > len(names):
+                raise InputError(f"{source}, line {line}: {len(record)} values for {len(names)} columns.")
+
+            def value(column: str, record: list[str] = record, line: int = line) -> str:
+                i = position.get(column)
+                text = record[i].strip() if i is not None and i < len(record) else ""
+                if len(text) > MAX_FIELD:
+                    raise InputError(f"{source}, line {line}: {column} is longer than {MAX_FIELD} characters.")
+                if any(ord(ch) < 32 for ch in text):
+                    raise InputError(f"{source}, line {line}: {column} contains a control character.")
+                return text
+
+            row_id = value("id")
+            if not row_id:
+                raise InputError(f"{source}, line {line}: the id is empty.")
+            if row_id in seen:
+                raise InputError(f"{source}, line {line}: id {row_id!r} appears twice.")
+            seen.add(row_id)
+            born, born_text = matching.parse_date_of_birth(value("date_of_birth"))
+            identity = matching.identity_from(
+                first_name=value("first_name"),
+                middle_name=value("middle_name"),
+                last_name=value("last_name"),
+                date_of_birth=born,
+                date_of_birth_text=born_text,
+                sex=value("sex") or "U",
+                street=value("street"),
+                city=value("city"),
+                postal_code=value("postal_code"),
+                phones=[p for p in value("phone").split(";") if p.strip()],
+                emails=[e for e in value("email").split(";") if e.strip()],
+                default_region=default_region,
+            )
+            rows.append(Row(row_id, line, identity))
+    except csv.Error as exc:
+        raise InputError(f"{source}, line {reader.line_num}: {exc}.") from None
+    return rows
+
+
+def evidence(score: matching.MatchScore) -> dict[str, dict[str, object]]:
+    """What each present field contributed: its level and weight in bits (values never)."""
+    return {f.field: {"level": f.outcome, "weight": round(f.weight, 2)} for f in score.fields if f.outcome != "missing"}
