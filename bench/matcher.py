@@ -1563,7 +1563,7 @@ def compare_engines(data: Dataset, engines: Sequence[str]) -> dict[str, object]:
                 probabilities, seconds = splink_engine(data, pairs, keys)
             else:
                 probabilities, seconds = recordlinkage_engine(data, pairs)
-        except Exception as exc:  # noqa: BLE001 (a peer that fails is reported, not fatal)
+        except Exception as exc:
             result[engine] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             continue
         result[engine] = {"pair_completeness": result["pair_completeness"], **_metrics(data.truth, pairs, probabilities, seconds)}

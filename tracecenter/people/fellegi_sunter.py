@@ -53,17 +53,32 @@ FIELDS: tuple[str, ...] = (
     "sex",
     "phone",
     "email",
-    "address",
+    "street",
+    "city",
+    "postal_code",
 )
 LEVELS: dict[str, tuple[str, ...]] = {
-    "first_name": ("exact", "nickname", "partial", "similar", "phonetic", "initial", "as_middle", "transposed", "different"),
+    "first_name": (
+        "exact",
+        "nickname",
+        "partial",
+        "similar",
+        "phonetic",
+        "fuzzy",
+        "initial",
+        "as_middle",
+        "transposed",
+        "different",
+    ),
     "middle_name": ("exact", "initial", "similar", "different"),
-    "last_name": ("exact", "partial", "similar", "phonetic", "transposed", "different"),
+    "last_name": ("exact", "partial", "similar", "phonetic", "fuzzy", "transposed", "different"),
     "date_of_birth": ("exact", "transposed", "typo", "decade", "year", "same_year", "different"),
     "sex": ("exact", "different"),
     "phone": ("exact", "similar", "different"),
     "email": ("exact", "similar", "different"),
-    "address": ("exact", "similar", "same_area", "different"),
+    "street": ("exact", "similar", "fuzzy", "same_number", "different"),
+    "city": ("exact", "similar", "different"),
+    "postal_code": ("exact", "similar", "different"),
 }
 # Fields whose exact agreement is weighed by how common the value is.
 TF_FIELDS: tuple[str, ...] = ("first_name", "last_name")

@@ -60,7 +60,8 @@ Outcome = Literal[
     "decade",  # date of birth one digit off in the decade: a typo, or a parent and child
     "year",  # date of birth off by one year, day and month the same
     "same_year",  # date of birth: only the year agrees
-    "same_area",  # different or missing street in the same postal code or city
+    "fuzzy",  # alike, though more than a typo apart (Jaro-Winkler >= 0.80)
+    "same_number",  # street: the same house number, the street's name unlike
     "different",  # both present, not alike
     "missing",  # absent on either side: no evidence either way, weight 0
 ]
@@ -504,6 +505,7 @@ _PRIOR_MU: dict[tuple[str, str], tuple[float, float]] = {
     ("first_name", "partial"): (0.01, 0.001),  # Mary Ann / Mary
     ("first_name", "similar"): (0.025, 0.004),  # typo: one edit, or Jaro-Winkler >= 0.90
     ("first_name", "phonetic"): (0.005, 0.006),
+    ("first_name", "fuzzy"): (0.005, 0.02),
     ("first_name", "initial"): (0.005, 0.005),  # ~1 stranger in 10 shares an initial, initials are rare
     ("first_name", "as_middle"): (0.005, 0.002),  # goes by the middle name
     ("first_name", "transposed"): (0.01, 1e-4),  # first and last name swapped
@@ -516,6 +518,7 @@ _PRIOR_MU: dict[tuple[str, str], tuple[float, float]] = {
     ("last_name", "partial"): (0.02, 0.001),  # one part of a compound surname
     ("last_name", "similar"): (0.04, 0.0015),
     ("last_name", "phonetic"): (0.005, 0.004),
+    ("last_name", "fuzzy"): (0.005, 0.015),
     ("last_name", "transposed"): (0.01, 1e-4),
     ("last_name", "different"): (0.025, 0.9926),  # marriage, data entry error
     # Date of birth: ~35,000 dates over 0-95 years, so two strangers share one with
@@ -537,13 +540,22 @@ _PRIOR_MU: dict[tuple[str, str], tuple[float, float]] = {
     ("email", "exact"): (0.70, 5e-5),
     ("email", "similar"): (0.03, 5e-4),
     ("email", "different"): (0.27, 0.99945),
-    # Address: street, city and postal code compared as one field with levels, because
-    # they are far from independent (the same street almost always means the same
-    # postal code, and summing them would count one fact three times).
-    ("address", "exact"): (0.55, 2e-4),
-    ("address", "similar"): (0.10, 1e-3),
-    ("address", "same_area"): (0.10, 0.02),
-    ("address", "different"): (0.25, 0.9788),
+    # Address: street, city and postal code, each compared on its own (as splink does).
+    # They are not independent (the same street almost always means the same postal
+    # code), so the priors' u for city and postal code are set well above chance:
+    # agreeing on them adds little once the street agrees. EM and random pairs replace
+    # them with what the registry shows.
+    ("street", "exact"): (0.55, 2e-4),
+    ("street", "similar"): (0.10, 1e-3),
+    ("street", "fuzzy"): (0.03, 0.01),
+    ("street", "same_number"): (0.02, 0.02),
+    ("street", "different"): (0.30, 0.967),
+    ("city", "exact"): (0.80, 0.25),
+    ("city", "similar"): (0.05, 0.02),
+    ("city", "different"): (0.15, 0.73),
+    ("postal_code", "exact"): (0.75, 0.12),
+    ("postal_code", "similar"): (0.05, 0.03),
+    ("postal_code", "different"): (0.20, 0.85),
 }
 # lambda of the priors: two records drawn at random are one person about once in
 # 200,000 pairs. Intake states its own prior odds (Thresholds.prior_bits, from the
@@ -568,6 +580,7 @@ def _prior_model() -> fs.Model:
 
 _SIMILAR_NAME = 0.90  # Jaro-Winkler: letters transposed or dropped in a longer name
 _SIMILAR_STREET = 0.90
+_FUZZY = 0.80  # Jaro-Winkler: more than a typo, still alike (two typos, a dropped syllable)
 # One edit (Damerau: adjacent swaps count as one) is a typo in a name of four
 # letters or more; in shorter names it is as often another name (Ian, Ina; Xia, Zia).
 _TYPO_MIN_LENGTH = 4
@@ -618,6 +631,8 @@ def _compare_given(a: str, b: str) -> Outcome:
     # Metaphone codes of short names are coarse: Gang and Qiang are both KNK.
     if min(len(ja), len(jb)) >= _PHONETIC_MIN_LENGTH and _metaphone(ja) == _metaphone(jb):
         return "phonetic"
+    if _jaro_winkler(ja, jb) >= _FUZZY:
+        return "fuzzy"
     return "different"
 
 
@@ -637,6 +652,8 @@ def _compare_surname(a: str, b: str) -> Outcome:
         return "similar"
     if _metaphone(ja) == _metaphone(jb):
         return "phonetic"
+    if _jaro_winkler(ja, jb) >= _FUZZY:
+        return "fuzzy"
     return "different"
 
 
@@ -715,41 +732,37 @@ def _compare_contacts(a: frozenset[str], b: frozenset[str]) -> Outcome:
     return "different"
 
 
-def _similar_street(a: str, b: str) -> bool:
+def _compare_street(a: str, b: str) -> Outcome:
+    if not a or not b:
+        return "missing"
     number_a, _, rest_a = a.partition(" ")
     number_b, _, rest_b = b.partition(" ")
-    if number_a[:1].isdigit() or number_b[:1].isdigit():
+    # Spaces are typed and dropped at random ("farrer pl", "farrerplace"): compared without them.
+    ja, jb = a.replace(" ", ""), b.replace(" ", "")
+    if ja == jb:
+        return "exact"
+    numbered = number_a[:1].isdigit() and number_b[:1].isdigit()
+    if numbered and number_a != number_b:
         # Different house numbers are different houses, however alike the street.
-        return number_a == number_b and _jaro_winkler(rest_a, rest_b) >= _SIMILAR_STREET
-    return _jaro_winkler(a, b) >= _SIMILAR_STREET
-
-
-def _compare_address(a: Identity, b: Identity) -> Outcome:
-    same_area: bool | None = None
-    if a.postal_code and b.postal_code:
-        same_area = a.postal_code == b.postal_code
-        # A postal code a digit off in the same city is a typo, not a move.
-        if (
-            not same_area
-            and a.city
-            and a.city == b.city
-            and len(a.postal_code) == len(b.postal_code)
-            and OSA.distance(a.postal_code, b.postal_code, score_cutoff=1) == 1
-        ):
-            same_area = True
-    elif a.city and b.city:
-        same_area = a.city == b.city
-    if a.street and b.street:
-        if same_area is not False and a.street == b.street:
-            return "exact"
-        if same_area is not False and _similar_street(a.street, b.street):
-            return "similar"
-        if same_area:
-            return "same_area"
         return "different"
-    if same_area is not None:
-        return "same_area" if same_area else "different"
-    return "missing"
+    rest_a, rest_b = (rest_a, rest_b) if numbered else (a, b)
+    similarity = _jaro_winkler(rest_a.replace(" ", ""), rest_b.replace(" ", ""))
+    if similarity >= _SIMILAR_STREET:
+        return "similar"
+    if similarity >= _FUZZY:
+        return "fuzzy"
+    return "same_number" if numbered else "different"
+
+
+def _compare_place(a: str, b: str, *, digits: bool = False) -> Outcome:
+    if not a or not b:
+        return "missing"
+    ja, jb = a.replace(" ", ""), b.replace(" ", "")
+    if ja == jb:
+        return "exact"
+    if digits:
+        return "similar" if len(ja) == len(jb) and OSA.distance(ja, jb, score_cutoff=1) == 1 else "different"
+    return "similar" if _jaro_winkler(ja, jb) >= _SIMILAR_STREET else "different"
 
 
 # Scores and decisions ------------------------------------------------------------
@@ -796,6 +809,14 @@ def compare(a: Identity, b: Identity) -> tuple[Outcome, ...]:
         (a.first_name and a.first_name == b.middle_name) or (b.first_name and b.first_name == a.middle_name)
     ):
         first = "as_middle"
+    street = _compare_street(a.street, b.street)
+    city = _compare_place(a.city, b.city)
+    postal_code = _compare_place(a.postal_code, b.postal_code, digits=True)
+    if street in ("exact", "similar") and city != "different" and postal_code != "different":
+        # The same street in the same place: agreeing city and postal code say nothing the
+        # street has not said (counting them again is what merges neighbours and households).
+        city = "missing" if city == "exact" else city
+        postal_code = "missing" if postal_code == "exact" else postal_code
     return (
         first,
         _compare_middle(a.middle_name, b.middle_name),
@@ -804,7 +825,9 @@ def compare(a: Identity, b: Identity) -> tuple[Outcome, ...]:
         _compare_sex(a.sex, b.sex),
         _compare_contacts(a.phones, b.phones),
         _compare_contacts(a.emails, b.emails),
-        _compare_address(a, b),
+        street,
+        city,
+        postal_code,
     )
 
 
@@ -831,17 +854,19 @@ def score(incoming: Identity, candidate: Identity, model: fs.Model | None = None
 def _relative_guard(outcomes: tuple[Outcome, ...], a: Identity, b: Identity) -> tuple[str, ...]:
     """Fields that hold back an automatic link whatever the total: relatives in one household.
 
-    Everything relatives share (surname, address, phone) adds up, and the one field that
-    tells them apart may be worth fewer bits than the rest: twins differ by first name
-    (or, boy and girl, by sex with alike names), a father and his junior by a birth date
-    a generation apart (or one digit off in the decade). Only with the same surname and
+    Everything relatives share (surname, address, phone) adds up, and the field that
+    tells them apart may be worth fewer bits than the rest: twins and siblings differ by
+    first name (boy and girl twins with alike names by sex), a father and his junior by
+    a birth date a generation apart (or one digit off in the decade). Only with the same surname and
     address; any other
     disagreement is evidence weighed like an agreement, not a veto.
     """
-    first, _middle, last, dob, sex, _phone, _email, address = outcomes
-    if last != "exact" or address != "exact":
+    first, _middle, last, dob, sex, _phone, _email, street, city, postal_code = outcomes
+    if last != "exact" or street != "exact" or "different" in (city, postal_code):
         return ()
-    if dob == "exact" and first in ("different", "as_middle"):
+    if first in ("different", "as_middle", "fuzzy", "phonetic"):
+        # Twins (the same birth date) and siblings or spouses (another one): a household shares
+        # surname, street and phone, and those add up to more than a different first name costs.
         return ("first_name",)
     if dob == "exact" and sex == "different" and first != "exact":
         return ("sex",)

@@ -116,6 +116,11 @@ def test_the_twin_guard_holds_back_different_first_names_on_one_birth_date_surna
         matching.identity_from(first_name="Chidiebere", **{**common, "street": "9 Elm Rd"}),
     )
     assert moved.conflicts == ()
+    # Maria and Mariana are alike but two names: twins are named so.
+    twins = matching.score(
+        matching.identity_from(first_name="Maria", **common), matching.identity_from(first_name="Mariana", **common)
+    )
+    assert twins.conflicts == ("first_name",)
 
 
 def test_an_impossible_birth_date_is_kept_and_compared_as_a_typo():
