@@ -104,15 +104,27 @@ class Model:
     candidate_pairs: int = 0
     em_iterations: int = 0
 
+    # Weights computed once per model: score() asks for them for every field of every pair.
+    _weights: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+    _exact: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+
     def weight(self, field: str, level: str) -> float:
-        return math.log2(self.m[field, level] / self.u[field, level])
+        found = self._weights.get((field, level))
+        if found is None:
+            found = self._weights[field, level] = math.log2(self.m[field, level] / self.u[field, level])
+        return found
 
     def exact_weight(self, field: str, value: str) -> float:
         """Weight of an exact agreement on `value`, adjusted for how common it is."""
-        share = self.tf.get(field, {}).get(value)
-        if share is None:
-            share = self.tf_default.get(field, self.u[field, "exact"])
-        return math.log2(self.m[field, "exact"] / max(share, _FLOOR))
+        found = self._exact.get((field, value))
+        if found is None:
+            share = self.tf.get(field, {}).get(value)
+            if share is None:
+                share = self.tf_default.get(field, self.u[field, "exact"])
+            found = math.log2(self.m[field, "exact"] / max(share, _FLOOR))
+            if len(self._exact) < 200_000:  # names repeat; a cache of every name ever seen would not
+                self._exact[field, value] = found
+        return found
 
     @property
     def prior_bits(self) -> float:
