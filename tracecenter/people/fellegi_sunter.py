@@ -280,6 +280,30 @@ def term_frequencies(values: Iterable[str], records: int) -> tuple[dict[str, flo
     return table, min(1.0, TF_MIN_COUNT / records)
 
 
+_NAME_AGREES = frozenset({"exact", "nickname", "partial", "similar"})
+_NAME_FIELDS = frozenset({"first_name", "middle_name", "last_name"})
+_FIRST, _LAST, _DOB = FIELDS.index("first_name"), FIELDS.index("last_name"), FIELDS.index("date_of_birth")
+
+
+def expected_matches(vectors: Sequence[Vector], m: Mapping[tuple[str, str], float], u: Mapping[tuple[str, str], float]) -> float:
+    """Expected number of matches among `vectors` under m and u, with their share fitted (EM on lambda alone)."""
+    patterns = Counter(vectors)
+    bits_of = {}
+    for vector in patterns:
+        bits_of[vector] = sum(math.log2(m[f, lv] / u[f, lv]) for f, lv in zip(FIELDS, vector, strict=True) if lv is not None)
+    total = sum(patterns.values())
+    lam = 0.1
+    expected = 0.0
+    for _ in range(100):
+        base = log_odds(lam)
+        expected = sum(n * probability(base + bits_of[v]) for v, n in patterns.items())
+        new = min(max(expected / total, 1e-12), 1 - 1e-9) if total else lam
+        if abs(new - lam) < 1e-9:
+            break
+        lam = new
+    return expected
+
+
 def fit(
     *,
     candidate_vectors: Sequence[Vector],
@@ -292,17 +316,31 @@ def fit(
     source: str,
     min_expected_matches: float = 50.0,
 ) -> Model:
-    """The model of one data set: u from random pairs, m and lambda from EM over the candidates.
+    """The model of one data set: u from random pairs, m by EM in two sessions, lambda from the candidates.
 
-    With fewer than `min_expected_matches` expected matches among the candidates (a
-    small or already deduplicated registry), EM has too little to learn m from and the
-    prior's m is kept; u and the term frequencies still come from the data.
+    EM over all candidate pairs at once would find households, not persons: blocking on
+    street and phone brings siblings together by the thousand, and the mixture would call
+    "one household" a match (a different birth date would then cost nothing). So, as
+    splink trains, m comes from two sessions whose pairs are chosen by a field whose own
+    m is then not taken from that session: the birth date and the other fields from pairs
+    whose first and last names agree, the names from pairs born the same day. A session
+    expecting fewer than `min_expected_matches` matches (a small or already deduplicated
+    registry) leaves the prior's m for its fields.
     """
     u = u_from_random_pairs(random_vectors, prior) if random_vectors else dict(prior.u)
-    m_em, _u_candidates, _lam, expected, iterations = em(candidate_vectors, prior)
-    m = m_em if expected >= min_expected_matches else dict(prior.m)
-    lam = prior.lambda_ if possible_pairs <= 0 else min(max(expected / possible_pairs, 1e-12), 0.5)
-    if expected < min_expected_matches:
+    m = dict(prior.m)
+    iterations = 0
+    same_names = [v for v in candidate_vectors if v[_FIRST] in _NAME_AGREES and v[_LAST] in _NAME_AGREES]
+    same_birth_date = [v for v in candidate_vectors if v[_DOB] == "exact"]
+    for session, learns in ((same_names, lambda f: f not in _NAME_FIELDS), (same_birth_date, lambda f: f in _NAME_FIELDS)):
+        m_session, _u, _lam, expected, n = em(session, prior)
+        iterations += n
+        if expected >= min_expected_matches:
+            m.update({key: p for key, p in m_session.items() if learns(key[0])})
+    expected = expected_matches(candidate_vectors, m, u)
+    if possible_pairs > 0 and expected >= min_expected_matches:
+        lam = min(max(expected / possible_pairs, 1e-12), 0.5)
+    else:
         lam = prior.lambda_
     return Model(
         m=m,

@@ -844,6 +844,10 @@ def score(incoming: Identity, candidate: Identity, model: fs.Model | None = None
         elif outcome == "exact" and name in fs.TF_FIELDS:
             value = (a.first_name if name == "first_name" else a.last_name).replace(" ", "")
             weight = model.exact_weight(name, value)
+        elif outcome == "transposed":
+            # A swap of "James Smith" is as common as the names are: never worth more than the name agreeing in place.
+            values = (a.first_name, b.first_name) if name == "first_name" else (a.last_name, b.last_name)
+            weight = min(model.weight(name, outcome), *(model.exact_weight(name, v.replace(" ", "")) for v in values))
         else:
             weight = model.weight(name, outcome)
         total += weight
@@ -862,7 +866,8 @@ def _relative_guard(outcomes: tuple[Outcome, ...], a: Identity, b: Identity) -> 
     disagreement is evidence weighed like an agreement, not a veto.
     """
     first, _middle, last, dob, sex, _phone, _email, street, city, postal_code = outcomes
-    if last != "exact" or street != "exact" or "different" in (city, postal_code):
+    # Relatives' surnames agree, or differ as a wife's and husband's do in Polish or Russian (Kowalska, Kowalski).
+    if last not in ("exact", "similar", "partial") or street != "exact" or "different" in (city, postal_code):
         return ()
     if first in ("different", "as_middle", "fuzzy", "phonetic"):
         # Twins (the same birth date) and siblings or spouses (another one): a household shares
