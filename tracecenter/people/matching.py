@@ -861,13 +861,15 @@ def _relative_guard(outcomes: tuple[Outcome, ...], a: Identity, b: Identity) -> 
     Everything relatives share (surname, address, phone) adds up, and the field that
     tells them apart may be worth fewer bits than the rest: twins and siblings differ by
     first name (boy and girl twins with alike names by sex), a father and his junior by
-    a birth date a generation apart (or one digit off in the decade). Only with the same surname and
-    address; any other
+    a birth date a generation apart (or one digit off in the decade). Only with the same surname,
+    and the same address or phone; any other
     disagreement is evidence weighed like an agreement, not a veto.
     """
-    first, _middle, last, dob, sex, _phone, _email, street, city, postal_code = outcomes
+    first, _middle, last, dob, sex, phone, _email, street, city, postal_code = outcomes
+    # One household: the same street in the same place, or the same phone (a record without an address).
+    household = (street == "exact" and "different" not in (city, postal_code)) or phone == "exact"
     # Relatives' surnames agree, or differ as a wife's and husband's do in Polish or Russian (Kowalska, Kowalski).
-    if last not in ("exact", "similar", "partial") or street != "exact" or "different" in (city, postal_code):
+    if last not in ("exact", "similar", "partial") or not household:
         return ()
     if first in ("different", "as_middle", "fuzzy", "phonetic"):
         # Twins (the same birth date) and siblings or spouses (another one): a household shares

@@ -275,9 +275,14 @@ def make_persons(county, people):
     return made
 
 
-def test_a_small_registry_keeps_the_priors(county):
+def test_a_small_registry_keeps_the_priors(county, tmp_path):
     make_persons(county, population(20))
     assert weights.refresh_weights() is None
+    out = io.StringIO()
+    call_command("match_weights_refresh", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == {"stored": False, "persons": 0, "candidate_pairs": 0, "em_iterations": 0}
+    with pytest.raises(CommandError, match="fewer than"):
+        call_command("match_weights_refresh", "--output", str(tmp_path / "w.json"), stdout=out)
     assert not MatchWeights.objects.exists()
     weights.forget_cached_model()
     assert Resolver(county).model is matching.PRIORS
