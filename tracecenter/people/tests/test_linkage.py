@@ -113,7 +113,7 @@ def test_the_twin_guard_holds_back_different_first_names_on_one_birth_date_surna
     # Elsewhere a different first name is evidence against, not a veto.
     moved = matching.score(
         matching.identity_from(first_name="Chidi", **common),
-        matching.identity_from(first_name="Chidiebere", **{**common, "street": "9 Elm Rd"}),
+        matching.identity_from(first_name="Chidiebere", **{**common, "street": "9 Elm Rd", "phones": ["6175550199"]}),
     )
     assert moved.conflicts == ()
     # Maria and Mariana are alike but two names: twins are named so.
