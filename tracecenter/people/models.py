@@ -214,3 +214,21 @@ class PersonMerge(models.Model):
 
     def __str__(self) -> str:
         return f"Merge {self.pk}"
+
+
+class MatchWeights(models.Model):
+    """Matching weights estimated from the registry (`manage.py match_weights_refresh`); the newest is used.
+
+    `weights` is people.fellegi_sunter.Model.to_json(): m and u per comparison level, and
+    the term frequencies of names carried by at least TF_MIN_COUNT persons (no rare name).
+    """
+
+    estimated_at = models.DateTimeField(auto_now_add=True)
+    persons = models.PositiveIntegerField()
+    weights = models.JSONField()
+
+    class Meta:
+        ordering = ["-estimated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Match weights {self.pk}"

@@ -95,7 +95,7 @@ def test_a_feed_received_at_state_level_still_links_anywhere_in_the_state(state,
 
 
 def test_a_doubtful_match_between_two_counties_is_routed_to_the_state(state, known_in_the_south):
-    run = ingest(state, report(2, county="North", date_of_birth=None))
+    run = ingest(state, report(2, county="North", date_of_birth=None, phone="6175550199", street="40 Elm St"))
     assert run.report.persons_review == 1
     review = MatchReview.objects.get()
     assert review.incoming.jurisdiction.name == "North County"
@@ -104,7 +104,7 @@ def test_a_doubtful_match_between_two_counties_is_routed_to_the_state(state, kno
 
 def test_a_doubtful_match_within_one_county_stays_with_the_county(state, county):
     ingest(state, report(1))
-    ingest(state, report(2, date_of_birth=None))
+    ingest(state, report(2, date_of_birth=None, phone="6175550199", street="40 Elm St"))
     assert MatchReview.objects.get().jurisdiction == county
 
 

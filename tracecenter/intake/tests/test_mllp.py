@@ -43,7 +43,7 @@ LAST = ["Lindqvist", "Osei", "Tanaka", "Moreau", "Ivanova", "Costa", "Raman", "Q
 
 
 def message(n: int, **overrides: object) -> str:
-    """Message n of a feed: 132 different people (12 x 11 names, each with their own birth date and phone)."""
+    """Message n of a feed: 132 different people (12 x 11 names, each with their own birth date, phone and address)."""
     values: dict[str, object] = {
         "control_id": f"MLLP{n:05d}",
         "first_name": FIRST[n % 12],
@@ -52,6 +52,9 @@ def message(n: int, **overrides: object) -> str:
         "collected": clock.today() - dt.timedelta(days=2),
         "accession": f"MLLPACC{n:05d}",
         "phone": f"617555{n:04d}",
+        # Each at their own address: 132 women at one address with one-digit-apart birth dates and
+        # phones would be, on the evidence, partly the same persons.
+        "street": f"{n + 1} Main St",
         "analytes": [Analyte(result="negative" if n % 4 else "positive")],
         **overrides,
     }

@@ -146,8 +146,10 @@ def test_twins_are_not_merged(state):
 
 def test_a_doubtful_match_makes_a_new_record_and_a_review_that_merges_and_undoes(state, users):
     ingest(state, report(1))
-    # Same name and phone, no birth date: possibly the same person, not surely.
-    run = ingest(state, report(2, date_of_birth=None, analytes=[Analyte(result="negative")]))
+    # Same name, no birth date, another phone and street: possibly the same person, not surely.
+    run = ingest(
+        state, report(2, date_of_birth=None, phone="6175550199", street="40 Elm St", analytes=[Analyte(result="negative")])
+    )
     assert run.report.persons_review == 1
     review = MatchReview.objects.get()
     incoming, candidate = review.incoming, review.candidate
@@ -286,7 +288,11 @@ def test_the_report_serialises_to_json(state):
 
 
 def test_a_doubtful_match_within_one_file_is_queued_against_the_record_made_moments_before(state):
-    run = ingest(state, report(1), report(2, date_of_birth=None, analytes=[Analyte(result="negative")]))
+    run = ingest(
+        state,
+        report(1),
+        report(2, date_of_birth=None, phone="6175550199", street="40 Elm St", analytes=[Analyte(result="negative")]),
+    )
     assert (run.report.persons_created, run.report.persons_review) == (2, 1)
     review = MatchReview.objects.get()
     assert review.candidate.lab_results.get().result == "positive"
