@@ -137,10 +137,11 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
             first_exact = Q(first_name_bidx=_name_index(query.first_name, "first_name"))
             exact = exact + _one_if(first_exact)
             by_name = by_name & first_exact if query.last_name else first_exact
-        keys = {
-            key_hash(key)
-            for key in match_keys_of(first_name=query.first_name, last_name=query.last_name, date_of_birth=query.date_of_birth)
-        }
+        # Only the keys the names take part in: a key of the birth date alone (a blocking pass of the matcher) would
+        # find everyone born that day, whatever the name typed.
+        with_names = match_keys_of(first_name=query.first_name, last_name=query.last_name, date_of_birth=query.date_of_birth)
+        without_names = match_keys_of(first_name="", last_name="", date_of_birth=query.date_of_birth)
+        keys = {key_hash(key) for key in with_names - without_names}
         if keys:
             by_name |= Q(Exists(PersonMatchKey.objects.filter(person=OuterRef("pk"), key__in=keys)))
         rows = rows.filter(by_name)
