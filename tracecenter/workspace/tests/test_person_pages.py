@@ -141,6 +141,7 @@ def test_a_search_that_looks_like_sql_is_just_a_name_that_finds_nobody(client: C
     client.force_login(world["investigator"])
     response = _search(client, last_name="' OR '1'='1' --", first_name="x' UNION SELECT *")
     assert response.status_code == 200 and _found(response) == []
+    assert "0 persons found" in response.content.decode()  # said, not left blank
     assert Person.objects.count() == 2
 
 
