@@ -80,7 +80,7 @@ def test_sign_in_and_out_are_audited(client, users):
     response = client.post("/accounts/login/", {"username": user.username, "password": "correct-horse-battery-staple"})
     assert response.status_code == 302
     client.post("/accounts/logout/")
-    actions = list(AuditEntry.objects.filter(actor_id=user.pk).values_list("action", flat=True))
+    actions = list(AuditEntry.objects.filter(actor_id=user.pk).order_by("pk").values_list("action", flat=True))
     assert actions == ["login", "logout"]
 
 
