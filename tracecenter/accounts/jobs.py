@@ -16,3 +16,10 @@ def disable_unused() -> int:
     from tracecenter.accounts.services import users_disable_unused
 
     return len(users_disable_unused(days=INACTIVE_DAYS)) if INACTIVE_DAYS > 0 else 0
+
+
+@periodic("sessions.prune", every=dt.timedelta(hours=1), description="Sessions that ended by themselves are removed")
+def prune_sessions() -> int:
+    from tracecenter.accounts.sessions import sessions_prune
+
+    return sessions_prune()

@@ -117,3 +117,24 @@ def _on_signed_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) 
 def connect() -> None:
     user_logged_in.connect(_on_signed_in, dispatch_uid="tracecenter.accounts.sessions.signed_in")
     user_logged_out.connect(_on_signed_out, dispatch_uid="tracecenter.accounts.sessions.signed_out")
+
+
+def sessions_prune() -> int:
+    """Remove the sessions that ended by themselves (idle past SESSION_IDLE_SECONDS, or closed with the browser and
+    never used again) from the store, and the sign-in rows of sessions no longer there.
+
+    Django keeps an expired session's row until someone clears it; a store that only grows keeps session data
+    (who was signed in, when) longer than it serves anyone. Returns how many sign-in rows were removed.
+    """
+    from tracecenter.accounts.models import SignedInSession
+
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore.clear_expired()
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+        from django.contrib.sessions.models import Session
+
+        live = Session.objects.filter(expire_date__gt=clock.now()).values("session_key")
+        removed: int = SignedInSession.objects.exclude(session_key__in=live).delete()[0]
+        return removed
+    gone = [row.pk for row in SignedInSession.objects.only("pk", "session_key") if not _store().exists(row.session_key)]
+    return SignedInSession.objects.filter(pk__in=gone).delete()[0]

@@ -100,3 +100,25 @@ def test_a_password_change_keeps_its_session_counted(users, settings):
 
     assert set(SignedInSession.objects.values_list("session_key", flat=True)) == {client.session.session_key}
     assert is_in(client)
+
+
+def test_sessions_that_ended_by_themselves_are_pruned_with_their_sign_in_rows(users, settings):
+    from django.contrib.sessions.models import Session
+
+    from tracecenter.accounts.jobs import prune_sessions
+    from tracecenter.accounts.models import SignedInSession
+
+    tracer, supervisor = users[Role.CONTACT_TRACER], users[Role.SUPERVISOR]
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        idle = signed_in_client(tracer.username)
+    with time_machine.travel(start + dt.timedelta(minutes=20), tick=False):
+        busy = signed_in_client(supervisor.username)
+    assert SignedInSession.objects.count() == 2
+    # 31 minutes on: the tracer's session idled out (30 minutes), the supervisor's is 11 minutes old.
+    with time_machine.travel(start + dt.timedelta(minutes=31), tick=False):
+        assert prune_sessions() == 1
+        assert list(SignedInSession.objects.values_list("user_id", flat=True)) == [supervisor.pk]
+        assert Session.objects.count() == 1
+        assert busy.get("/").status_code == 200
+        assert idle.get("/").status_code == 302  # signed out, as it already was
