@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases.models import TracedCondition
+from tracecenter.cases.selectors import condition_kinds, traced_conditions_nearest
 from tracecenter.core.errors import DomainError
 from tracecenter.intake import conditions
 from tracecenter.intake.classify import TEST_CONDITIONS, loinc_is_valid
@@ -41,25 +41,13 @@ class ConditionState:
 
 
 def condition_states(jurisdiction: Jurisdiction) -> list[ConditionState]:
-    chain = jurisdiction.ancestors_and_self()
-    depth = {j_id: i for i, j_id in enumerate(chain)}
-    nearest: dict[str, TracedCondition] = {}
-    for traced in sorted(
-        TracedCondition.objects.filter(jurisdiction_id__in=chain).select_related("jurisdiction"),
-        key=lambda r: depth[r.jurisdiction_id],
-    ):
-        nearest[traced.condition] = traced
+    nearest = traced_conditions_nearest(jurisdiction)
     states = []
     for code in conditions.CATALOGUE:
         row = nearest.get(code)
-        if row is None:
-            kinds = frozenset(conditions.DEFAULT_KINDS) if code in settings.DEFAULT_CASE_CONDITIONS else frozenset()
-            decided_by = ""
-        else:
-            kinds = frozenset(row.test_kinds) if row.opens_cases else frozenset()
-            decided_by = row.jurisdiction.name
         own = row if row is not None and row.jurisdiction_id == jurisdiction.pk else None
-        states.append(ConditionState(code, conditions.name_of(code), kinds, own, decided_by))
+        decided_by = row.jurisdiction.name if row is not None else ""
+        states.append(ConditionState(code, conditions.name_of(code), condition_kinds(code, row), own, decided_by))
     return states
 
 

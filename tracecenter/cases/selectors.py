@@ -82,18 +82,33 @@ class CaseTriggers:
     local_tests: dict[str, tuple[str, str]]
 
 
+def _nearest_first[R: TracedCondition | ConditionTest](jurisdiction: Jurisdiction, rows: QuerySet[R]) -> list[R]:
+    """`rows` of the jurisdiction and those above it, the root's first: read in order, the nearest wins."""
+    chain = jurisdiction.ancestors_and_self()
+    depth = {j_id: i for i, j_id in enumerate(chain)}
+    return sorted(rows.filter(jurisdiction_id__in=chain), key=lambda row: depth[row.jurisdiction_id])
+
+
+def traced_conditions_nearest(jurisdiction: Jurisdiction) -> dict[str, TracedCondition]:
+    """Per condition, the setting of the nearest jurisdiction (itself, then up the tree) that has one."""
+    rows = _nearest_first(jurisdiction, TracedCondition.objects.select_related("jurisdiction"))
+    return {row.condition: row for row in rows}
+
+
+def condition_kinds(code: str, nearest: TracedCondition | None) -> frozenset[str]:
+    """The kinds of positive test that open a case of `code` under its nearest setting; with none, the installation's
+    default (DEFAULT_CASE_CONDITIONS, through molecular and antigen tests). Empty: it opens no case."""
+    if nearest is None:
+        return frozenset(conditions.DEFAULT_KINDS) if code in settings.DEFAULT_CASE_CONDITIONS else frozenset()
+    return frozenset(nearest.test_kinds) if nearest.opens_cases else frozenset()
+
+
 def case_triggers(jurisdiction: Jurisdiction) -> CaseTriggers:
     """The nearest configuration per condition and per test (itself, then up the tree), over the defaults."""
-    chain = jurisdiction.ancestors_and_self()  # the root first: later rows are nearer and win
-    depth = {j_id: i for i, j_id in enumerate(chain)}
-    kinds = {code: frozenset(conditions.DEFAULT_KINDS) for code in settings.DEFAULT_CASE_CONDITIONS}
-    traced = sorted(TracedCondition.objects.filter(jurisdiction_id__in=chain), key=lambda row: depth[row.jurisdiction_id])
-    for row in traced:
-        if row.opens_cases and row.test_kinds:
-            kinds[row.condition] = frozenset(row.test_kinds)
-        else:
-            kinds.pop(row.condition, None)
-    tests = sorted(ConditionTest.objects.filter(jurisdiction_id__in=chain), key=lambda row: depth[row.jurisdiction_id])
+    nearest = traced_conditions_nearest(jurisdiction)
+    codes = set(settings.DEFAULT_CASE_CONDITIONS) | set(nearest)
+    kinds = {code: found for code in codes if (found := condition_kinds(code, nearest.get(code)))}
+    tests = _nearest_first(jurisdiction, ConditionTest.objects.all())
     return CaseTriggers(kinds=kinds, local_tests={row.loinc: (row.condition, row.kind) for row in tests})
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
@@ -578,21 +579,22 @@ class BulkOutcome:
             self.reasons.append(reason)
 
 
-def cases_assign_bulk(*, actor: User, case_ids: Sequence[int], assignee: User | None) -> BulkOutcome:
-    """`case_assign` for each case ticked on a list, each on its own: the policy asked of each record, one
-    audit entry per record assigned, and per record refused (one the supervisor may not assign)."""
+def assign_each[R: Model](
+    *, actor: User, permitted: QuerySet[R], ids: Sequence[int], object_type: str, assign: Callable[[R], object]
+) -> BulkOutcome:
+    """Assign each record ticked on a list on its own, in its own transaction: one that `permitted` (the records
+    the actor may assign) lacks is refused with a `denied` entry, one the assignment refuses keeps its reason."""
     outcome = BulkOutcome()
-    permitted = policy.permitted(Case.objects.filter(pk__in=list(case_ids)), actor, policy.Act.ASSIGN)
-    cases = {case.pk: case for case in permitted.select_related("jurisdiction", "person")}
-    for pk in case_ids:
-        case = cases.get(pk)
-        if case is None:
-            audit_denied(actor, policy.needs(policy.Act.ASSIGN), object_type="case", object_id=pk)
+    records = {record.pk: record for record in permitted.filter(pk__in=list(ids))}
+    for pk in ids:
+        record = records.get(pk)
+        if record is None:
+            audit_denied(actor, policy.needs(policy.Act.ASSIGN), object_type=object_type, object_id=pk)
             outcome.refuse(pk, _("not yours to assign"))
             continue
         try:
             with transaction.atomic():
-                case_assign(actor=actor, case=case, assignee=assignee)
+                assign(record)
         except DomainError as exc:
             outcome.refuse(pk, exc.message)
         except PermissionDenied:
@@ -600,3 +602,15 @@ def cases_assign_bulk(*, actor: User, case_ids: Sequence[int], assignee: User | 
         else:
             outcome.done.append(pk)
     return outcome
+
+
+def cases_assign_bulk(*, actor: User, case_ids: Sequence[int], assignee: User | None) -> BulkOutcome:
+    """`case_assign` for each case ticked on a list, each on its own: the policy asked of each record, one
+    audit entry per record assigned, and per record refused (one the supervisor may not assign)."""
+    return assign_each(
+        actor=actor,
+        permitted=policy.permitted(Case.objects.select_related("jurisdiction", "person"), actor, policy.Act.ASSIGN),
+        ids=case_ids,
+        object_type="case",
+        assign=lambda case: case_assign(actor=actor, case=case, assignee=assignee),
+    )

@@ -17,14 +17,13 @@ from tracecenter.accounts import policy
 from tracecenter.accounts.models import User
 from tracecenter.accounts.roles import ASSIGNABLE_ROLES
 from tracecenter.accounts.validation import clean_text
-from tracecenter.audit.access import audit_denied
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.cases import engine
 from tracecenter.cases.models import Case, CaseActivity
 from tracecenter.cases.rule_messages import rule_error
 from tracecenter.cases.selectors import rules_for
-from tracecenter.cases.services import BulkOutcome, case_activity_add
+from tracecenter.cases.services import BulkOutcome, assign_each, case_activity_add
 from tracecenter.contacts.events import ContactBecameCase, ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.contacts.models import (
     RESIDENTIAL_KINDS,
@@ -665,22 +664,10 @@ def attendance_record(
 
 def exposures_assign_bulk(*, actor: User, exposure_ids: Sequence[int], assignee: User | None) -> BulkOutcome:
     """`exposure_assign` for each contact ticked on a list, each on its own, as `cases_assign_bulk` does for cases."""
-    outcome = BulkOutcome()
-    permitted = policy.permitted(Exposure.objects.filter(pk__in=list(exposure_ids)), actor, policy.Act.ASSIGN)
-    exposures = {exposure.pk: exposure for exposure in permitted.select_related("jurisdiction")}
-    for pk in exposure_ids:
-        exposure = exposures.get(pk)
-        if exposure is None:
-            audit_denied(actor, policy.needs(policy.Act.ASSIGN), object_type="contact", object_id=pk)
-            outcome.refuse(pk, _("not yours to assign"))
-            continue
-        try:
-            with transaction.atomic():
-                exposure_assign(actor=actor, exposure=exposure, assignee=assignee)
-        except DomainError as exc:
-            outcome.refuse(pk, exc.message)
-        except PermissionDenied:
-            outcome.refuse(pk, _("not yours to assign"))
-        else:
-            outcome.done.append(pk)
-    return outcome
+    return assign_each(
+        actor=actor,
+        permitted=policy.permitted(Exposure.objects.select_related("jurisdiction"), actor, policy.Act.ASSIGN),
+        ids=exposure_ids,
+        object_type="contact",
+        assign=lambda exposure: exposure_assign(actor=actor, exposure=exposure, assignee=assignee),
+    )
