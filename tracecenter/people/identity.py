@@ -54,6 +54,11 @@ def match_keys_of(**values: Any) -> frozenset[str]:
     return matching.blocking_keys(matching.identity_from(**values))
 
 
+def search_keys_of(**values: Any) -> frozenset[str]:
+    """The search-only keys of raw identity values (matching.search_keys)."""
+    return matching.search_keys(matching.identity_from(**values))
+
+
 def contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], list[str]]]:
     found: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for person_id, kind, value in ContactPoint.objects.filter(person_id__in=list(person_ids)).values_list(
@@ -66,7 +71,7 @@ def contact_values(person_ids: Iterable[int]) -> dict[int, tuple[list[str], list
 def refresh_match_keys(person: Person) -> None:
     """Recompute a person's blocking keys (after a create, an edit or a merge)."""
     phones, emails = contact_values([person.pk]).get(person.pk, ([], []))
-    wanted = {key_hash(k) for k in matching.blocking_keys(identity_of(person, phones, emails))}
+    wanted = {key_hash(k) for k in matching.stored_keys(identity_of(person, phones, emails))}
     have = set(PersonMatchKey.objects.filter(person=person).values_list("key", flat=True))
     PersonMatchKey.objects.filter(person=person, key__in=have - wanted).delete()
     PersonMatchKey.objects.bulk_create([PersonMatchKey(person=person, key=k) for k in wanted - have], ignore_conflicts=True)
@@ -96,7 +101,7 @@ def current_model() -> fs.Model:
 
 
 def refresh_all_match_keys(batch: int = 2000) -> int:
-    """Recompute every person's stored blocking keys (after BLOCKING_KEYS_VERSION changed); returns persons done."""
+    """Recompute every person's stored keys (after BLOCKING_KEYS_VERSION changed); returns persons done."""
     done = 0
     ids = list(Person.objects.filter(merged_into__isnull=True).order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), batch):
@@ -105,7 +110,7 @@ def refresh_all_match_keys(batch: int = 2000) -> int:
         wanted: dict[int, set[str]] = {}
         for person in Person.objects.filter(pk__in=chunk):
             phones, emails = contacts.get(person.pk, ([], []))
-            wanted[person.pk] = {key_hash(k) for k in matching.blocking_keys(identity_of(person, phones, emails))}
+            wanted[person.pk] = {key_hash(k) for k in matching.stored_keys(identity_of(person, phones, emails))}
         have: dict[int, set[str]] = defaultdict(set)
         for person_id, key in PersonMatchKey.objects.filter(person_id__in=chunk).values_list("person_id", "key"):
             have[person_id].add(key)
@@ -360,12 +365,13 @@ def persons_create_bulk(*, actor: User | None, rows: list[NewPerson], resolver: 
                 point = ContactPoint(person=person, kind=kind, value=value, rank=rank)
                 point.value_bidx = ContactPoint.index_of(kind, value)
                 points.append(point)
-        hashes = (
+        hashes = set(
             resolver.remember(person.pk, row.identity)
             if resolver is not None
             else [key_hash(k) for k in matching.blocking_keys(row.identity)]
         )
-        keys.extend(PersonMatchKey(person=person, key=h) for h in set(hashes))
+        hashes.update(key_hash(k) for k in matching.search_keys(row.identity))
+        keys.extend(PersonMatchKey(person=person, key=h) for h in hashes)
     # New persons: their contact points and keys cannot exist yet, so no conflict handling is needed.
     insert_rows(ContactPoint, points)
     insert_rows(PersonMatchKey, keys)

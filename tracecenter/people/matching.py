@@ -281,7 +281,7 @@ def parse_date_of_birth(raw: str) -> tuple[dt.date | None, str]:
 # Bump whenever blocking_keys (or the nickname table) would file someone under other
 # keys: the stored keys of every person must then be rebuilt, or old records would
 # no longer be found.
-BLOCKING_KEYS_VERSION = 2
+BLOCKING_KEYS_VERSION = 3  # 3: the surname-search key (search_keys) is stored beside the blocking keys
 
 
 @lru_cache(maxsize=131072)
@@ -364,6 +364,23 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
     keys.update(f"ph:{phone}" for phone in identity.phones)
     keys.update(f"em:{email}" for email in identity.emails)
     return frozenset(keys)
+
+
+def search_keys(identity: Identity) -> frozenset[str]:
+    """Keys a person is filed under for person search only; never a blocking key.
+
+    ln      metaphone of the last name: a caller who gives only a misspelled surname
+            ("Jonson") finds Johnson. Too coarse to block on (a common surname's sound
+            is tens of thousands of persons in a state), so identity matching never
+            looks candidates up by it.
+    """
+    last = _metaphone(identity.last_name.replace(" ", ""))
+    return frozenset({f"ln:{last}"}) if last else frozenset()
+
+
+def stored_keys(identity: Identity) -> frozenset[str]:
+    """Every key a person is filed under: the blocking keys and the search keys."""
+    return blocking_keys(identity) | search_keys(identity)
 
 
 @lru_cache(maxsize=65536)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from tracecenter.core import clock, crypto
 from tracecenter.core.errors import DomainError
 from tracecenter.people import normalize
-from tracecenter.people.identity import key_hash, match_keys_of
+from tracecenter.people.identity import key_hash, match_keys_of, search_keys_of
 from tracecenter.people.models import ContactPoint, Person, PersonMatchKey
 
 MAX_NAME = 100
@@ -106,7 +106,8 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
 
     Every given field narrows (a phone and a name: that phone, and a name like that one); a name
     matches exactly (after accents and case) or through a shared blocking key, which is how
-    "Jon Smyth", "Bill" for William, or a swapped day and month are found. Each row carries
+    "Jon Smyth", "Bill" for William, or a swapped day and month are found; a surname given alone
+    is found by its sound (matching.search_keys). Each row carries
     `search_rank`: exact name and birth-date matches, and shared keys, count up.
     """
     rows = among.filter(merged_into__isnull=True)
@@ -142,6 +143,10 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
         with_names = match_keys_of(first_name=query.first_name, last_name=query.last_name, date_of_birth=query.date_of_birth)
         without_names = match_keys_of(first_name="", last_name="", date_of_birth=query.date_of_birth)
         keys = {key_hash(key) for key in with_names - without_names}
+        if query.last_name and not query.first_name and query.date_of_birth is None:
+            # A surname alone, perhaps misspelled: the blocking keys all need a first name or a birth
+            # date, so the surname's sound (a key kept for search only) finds "Jonson" for Johnson.
+            keys |= {key_hash(key) for key in search_keys_of(last_name=query.last_name)}
         if keys:
             by_name |= Q(Exists(PersonMatchKey.objects.filter(person=OuterRef("pk"), key__in=keys)))
         rows = rows.filter(by_name)

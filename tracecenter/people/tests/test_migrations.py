@@ -100,3 +100,23 @@ def test_reviews_queued_before_are_routed_where_a_reviewer_covers_both_records_a
     executor.migrate(before)
     MatchReview = executor.loader.project_state(before).apps.get_model("people", "MatchReview")
     assert set(MatchReview.objects.values_list("jurisdiction_id", flat=True)) == {county.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_persons_filed_before_surname_search_get_its_key(county):
+    from tracecenter.people.identity import key_hash, search_keys_of
+
+    before = [("people", "0010_match_weights")]
+    after = [("people", "0011_surname_search_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    Person = executor.loader.project_state(before).apps.get_model("people", "Person")
+    person = Person.objects.create(
+        jurisdiction_id=county.pk, first_name="Ana", last_name="Johnson", first_name_bidx="x", last_name_bidx="y"
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    PersonMatchKey = executor.loader.project_state(after).apps.get_model("people", "PersonMatchKey")
+    stored = set(PersonMatchKey.objects.filter(person_id=person.pk).values_list("key", flat=True))
+    expected = {key_hash(k) for k in search_keys_of(last_name="Jonson")}
+    assert stored == expected and expected

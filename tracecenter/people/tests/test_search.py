@@ -27,6 +27,18 @@ def test_nicknames_typos_and_swapped_day_and_month_find_the_person(make_person, 
     assert _find(everyone, first_name="W", last_name="Xmiht", date_of_birth=dt.date(1980, 7, 3)) == [william.pk]
 
 
+def test_a_misspelled_surname_alone_finds_the_person_exact_spellings_first(make_person, county):
+    johnson = make_person(county, first_name="Mary", last_name="Johnson", phones=[], emails=[])
+    jonson = make_person(county, first_name="Peter", last_name="Jonson", phones=[], emails=[])
+    make_person(county, first_name="Mary", last_name="Garcia", phones=[], emails=[])
+    everyone = Person.objects.all()
+    assert _find(everyone, last_name="Jonsen") == sorted([johnson.pk, jonson.pk], reverse=True)
+    # The spelling typed exactly comes first, its sound-alikes after it.
+    assert _find(everyone, last_name="Jonson") == [jonson.pk, johnson.pk]
+    # With a first name, the surname's sound alone is not enough: Peter Jonson is not a "Mary Jonsen".
+    assert _find(everyone, first_name="Mary", last_name="Jonsen") == [johnson.pk]
+
+
 def test_a_search_never_finds_beyond_the_persons_it_is_given(make_person, county):
     seen = make_person(county, first_name="Ana", last_name="García", phones=["617-555-0134"])
     hidden = make_person(county, first_name="Ana", last_name="García", phones=["617-555-0134"])
