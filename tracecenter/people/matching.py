@@ -281,7 +281,9 @@ def parse_date_of_birth(raw: str) -> tuple[dt.date | None, str]:
 # Bump whenever blocking_keys (or the nickname table) would file someone under other
 # keys: the stored keys of every person must then be rebuilt, or old records would
 # no longer be found.
-BLOCKING_KEYS_VERSION = 3  # 3: the surname-search key (search_keys) is stored beside the blocking keys
+# 3: postal code with either name's sound, postal code with house number;
+# the surname-search key (search_keys) stored beside the blocking keys.
+BLOCKING_KEYS_VERSION = 3
 
 
 @lru_cache(maxsize=131072)
@@ -323,6 +325,13 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
     fn_md   metaphone of the first name + day and month: survives a year typo with
             a surname change.
 
+    Version 3, for a birth date missing or mistyped together with other fields:
+    pc_n    postal code + metaphone of either name (first and last filed alike, so a
+            swap still meets).
+    pc_no   postal code + house number: names, birth date and the street's name all
+            mistyped. Block: one house number's residents in a postal code.
+    st      house number + sound of the street's first word: a household.
+
     In the birth-date keys the day and the month are sorted, so a record with day
     and month swapped (03/05 for 05/03) files under the same key. An ambiguous
     nickname ("Al") is filed under each name it can stand for.
@@ -350,14 +359,16 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
         if first_code and digits[4:8]:
             # Month and day with the first name's sound: the year mistyped and the surname changed.
             keys.add(f"fn_md:{first_code}:{''.join(sorted((digits[4:6], digits[6:8])))}")
-    if identity.postal_code:
-        # A postal code with either name's sound: the birth date missing or mistyped with a name.
-        if last:
-            keys.add(f"pc_ln:{identity.postal_code}:{last}")
-        if first_code:
-            keys.add(f"pc_fn:{identity.postal_code}:{first_code}")
     number, _, rest = identity.street.partition(" ")
-    if number[:1].isdigit() and rest:
+    numbered = number[:1].isdigit()
+    if identity.postal_code:
+        # A postal code with either name's sound, whichever field holds it: the birth date missing
+        # or mistyped with a name, or first and last name swapped besides.
+        keys.update(f"pc_n:{identity.postal_code}:{code}" for code in (last, first_code) if code)
+        if numbered:
+            # Postal code and house number: names and birth date all mistyped, the street's name too.
+            keys.add(f"pc_no:{identity.postal_code}:{number}")
+    if numbered and rest:
         # House number and the sound of the street's first word: a household, whatever the names and date.
         keys.add(f"st:{number}:{_metaphone(rest.split(' ', 1)[0])}")
     keys.update(name_keys)
@@ -829,9 +840,12 @@ def compare(a: Identity, b: Identity) -> tuple[Outcome, ...]:
     street = _compare_street(a.street, b.street)
     city = _compare_place(a.city, b.city)
     postal_code = _compare_place(a.postal_code, b.postal_code, digits=True)
-    if street in ("exact", "similar") and city != "different" and postal_code != "different":
-        # The same street in the same place: agreeing city and postal code say nothing the
-        # street has not said (counting them again is what merges neighbours and households).
+    if street == "exact" and city != "different" and postal_code != "different":
+        # The same address in the same place: agreeing city and postal code say nothing the
+        # street has not said (counting them again is what merges neighbours and households,
+        # who write their address the same way). A street only similar (a typo in its name at
+        # the same number) is not that address as a household writes it: there the city and
+        # postal code are evidence of their own, as they are for a street given differently.
         city = "missing" if city == "exact" else city
         postal_code = "missing" if postal_code == "exact" else postal_code
     return (

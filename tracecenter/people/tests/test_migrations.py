@@ -103,20 +103,32 @@ def test_reviews_queued_before_are_routed_where_a_reviewer_covers_both_records_a
 
 
 @pytest.mark.django_db(transaction=True)
-def test_persons_filed_before_surname_search_get_its_key(county):
-    from tracecenter.people.identity import key_hash, search_keys_of
+def test_persons_are_filed_again_under_version_3_keys_with_the_surname_search_key(county):
+    import datetime as dt
+
+    from tracecenter.people.identity import key_hash, match_keys_of, search_keys_of
 
     before = [("people", "0010_match_weights")]
-    after = [("people", "0011_surname_search_keys")]
+    after = [("people", "0011_match_keys_version_3")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
-    Person = executor.loader.project_state(before).apps.get_model("people", "Person")
-    person = Person.objects.create(
-        jurisdiction_id=county.pk, first_name="Ana", last_name="Johnson", first_name_bidx="x", last_name_bidx="y"
+    apps = executor.loader.project_state(before).apps
+    values = {
+        "first_name": "Ana",
+        "last_name": "Johnson",
+        "date_of_birth": dt.date(1985, 3, 14),
+        "postal_code": "02139",
+        "city": "Cambridge",
+    }
+    person = apps.get_model("people", "Person").objects.create(
+        jurisdiction_id=county.pk, first_name_bidx="x", last_name_bidx="y", **values
     )
+    # A version 2 key, no longer made: removed.
+    apps.get_model("people", "PersonMatchKey").objects.create(person_id=person.pk, key=key_hash("pc_ln:02139:JNSN"))
     executor = MigrationExecutor(connection)
     executor.migrate(after)
     PersonMatchKey = executor.loader.project_state(after).apps.get_model("people", "PersonMatchKey")
     stored = set(PersonMatchKey.objects.filter(person_id=person.pk).values_list("key", flat=True))
-    expected = {key_hash(k) for k in search_keys_of(last_name="Jonson")}
-    assert stored == expected and expected
+    assert stored == {key_hash(k) for k in match_keys_of(**values) | search_keys_of(**values)}
+    # The surname's sound is filed: "Jonson" typed alone finds her.
+    assert {key_hash(k) for k in search_keys_of(last_name="Jonson")} <= stored
