@@ -334,6 +334,7 @@ def _clean_patient(patient: PatientRecord, problems: list[Problem]) -> dict[str,
     if dob is not None and (dob.year < 1900 or dob > clock.today()):
         problems.append(Problem("patient date of birth", f"{dob.isoformat()} is not a plausible date of birth.", "bad_dob"))
     values["date_of_birth"] = dob
+    values["date_of_birth_as_written"] = patient.date_of_birth_as_written if dob is None else ""
     values["sex"] = patient.sex if patient.sex in Sex.values else Sex.UNKNOWN
     values["state"] = (patient.state or "").strip().upper()[:2]
     # The parsers already give ISO codes; normalised again here because this is where a Person is written.
@@ -359,6 +360,7 @@ def _identity(values: dict[str, Any], phones: list[str], emails: list[str]) -> m
         middle_name=values["middle_name"],
         last_name=values["last_name"],
         date_of_birth=values["date_of_birth"],
+        date_of_birth_text=values["date_of_birth_as_written"],
         sex=values["sex"],
         street=values["street"],
         city=values["city"],

@@ -50,6 +50,8 @@ class PatientRecord:
     middle_name: str = ""
     last_name: str = ""
     date_of_birth: dt.date | None = None
+    # A date of birth sent that is not a real date (19850631), as its digits; date_of_birth is then None.
+    date_of_birth_as_written: str = ""
     sex: str = "U"  # F, M, O or U, as people.models.Sex
     street: str = ""
     city: str = ""

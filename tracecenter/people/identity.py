@@ -40,6 +40,7 @@ def identity_of(person: Person, phones: Iterable[str] = (), emails: Iterable[str
         middle_name=person.middle_name,
         last_name=person.last_name,
         date_of_birth=person.date_of_birth,
+        date_of_birth_text=person.date_of_birth_as_written,
         sex=person.sex,
         street=person.street,
         city=person.city,

@@ -275,6 +275,16 @@ def parse_date_of_birth(raw: str) -> tuple[dt.date | None, str]:
         return None, f"{int(year):04d}{int(month):02d}{int(day):02d}"[:8]
 
 
+def date_of_birth_as_written(raw: str) -> str:
+    """The digits YYYYMMDD of a date of birth that is not a real date ("1985-06-31" -> "19850631"), else "".
+
+    Such a date is one mistyped digit from the real one: kept beside the record (the date itself left
+    empty) so that matching compares it as a typo instead of as missing.
+    """
+    date, digits = parse_date_of_birth(raw)
+    return digits if date is None and len(digits) == 8 else ""
+
+
 # Blocking ------------------------------------------------------------------------
 
 

@@ -42,6 +42,9 @@ class Person(models.Model):
     middle_name = EncryptedTextField(_("middle name"), blank=True, default="")
     last_name = EncryptedTextField(_("last name"))
     date_of_birth = EncryptedDateField(_("date of birth"), null=True, blank=True)
+    # A date of birth received that is not a real date (19850631), as its digits, while date_of_birth is
+    # empty: one mistyped digit from the real date, so identity matching compares it as a typo.
+    date_of_birth_as_written = EncryptedTextField(_("date of birth as received"), blank=True, default="")
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     preferred_language = models.CharField(_("preferred language"), max_length=8, default="en")
     street = EncryptedTextField(_("street address"), blank=True, default="")

@@ -59,6 +59,7 @@ def persons_deidentify(ids: list[int]) -> int:
         middle_name="",
         last_name="",
         date_of_birth=None,
+        date_of_birth_as_written="",
         street="",
         city="",
         postal_code="",

@@ -166,6 +166,10 @@ def person_update(*, actor: User | None, person: Person, data: PersonInput) -> P
         )
     for key, value in clean.values.items():
         setattr(person, key, value)
+    if person.date_of_birth is not None and person.date_of_birth_as_written:
+        # The real date, entered by someone who asked, replaces the one received that was no date.
+        person.date_of_birth_as_written = ""
+        changed.append("date_of_birth_as_written")
     old_phones = list(person.contact_points.filter(kind=ContactPoint.Kind.PHONE).values_list("value_bidx", flat=True))
     old_emails = list(person.contact_points.filter(kind=ContactPoint.Kind.EMAIL).values_list("value_bidx", flat=True))
     if [ContactPoint.index_of("phone", p) for p in clean.phones] != old_phones:

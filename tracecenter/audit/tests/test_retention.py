@@ -55,6 +55,7 @@ def old_closed_case(make_case, county, supervisor, **person):
 def test_a_person_with_nothing_recent_left_is_de_identified_and_their_records_stay_anonymous(make_case, county, users):
     case = old_closed_case(make_case, county, users[Role.SUPERVISOR])
     person = case.person
+    Person.objects.filter(pk=person.pk).update(date_of_birth_as_written="19610231")  # also erased
     recent = make_case(county, first_name="Recent")  # an open case: still needed
 
     steps = {(s.record_type.name, s.jurisdiction.pk): s for s in retention.plan(county)}
@@ -65,6 +66,7 @@ def test_a_person_with_nothing_recent_left_is_de_identified_and_their_records_st
 
     person.refresh_from_db()
     assert (person.first_name, person.last_name, person.date_of_birth, person.street) == ("", "", None, "")
+    assert person.date_of_birth_as_written == ""
     assert person.deidentified_at is not None and person.last_name_bidx == ""
     assert not ContactPoint.objects.filter(person=person).exists()
     assert not PersonMatchKey.objects.filter(person=person).exists()

@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterator
 from tracecenter.core.codes import normalize_clia, normalize_language, normalize_sex
 from tracecenter.intake import classify
 from tracecenter.intake.records import Format, LabReport, ParseError, PatientRecord, Problem, RawUnit, ResultRecord
+from tracecenter.people.matching import date_of_birth_as_written
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_COLUMNS = 500
@@ -872,6 +873,8 @@ class CsvResultsParser:
             middle_name=row.text(MIDDLE_NAME),
             last_name=last_name,
             date_of_birth=dob,
+            # A date of birth that is no real date was warned about and left out; its digits are kept for matching.
+            date_of_birth_as_written="" if dob is not None else date_of_birth_as_written(row.raw(DOB)),
             sex=self._sex(row),
             street=", ".join(part for part in (row.text(STREET), row.text(STREET2)) if part),
             city=row.text(CITY),

@@ -42,6 +42,7 @@ from tracecenter.intake.records import (
     RawUnit,
     ResultRecord,
 )
+from tracecenter.people.matching import date_of_birth_as_written
 
 # A larger message is not a lab report: refusing it bounds the work one unit can cause.
 MAX_MESSAGE_BYTES = 1_048_576
@@ -589,12 +590,14 @@ class _MessageReader:
         else:
             moment = _read_dtm(raw_dob)
             if moment is None:
-                # A positive result must still reach an investigator: the birth date is dropped, not the result.
+                # A positive result must still reach an investigator: the birth date is dropped, not the result;
+                # its digits are kept for matching (one mistyped digit from the real date).
                 issues.warn(
                     f"{loc}-7",
                     f"The date of birth {_quote(raw_dob)} is not a valid date (YYYYMMDD); it is left empty.",
                     "invalid_date",
                 )
+                patient.date_of_birth_as_written = date_of_birth_as_written(raw_dob)
             elif moment.precision < 3:
                 issues.warn(
                     f"{loc}-7",

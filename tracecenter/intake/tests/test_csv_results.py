@@ -203,6 +203,15 @@ def test_a_reportstream_pdi_file(parser: CsvResultsParser) -> None:
     assert reports[1].patient.date_of_birth == dt.date(1969, 6, 14)  # "19690614"
 
 
+def test_an_optional_birth_date_that_is_no_real_date_is_left_out_with_its_digits_kept(parser: CsvResultsParser) -> None:
+    data = fixture("simple_report_example.csv")
+    assert b"19690614" in data
+    _units, reports, _errors = read_all(parser, data.replace(b"19690614", b"19690631"))  # June has 30 days
+    patient = reports[1].patient
+    assert (patient.date_of_birth, patient.date_of_birth_as_written) == (None, "19690631")
+    assert ("line 3, column Patient_DOB", "invalid_date") in {(w.location, w.code) for w in reports[1].warnings}
+
+
 def test_pdi_reuses_of_a_result_id_never_merge_different_people(parser: CsvResultsParser) -> None:
     # ReportStream's example sends Result_ID "Alaska3" for three different patients (lines 4, 14, 15).
     _, reports, _ = read_all(parser, fixture("simple_report_example.csv"))

@@ -320,7 +320,7 @@ def test_a_birth_date_with_only_a_year_is_a_warning_and_no_date() -> None:
     bundle = load(SR_1)
     bundle["entry"][PATIENT]["resource"]["birthDate"] = "1966"
     report = one(bundle)
-    assert report.patient.date_of_birth is None
+    assert (report.patient.date_of_birth, report.patient.date_of_birth_as_written) == (None, "")
     assert (
         Problem(
             "Bundle.entry[3].resource(Patient).birthDate",
@@ -338,6 +338,8 @@ def test_an_invalid_birth_date_is_a_warning_with_its_location_and_no_date() -> N
     assert report.patient.date_of_birth is None
     (warning,) = [w for w in report.warnings if w.location == "Bundle.entry[3].resource(Patient).birthDate"]
     assert "'1966-02-30'" in warning.reason
+    # Its digits are kept for identity matching: one mistyped digit from the real date.
+    assert report.patient.date_of_birth_as_written == "19660230"
 
 
 def test_the_official_name_address_language_and_identifier() -> None:

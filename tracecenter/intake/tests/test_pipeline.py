@@ -305,3 +305,23 @@ def test_a_correction_in_the_same_file_as_the_original_leaves_one_corrected_resu
     lab = LabResult.objects.get()
     assert (lab.result, lab.status) == ("negative", "corrected")
     assert not Case.objects.exists()
+
+
+def test_a_birth_date_that_is_no_real_date_is_kept_as_received_and_compared_as_a_typo(state):
+    from tracecenter.people import matching
+    from tracecenter.people.identity import identity_of
+
+    sent = oru_r01(report(1, analytes=[Analyte(result="negative")]))
+    assert "|19790402|" in sent
+    run = ingest(state, sent.replace("|19790402|", "|19790431|"))  # April has no 31st
+    assert run.report.persons_created == 1
+    person = Person.objects.get()
+    assert (person.date_of_birth, person.date_of_birth_as_written) == (None, "19790431")
+    # Against the real date one digit away, the date is a typo (evidence), not missing (none).
+    real = matching.identity_from(first_name="William", last_name="Okafor", date_of_birth=dt.date(1979, 4, 1))
+    assert matching.score(real, identity_of(person)).field("date_of_birth").outcome == "typo"
+    # The digits are personal data like the date: encrypted at rest.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT date_of_birth_as_written FROM people_person WHERE id = %s", [person.pk])
+        (stored,) = cursor.fetchone()
+    assert "19790431" not in str(stored)

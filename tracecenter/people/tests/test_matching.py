@@ -689,3 +689,21 @@ def test_thresholds_rise_with_the_population():
     assert Thresholds.for_population(10) == Thresholds.for_population(10_000)  # a tiny registry counts as 10,000
     larger = Thresholds.for_population(800_000)
     assert (larger.match, larger.review) == (DEFAULT_THRESHOLDS.match + 2, DEFAULT_THRESHOLDS.review + 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("19850631", "19850631"),
+        ("1985-06-31", "19850631"),
+        ("06/31/1985", "19850631"),
+        ("1985-06-30", ""),  # a real date: kept as the date, not as text
+        ("1985", ""),  # a year alone is no typo of a date
+        ("", ""),
+        ("not a date", ""),
+    ],
+)
+def test_a_date_of_birth_that_is_no_real_date_is_kept_as_its_digits(raw, kept):
+    from tracecenter.people.matching import date_of_birth_as_written
+
+    assert date_of_birth_as_written(raw) == kept

@@ -289,3 +289,15 @@ def test_an_update_keeps_blind_indexes_in_step(county):
         person_find_exact(among=Person.objects.all(), data=valid(last_name="perez", date_of_birth=None, phones=["617 555 0199"]))
         == ana
     )
+
+
+def test_a_real_birth_date_entered_replaces_the_one_received_that_was_no_date(county):
+    ana = person_create(actor=None, jurisdiction=county, data=valid(date_of_birth=None))
+    ana.date_of_birth_as_written = "19850231"  # as intake keeps a date that is none (February has no 31st)
+    ana.save()
+    person_update(actor=None, person=ana, data=valid(date_of_birth=None, last_name="Garcia Lopez"))
+    ana.refresh_from_db()
+    assert ana.date_of_birth_as_written == "19850231"  # nobody gave the real date yet: kept
+    person_update(actor=None, person=ana, data=valid(date_of_birth=dt.date(1985, 2, 21)))
+    ana.refresh_from_db()
+    assert (ana.date_of_birth, ana.date_of_birth_as_written) == (dt.date(1985, 2, 21), "")

@@ -471,3 +471,17 @@ def test_a_search_for_a_case_the_user_may_not_edit_offers_no_adding(client: Clie
     found = client.post(SEARCH, {"for_case": world["case"].pk, "first_name": "Bill", "last_name": "Brown"})
     assert found.context["for_case"] is None
     assert reverse("workspace:contact_add", args=[world["case"].pk]) not in found.content.decode()
+
+
+def test_a_surname_alone_misspelled_finds_the_person(client: Client, world):
+    client.force_login(world["investigator"])
+    assert _found(_search(client, last_name="Garsia")) == [world["case"].person_id]
+
+
+def test_a_birth_date_received_that_is_no_real_date_is_shown_to_be_asked_and_corrected(client: Client, world):
+    person = Person.objects.get(pk=world["case"].person_id)
+    person.date_of_birth, person.date_of_birth_as_written = None, "19850631"
+    person.save()
+    client.force_login(world["investigator"])
+    page = client.get(reverse("workspace:person_detail", args=[person.pk])).content.decode()
+    assert "19850631" in page and "not a real date" in page
