@@ -336,11 +336,11 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
             a surname change.
 
     Version 3, for a birth date missing or mistyped together with other fields:
-    pc_n    postal code + metaphone of either name (first and last filed alike, so a
-            swap still meets).
+    pc_n    postal code (its digits sorted: two swapped still meet) + metaphone of
+            either name (first and last filed alike, so a swap still meets).
     pc_no   postal code + house number: names, birth date and the street's name all
             mistyped. Block: one house number's residents in a postal code.
-    st      house number + sound of the street's first word: a household.
+    st      house number + the first four sounds of the street's first word: a household.
 
     In the birth-date keys the day and the month are sorted, so a record with day
     and month swapped (03/05 for 05/03) files under the same key. An ambiguous
@@ -373,14 +373,17 @@ def blocking_keys(identity: Identity) -> frozenset[str]:
     numbered = number[:1].isdigit()
     if identity.postal_code:
         # A postal code with either name's sound, whichever field holds it: the birth date missing
-        # or mistyped with a name, or first and last name swapped besides.
-        keys.update(f"pc_n:{identity.postal_code}:{code}" for code in (last, first_code) if code)
+        # or mistyped with a name, or first and last name swapped besides. The postal code's digits
+        # sorted: two digits swapped (02139, 02193) is its commonest typo.
+        sorted_code = "".join(sorted(identity.postal_code))
+        keys.update(f"pc_n:{sorted_code}:{code}" for code in (last, first_code) if code)
         if numbered:
             # Postal code and house number: names and birth date all mistyped, the street's name too.
             keys.add(f"pc_no:{identity.postal_code}:{number}")
     if numbered and rest:
-        # House number and the sound of the street's first word: a household, whatever the names and date.
-        keys.add(f"st:{number}:{_metaphone(rest.split(' ', 1)[0])}")
+        # House number and the sound of the street's first word (its first four sounds: a word run
+        # into the next, "goodwinstreet", still meets): a household, whatever the names and date.
+        keys.add(f"st:{number}:{_metaphone(rest.split(' ', 1)[0])[:4]}")
     keys.update(name_keys)
     keys.update(f"ph:{phone}" for phone in identity.phones)
     keys.update(f"em:{email}" for email in identity.emails)
