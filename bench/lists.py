@@ -22,6 +22,7 @@ What it does, in one run, and prints as ONE JSON object:
    page and a search. Timing starts when every user is signed in and lasts --seconds.
 4. Reports per page the requests, p50 and p95 in ms; `errors` counts any answer but 200 and any page
    without what it must show (My work's lists, the case list, the person's name, search results).
+   The run exits with status 1 when errors is not 0 (or no page was served), after printing.
 
 Locust and PostgreSQL run on the same machine as the server and share its cores.
 """
@@ -653,6 +654,8 @@ def main() -> None:
     result["setup_seconds"] = build_seconds or "reused the database built before (same sizes)"
     result["wall_seconds"] = outcome["wall_seconds"]
     print(json.dumps(result))
+    if result["errors"] or not result["requests"]:
+        sys.exit(1)  # a page failed, or none was served: the figures above do not stand
 
 
 if __name__ == "__main__":
