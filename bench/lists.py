@@ -71,6 +71,7 @@ OPEN_CONTACT_STATUSES = (("new", 30), ("notified", 25), ("monitoring", 35), ("un
 CASES_PER_WORKER = 500  # all time; about 75 open at a time
 WORKERS_PER_TEAM = 40
 SUPERVISORS_PER_TEAM = 2
+MIN_WORKERS, MIN_SUPERVISORS = 40, 10
 SMALL = {"persons": 20_000, "cases": 4_000, "contacts": 8_000, "users": 10, "seconds": 15.0}
 SARA_ALERT = (
     "Sara Alert (Rails and MySQL) is not run here: it needs its own Ruby and MySQL stack and a data set of its own "
@@ -89,6 +90,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--spawn-rate", type=float, default=5.0, help="users starting (and signing in) per second")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port", type=int, default=8611)
+    parser.add_argument(
+        "--worker", choices=["yes", "no"], default="yes", help="run the server's workers inside it (manage.py serve --worker)"
+    )
+    parser.add_argument("--pool", type=int, default=10, help="the server's DB_POOL_MAX_SIZE (PostgreSQL connections)")
     parser.add_argument("--database", default=os.environ.get("BENCH_LISTS_DATABASE_URL", DEFAULT_DATABASE))
     parser.add_argument("--fresh", action="store_true", help="rebuild the data even if the database has these sizes")
     parser.add_argument("--small", action="store_true", help="CI's size: 20,000 persons, 4,000 cases, 10 users, 15 s")
@@ -108,7 +113,7 @@ def markers(args: argparse.Namespace) -> dict[str, str]:
     """What each stage built: the persons (slow to build), and the staff, cases and contacts on top of them."""
     return {
         "persons": f"lists persons {args.persons} seed {args.seed}",
-        "work": f"lists cases {args.cases} contacts {args.contacts} open {OPEN_SHARE} seed {args.seed}",
+        "work": f"lists cases {args.cases} contacts {args.contacts} open {OPEN_SHARE} staff {MIN_WORKERS} seed {args.seed}",
     }
 
 
@@ -177,7 +182,9 @@ def _staff(args: argparse.Namespace) -> dict[str, Any]:
 
     rng = random.Random(args.seed + 11)
     counties = list(Jurisdiction.objects.filter(parent__code=DEMO_STATE_CODE).order_by("pk"))
-    workers_wanted = max(2 * len(counties), args.cases // CASES_PER_WORKER)
+    # At least enough accounts for 50 users at any size (40 workers, 10 supervisors): a small state has a small staff,
+    # but the load's users each sign in as their own account.
+    workers_wanted = max(MIN_WORKERS, args.cases // CASES_PER_WORKER)
     per_county = max(1, workers_wanted // (WORKERS_PER_TEAM * len(counties)))
     teams = {
         county.pk: [Team.objects.create(name=f"{county.name} team {n + 1}", jurisdiction=county) for n in range(per_county)]
@@ -201,7 +208,7 @@ def _staff(args: argparse.Namespace) -> dict[str, Any]:
                 team=team,
             )
         )
-    for n in range(SUPERVISORS_PER_TEAM * len(all_teams)):
+    for n in range(max(MIN_SUPERVISORS, SUPERVISORS_PER_TEAM * len(all_teams))):
         team = all_teams[n % len(all_teams)]
         users.append(
             User(
@@ -488,8 +495,16 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"{args.users} users need more accounts than these sizes make: give more cases")
     keys = dict(TOTPDevice.objects.filter(user__in=staff, confirmed=True).values_list("user_id", "key"))
     week_ago = (clock.today() - dt.timedelta(days=7)).isoformat()
+    # Those with open work first (a small state leaves some workers and teams idle): they have persons to open.
+    busy = set(Case.objects.filter(status__in=OPEN_STATUSES).values_list("owner", flat=True).distinct())
+    busy |= set(Exposure.objects.exclude(status__in=["released", "became_case"]).values_list("owner", flat=True).distinct())
+    busy_teams = set(Case.objects.filter(status__in=OPEN_STATUSES).values_list("team", flat=True).distinct())
+    rng.shuffle(supervisors)
+    rng.shuffle(workers)
+    supervisors.sort(key=lambda u: u.team_id not in busy_teams)
+    workers.sort(key=lambda u: u.pk not in busy)
     accounts = []
-    for user in rng.sample(supervisors, supervisors_wanted) + rng.sample(workers, args.users - supervisors_wanted):
+    for user in supervisors[:supervisors_wanted] + workers[: args.users - supervisors_wanted]:
         if user.role == Role.SUPERVISOR:
             team_cases = Case.objects.filter(team=user.team_id, status__in=OPEN_STATUSES)
             person_ids = list(team_cases.order_by("?").values_list("person_id", flat=True)[:40])
@@ -524,10 +539,21 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    # DEBUG off, as in production; a pool of connections (DB_POOL_MAX_SIZE) as .env.example advises.
+    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING", "DB_POOL_MAX_SIZE": str(args.pool)}
     env.pop("REDIS_URL", None)  # the embedded default: live updates and the workers inside the server process
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(args.port)],
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(args.port),
+            "--worker",
+            args.worker,
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),
@@ -631,7 +657,7 @@ def main() -> None:
             "pause_seconds": 1,
             "seed": args.seed,
             "open_share": OPEN_SHARE,
-            "server": "manage.py serve (uvicorn), DEBUG off, on loopback",
+            "server": f"manage.py serve (uvicorn), DEBUG off, on loopback, DB_POOL_MAX_SIZE={args.pool}",
             "load": "locust, headless; each user signs in with a password and a TOTP code, then loops, pausing 1 s",
         },
         "persons": args.persons,
@@ -652,6 +678,7 @@ def main() -> None:
     result["peer"] = SARA_ALERT
     result["reference"] = {"sara_alert_patient_list_over_1m_records_average_s": 10, "measured_here": False}
     result["setup_seconds"] = build_seconds or "reused the database built before (same sizes)"
+    result["measured_seconds"] = outcome["measured_seconds"]
     result["wall_seconds"] = outcome["wall_seconds"]
     print(json.dumps(result))
     if result["errors"] or not result["requests"]:
