@@ -101,6 +101,7 @@ class Exposure(models.Model):
             # The open contacts alone (the rest released over the years): what supervisors' lists and caseload read.
             models.Index(
                 fields=["jurisdiction", "quarantine_end"],
+                include=["team", "owner", "status", "id"],  # counted from the index alone (PostgreSQL)
                 condition=Q(status__in=OPEN_EXPOSURE_STATUSES),
                 name="exposure_open_idx",
             ),
