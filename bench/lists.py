@@ -13,7 +13,9 @@ What it does, in one run, and prints as ONE JSON object:
    keys computed by the application's own functions (bench/intake.py's `copy_persons`), and the cases
    (statuses, owners, teams, dates, each with its positive lab result and its opening line on the
    timeline) and contacts (linked to a case and a person, statuses, dates, owners).
-2. Starts the server `manage.py serve` starts (uvicorn, DEBUG off) on loopback against that database.
+2. Starts the server as a state runs it (docs/platform.md, "For a state"): `manage.py serve` (uvicorn, one
+   process, DEBUG off, a pool of database connections) on loopback, a `manage.py worker` beside it, Redis
+   between them (--topology embedded: one `serve` with its workers inside, as on a laptop).
 3. Runs locust headless (bench/lists_locust.py, a subprocess) with U users: each signs in through the
    pages (password, then the 6-digit code of their authenticator, computed from its secret), then loops,
    pausing 1 s between requests as a person reading the page would. Workers (tracers and investigators)
@@ -35,6 +37,7 @@ import json
 import math
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +55,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from intake import copy_persons, machine, setup_django  # noqa: E402  (bench/ is on the path)
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/tracecenter_lists_bench"
+REDIS_URL = "redis://127.0.0.1:6379/7"  # a database number of its own: the bench's pushes meet nobody else's
 PASSWORD = "bench-lists-password"  # noqa: S105 -- the bench accounts' password, in a bench database only
 PAGES = ("my_work", "case_list", "person", "search")
 # Cases still open (opened in the last three weeks; the rest closed over two years): 10,000 of 200,000, about 25 open
@@ -91,7 +95,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port", type=int, default=8611)
     parser.add_argument(
-        "--worker", choices=["yes", "no"], default="yes", help="run the server's workers inside it (manage.py serve --worker)"
+        "--topology",
+        choices=["state", "embedded"],
+        default="state",
+        help="state: the server, a `manage.py worker` beside it and Redis (docs/platform.md, For a state); "
+        "embedded: one `manage.py serve` with its workers inside, as on a laptop",
     )
     parser.add_argument("--pool", type=int, default=10, help="the server's DB_POOL_MAX_SIZE (PostgreSQL connections)")
     parser.add_argument("--database", default=os.environ.get("BENCH_LISTS_DATABASE_URL", DEFAULT_DATABASE))
@@ -538,43 +546,63 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
 # --- The run ----------------------------------------------------------------------------------------
 
 
-def serve(args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:
+def serve(args: argparse.Namespace, log: Path) -> list[subprocess.Popen[bytes]]:
+    """The server, and (the state's way, docs/platform.md) a worker process beside it with Redis between them."""
     # DEBUG off, as in production; a pool of connections (DB_POOL_MAX_SIZE) as .env.example advises.
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING", "DB_POOL_MAX_SIZE": str(args.pool)}
-    env.pop("REDIS_URL", None)  # the embedded default: live updates and the workers inside the server process
+    env.pop("REDIS_URL", None)
+    processes = []
+    if args.topology == "state":
+        try:
+            socket.create_connection(("127.0.0.1", 6379), timeout=5).close()
+        except OSError:
+            raise SystemExit("--topology state needs Redis at 127.0.0.1:6379 (or run --topology embedded)") from None
+        env["REDIS_URL"] = REDIS_URL
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=(log.parent / "worker.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    # The state's server runs no workers inside (they run apart); the embedded default runs them in the server.
+    inside = "no" if args.topology == "state" else "yes"
     server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--worker",
-            args.worker,
-        ],
+        [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(args.port), "--worker", inside],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+    processes.insert(0, server)
     deadline = time.monotonic() + 120
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{args.port}/accounts/login/", timeout=5)
-            return server
+            return processes
         except (urllib.error.URLError, ConnectionError) as exc:
             if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
+                stop(processes)
                 raise SystemExit(f"manage.py serve did not answer ({exc}); its log: {log}") from None
             time.sleep(0.5)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def load(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     plan_path, out_path = work / "plan.json", work / "out.json"
     plan_path.write_text(json.dumps(plan(args)))
-    server = serve(args, work / "serve.log")
+    processes = serve(args, work / "serve.log")
     try:
         env = {**os.environ, "LISTS_BENCH_PLAN": str(plan_path), "LISTS_BENCH_OUT": str(out_path)}
         started = time.perf_counter()
@@ -608,11 +636,7 @@ def load(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
         wall = time.perf_counter() - started
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(processes)
     if not out_path.exists():
         raise SystemExit(f"locust wrote no results; its log: {work / 'locust.log'}")
     result: dict[str, Any] = json.loads(out_path.read_text())
@@ -636,6 +660,7 @@ def main() -> None:
     if args.fresh or not built("work", args):
         build_seconds.update(build_work(args))
     reset_run_tables()
+    load_before = os.getloadavg()  # the machine is shared: what else ran shows here
     with tempfile.TemporaryDirectory(prefix="bench-lists-") as tmp:
         outcome = load(args, Path(tmp))
         if outcome["errors"] and os.environ.get("LISTS_BENCH_KEEP"):
@@ -645,8 +670,10 @@ def main() -> None:
         "benchmark": "lists: the pages of a day's work at a state's size, 50 signed-in users, on PostgreSQL",
         "machine": {
             **machine(),
-            "note": "PostgreSQL, the server (one uvicorn process, as manage.py serve runs it, with its 2 workers inside) "
-            "and the load generator (locust) all run on this machine and share its cores",
+            "note": "PostgreSQL, Redis, the server (one uvicorn process, as manage.py serve runs it), its worker and the "
+            "load generator (locust) all run on this machine and share its cores",
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "inputs": {
             "persons": args.persons,
@@ -657,7 +684,10 @@ def main() -> None:
             "pause_seconds": 1,
             "seed": args.seed,
             "open_share": OPEN_SHARE,
-            "server": f"manage.py serve (uvicorn), DEBUG off, on loopback, DB_POOL_MAX_SIZE={args.pool}",
+            "server": f"manage.py serve (uvicorn, one process), DEBUG off, on loopback, DB_POOL_MAX_SIZE={args.pool}",
+            "topology": "the server, one manage.py worker process beside it, Redis (docs/platform.md, For a state)"
+            if args.topology == "state"
+            else "manage.py serve with its two workers inside (the embedded default)",
             "load": "locust, headless; each user signs in with a password and a TOTP code, then loops, pausing 1 s",
         },
         "persons": args.persons,
