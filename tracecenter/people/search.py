@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import unicodedata
+from typing import Any
 
 from django.db.models import Case, Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -141,7 +142,7 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
         without_names = match_keys_of(first_name="", last_name="", date_of_birth=query.date_of_birth)
         keys = {key_hash(key) for key in with_names - without_names}
         # The names exactly, or a shared key: the persons filed under either, as one list of ids.
-        named = Person.objects.filter(**by_name).values("pk")
+        named: QuerySet[Any] = Person.objects.filter(**by_name).values("pk")
         if keys:
             named = PersonMatchKey.objects.filter(key__in=keys).values("person_id").union(named)
         rows = rows.filter(pk__in=named)
