@@ -601,8 +601,10 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def load(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     plan_path, out_path = work / "plan.json", work / "out.json"
-    plan_path.write_text(json.dumps(plan(args)))
+    the_plan = plan(args)
     processes = serve(args, work / "serve.log")
+    the_plan["pids"] = dict(zip(["server", "worker"], [p.pid for p in processes], strict=False))
+    plan_path.write_text(json.dumps(the_plan))
     try:
         env = {**os.environ, "LISTS_BENCH_PLAN": str(plan_path), "LISTS_BENCH_OUT": str(out_path)}
         started = time.perf_counter()
@@ -709,6 +711,10 @@ def main() -> None:
     result["reference"] = {"sara_alert_patient_list_over_1m_records_average_s": 10, "measured_here": False}
     result["setup_seconds"] = build_seconds or "reused the database built before (same sizes)"
     result["measured_seconds"] = outcome["measured_seconds"]
+    cpu = outcome.get("cpu_seconds") or {}
+    result["cpu_seconds"] = cpu  # over the measured time: where the processor time went
+    if cpu.get("server") is not None and result["requests"]:
+        result["server_cpu_ms_per_request"] = round(1000 * cpu["server"] / result["requests"], 1)
     result["wall_seconds"] = outcome["wall_seconds"]
     print(json.dumps(result))
     if result["errors"] or not result["requests"]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 from locust import FastHttpUser, constant, events, task
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["LISTS_BENCH_PLAN"]).read_text())
@@ -36,6 +37,8 @@ STATE: dict[str, Any] = {
     "error_samples": [],
     "sign_ins": {"done": 0, "failed": 0},
     "started": 0.0,
+    "cpu_start": {},
+    "cpu_seconds": {},
     "search": {"target_on_first_page": 0, "searches": 0},
 }
 
@@ -82,7 +85,26 @@ def _signed_in_one() -> None:
     if tried == len(PLAN["accounts"]) and not STATE["measuring"]:
         STATE["measuring"] = True
         STATE["started"] = time.time()
-        gevent.spawn_later(PLAN["seconds"], RUNNER[0].quit)
+        STATE["cpu_start"] = _cpu_seconds()
+        gevent.spawn_later(PLAN["seconds"], _stop)
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """Processor seconds used so far by the server, its worker and this load generator (where each went)."""
+    used = {"load_generator": time.process_time()}
+    for name, pid in PLAN.get("pids", {}).items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            used[name] = times.user + times.system + times.children_user + times.children_system
+        except psutil.Error:
+            pass
+    return used
+
+
+def _stop() -> None:
+    end = _cpu_seconds()
+    STATE["cpu_seconds"] = {name: round(end[name] - STATE["cpu_start"].get(name, 0.0), 1) for name in end}
+    RUNNER[0].quit()
 
 
 @events.quitting.add_listener
@@ -95,6 +117,7 @@ def _write(environment: Any, **_kwargs: Any) -> None:
                 "errors": STATE["errors"],
                 "error_samples": STATE["error_samples"],
                 "sign_ins": STATE["sign_ins"],
+                "cpu_seconds": STATE["cpu_seconds"],
                 "measured_seconds": round(time.time() - STATE["started"], 1) if STATE["started"] else 0,
                 "search_target_on_first_page": round(STATE["search"]["target_on_first_page"] / searches, 3) if searches else None,
             },
