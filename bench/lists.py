@@ -101,6 +101,7 @@ def parse_args() -> argparse.Namespace:
         help="state: the server, a `manage.py worker` beside it and Redis (docs/platform.md, For a state); "
         "embedded: one `manage.py serve` with its workers inside, as on a laptop",
     )
+    parser.add_argument("--processes", type=int, default=1, help="web processes of the server (manage.py serve --processes)")
     parser.add_argument("--pool", type=int, default=10, help="the server's DB_POOL_MAX_SIZE (PostgreSQL connections)")
     parser.add_argument("--database", default=os.environ.get("BENCH_LISTS_DATABASE_URL", DEFAULT_DATABASE))
     parser.add_argument("--fresh", action="store_true", help="rebuild the data even if the database has these sizes")
@@ -570,7 +571,10 @@ def serve(args: argparse.Namespace, log: Path) -> list[subprocess.Popen[bytes]]:
     # The state's server runs no workers inside (they run apart); the embedded default runs them in the server.
     inside = "no" if args.topology == "state" else "yes"
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(args.port), "--worker", inside],
+        [
+            *(sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(args.port)),
+            *("--worker", inside, "--processes", str(args.processes)),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),
@@ -686,7 +690,8 @@ def main() -> None:
             "pause_seconds": 1,
             "seed": args.seed,
             "open_share": OPEN_SHARE,
-            "server": f"manage.py serve (uvicorn, one process), DEBUG off, on loopback, DB_POOL_MAX_SIZE={args.pool}",
+            "server": f"manage.py serve --processes {args.processes} (uvicorn), DEBUG off, on loopback, "
+            f"DB_POOL_MAX_SIZE={args.pool}",
             "topology": "the server, one manage.py worker process beside it, Redis (docs/platform.md, For a state)"
             if args.topology == "state"
             else "manage.py serve with its two workers inside (the embedded default)",

@@ -94,8 +94,9 @@ def _cpu_seconds() -> dict[str, float]:
     used = {"load_generator": time.process_time()}
     for name, pid in PLAN.get("pids", {}).items():
         try:
-            times = psutil.Process(pid).cpu_times()
-            used[name] = times.user + times.system + times.children_user + times.children_system
+            process = psutil.Process(pid)
+            # With --processes, the server's pages run in its child processes.
+            used[name] = sum(t.user + t.system for t in [process.cpu_times(), *(c.cpu_times() for c in process.children(True))])
         except psutil.Error:
             pass
     return used
