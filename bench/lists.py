@@ -676,8 +676,8 @@ def main() -> None:
         "benchmark": "lists: the pages of a day's work at a state's size, 50 signed-in users, on PostgreSQL",
         "machine": {
             **machine(),
-            "note": "PostgreSQL, Redis, the server (one uvicorn process, as manage.py serve runs it), its worker and the "
-            "load generator (locust) all run on this machine and share its cores",
+            "note": f"PostgreSQL, Redis, the server ({args.processes} uvicorn process(es), as manage.py serve runs it), its "
+            "worker and the load generator (locust) all run on this machine and share its cores",
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
