@@ -34,6 +34,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,29 +95,31 @@ def population_marker(args: argparse.Namespace) -> str:
     return f"bench population {args.population} seed {args.seed}"
 
 
-def build_population(args: argparse.Namespace, people: list[Any]) -> float:
-    """Load the persons with COPY (their encrypted fields, indexes and keys computed here); returns seconds."""
+def copy_persons(people: list[Any], jurisdiction_of: Callable[[int], int]) -> None:
+    """COPY `people` in as persons with ids from 1 (the caller has emptied the tables), with their contact points
+    and stored keys (blocking and search): encrypted fields, blind indexes and keys computed by the application's own
+    functions, so that search and matching find them as they find persons entered through the pages.
+    `jurisdiction_of(person id)` places each person."""
     from django.db import connection
 
-    from tracecenter.accounts.models import Jurisdiction
     from tracecenter.core import crypto
     from tracecenter.people import matching
     from tracecenter.people.identity import key_hash
     from tracecenter.people.models import ContactPoint, Person
     from tracecenter.people.normalize import name_key
 
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        tables = [
-            t
-            for t in connection.introspection.table_names(cursor)
-            if t.split("_")[0] in {"people", "intake", "cases", "contacts", "audit", "core", "accounts", "api"}
-        ]
-        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-    root = Jurisdiction.objects.create(name="Bench State", code="bench")
     field = {
         name: Person._meta.get_field(name)
-        for name in ("first_name", "middle_name", "last_name", "date_of_birth", "street", "city", "postal_code")
+        for name in (
+            "first_name",
+            "middle_name",
+            "last_name",
+            "date_of_birth",
+            "date_of_birth_as_written",
+            "street",
+            "city",
+            "postal_code",
+        )
     }
     cp_value = ContactPoint._meta.get_field("value")
     now = dt.datetime.now(dt.UTC)
@@ -124,7 +127,8 @@ def build_population(args: argparse.Namespace, people: list[Any]) -> float:
     assert raw is not None
     with raw.cursor() as cur:
         with cur.copy(
-            "COPY people_person (id, jurisdiction_id, first_name, middle_name, last_name, date_of_birth, sex, "
+            "COPY people_person (id, jurisdiction_id, first_name, middle_name, last_name, date_of_birth, "
+            "date_of_birth_as_written, sex, "
             "preferred_language, street, city, state, postal_code, notes, first_name_bidx, last_name_bidx, dob_bidx, "
             "created_at, updated_at) FROM STDIN"
         ) as copy:
@@ -132,11 +136,12 @@ def build_population(args: argparse.Namespace, people: list[Any]) -> float:
                 copy.write_row(
                     (
                         pid,
-                        root.pk,
+                        jurisdiction_of(pid),
                         field["first_name"].get_prep_value(p.first),
                         field["middle_name"].get_prep_value(p.middle),
                         field["last_name"].get_prep_value(p.last),
                         field["date_of_birth"].get_prep_value(p.dob),
+                        field["date_of_birth_as_written"].get_prep_value(""),
                         p.sex,
                         "en",
                         field["street"].get_prep_value(p.street),
@@ -170,8 +175,30 @@ def build_population(args: argparse.Namespace, people: list[Any]) -> float:
                     phones=p.phones,
                     emails=p.emails,
                 )
-                for key in matching.blocking_keys(identity):
+                for key in matching.stored_keys(identity):
                     copy.write_row((pid, key_hash(key)))
+    raw.commit()
+
+
+def build_population(args: argparse.Namespace, people: list[Any]) -> float:
+    """Load the persons with COPY (their encrypted fields, indexes and keys computed here); returns seconds."""
+    from django.db import connection
+
+    from tracecenter.accounts.models import Jurisdiction
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        tables = [
+            t
+            for t in connection.introspection.table_names(cursor)
+            if t.split("_")[0] in {"people", "intake", "cases", "contacts", "audit", "core", "accounts", "api"}
+        ]
+        cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    root = Jurisdiction.objects.create(name="Bench State", code="bench")
+    copy_persons(people, lambda _pid: root.pk)
+    raw = connection.connection
+    assert raw is not None
+    with raw.cursor() as cur:
         cur.execute("SELECT setval(pg_get_serial_sequence('people_person', 'id'), %s)", (len(people),))
         cur.execute("CREATE TABLE IF NOT EXISTS bench_marker (marker text)")
         cur.execute("DELETE FROM bench_marker")

@@ -120,8 +120,24 @@ WSGI_APPLICATION = "tracecenter.wsgi.application"
 ASGI_APPLICATION = "tracecenter.asgi.application"
 
 DATABASE_URL = env_str("DATABASE_URL", "" if not PRODUCTION else None)
+# A pool of PostgreSQL connections per process, at most this many (0: none). The ASGI server runs each request's
+# view in a thread of its own, and without a pool each thread opens a connection of its own: a new connection (a new
+# server process) per request, and as many connections as requests in flight, past the server's max_connections under
+# load. With a pool, requests share a few connections and wait for one when all are busy.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+# The indexes of open work carry extra columns on PostgreSQL (INCLUDE) so that counts read the index alone; SQLite
+# builds them without, which is all the embedded default needs: its warning says nothing to act on.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if DB_POOL_MAX_SIZE else env_int("DB_CONN_MAX_AGE", 60))
+    }
+    if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_int("DB_POOL_TIMEOUT_SECONDS", 30),  # a request waiting longer for a connection fails
+        }
 else:
     DATABASES = {
         "default": {

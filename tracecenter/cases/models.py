@@ -133,6 +133,16 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["owner", "status", "priority"], name="case_worklist_idx"),
             models.Index(fields=["jurisdiction", "status", "priority"], name="case_jurisdiction_idx"),
+            # The open cases alone (a few percent of a state's cases, the rest closed): the supervisors' lists, their
+            # counts and the caseload read these rows, never the years of closed ones. The condition is the lists'
+            # own `status IN OPEN_STATUSES`, so the database sees the index applies.
+            # With the columns the reach, filters and counts read (PostgreSQL): counted from the index alone.
+            models.Index(
+                fields=["jurisdiction", "priority", "opened_at"],
+                include=["team", "owner", "status", "id"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="case_open_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -51,6 +51,10 @@ class ExposureStatus(models.TextChoices):
     RELEASED = "released", _("Released from quarantine")
 
 
+# A contact still followed: not released, not become a case (the work lists' "open contacts").
+OPEN_EXPOSURE_STATUSES = [s for s in ExposureStatus.values if s not in (ExposureStatus.RELEASED, ExposureStatus.BECAME_CASE)]
+
+
 class Exposure(models.Model):
     """A person exposed to a case (or, for contacts of contacts, to another contact)."""
 
@@ -92,7 +96,16 @@ class Exposure(models.Model):
                 condition=Q(case__isnull=False) | Q(parent_exposure__isnull=False), name="exposure_has_a_source"
             ),
         ]
-        indexes = [models.Index(fields=["owner", "status", "quarantine_end"], name="exposure_worklist_idx")]
+        indexes = [
+            models.Index(fields=["owner", "status", "quarantine_end"], name="exposure_worklist_idx"),
+            # The open contacts alone (the rest released over the years): what supervisors' lists and caseload read.
+            models.Index(
+                fields=["jurisdiction", "quarantine_end"],
+                include=["team", "owner", "status", "id"],  # counted from the index alone (PostgreSQL)
+                condition=Q(status__in=OPEN_EXPOSURE_STATUSES),
+                name="exposure_open_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Contact {self.pk}"

@@ -15,8 +15,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import unicodedata
+from typing import Any
 
-from django.db.models import Case, Count, Exists, Expression, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from tracecenter.core import clock, crypto
@@ -112,15 +114,14 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
     """
     rows = among.filter(merged_into__isnull=True)
     exact: Expression = Value(0, output_field=IntegerField())
+    # Each field narrows to the persons filed under its keyed hashes, found through their indexes (pk IN ...),
+    # and only those few are then checked against `among`: never a walk over every person `among` holds.
     if query.phone:
         rows = rows.filter(
-            Exists(
-                ContactPoint.objects.filter(
-                    person=OuterRef("pk"),
-                    kind=ContactPoint.Kind.PHONE,
-                    value_bidx=ContactPoint.index_of(ContactPoint.Kind.PHONE, query.phone),
-                )
-            )
+            pk__in=ContactPoint.objects.filter(
+                kind=ContactPoint.Kind.PHONE,
+                value_bidx=ContactPoint.index_of(ContactPoint.Kind.PHONE, query.phone),
+            ).values("person_id")
         )
     if query.date_of_birth is not None:
         dob_index = crypto.blind_index(query.date_of_birth.isoformat(), purpose="dob")
@@ -129,15 +130,13 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
         else:
             exact = exact + _one_if(Q(dob_bidx=dob_index))
     if query.first_name or query.last_name:
-        by_name = Q()
+        by_name: dict[str, str] = {}
         if query.last_name:
-            last_exact = Q(last_name_bidx=_name_index(query.last_name, "last_name"))
-            exact = exact + _one_if(last_exact)
-            by_name = last_exact
+            by_name["last_name_bidx"] = _name_index(query.last_name, "last_name")
+            exact = exact + _one_if(Q(last_name_bidx=by_name["last_name_bidx"]))
         if query.first_name:
-            first_exact = Q(first_name_bidx=_name_index(query.first_name, "first_name"))
-            exact = exact + _one_if(first_exact)
-            by_name = by_name & first_exact if query.last_name else first_exact
+            by_name["first_name_bidx"] = _name_index(query.first_name, "first_name")
+            exact = exact + _one_if(Q(first_name_bidx=by_name["first_name_bidx"]))
         # Only the keys the names take part in: a key of the birth date alone (a blocking pass of the matcher) would
         # find everyone born that day, whatever the name typed.
         with_names = match_keys_of(first_name=query.first_name, last_name=query.last_name, date_of_birth=query.date_of_birth)
@@ -147,10 +146,22 @@ def persons_matching(among: QuerySet[Person], query: CleanQuery) -> QuerySet[Per
             # A surname alone, perhaps misspelled: the blocking keys all need a first name or a birth
             # date, so the surname's sound (a key kept for search only) finds "Jonson" for Johnson.
             keys |= {key_hash(key) for key in search_keys_of(last_name=query.last_name)}
+        # The names exactly, or a shared key: the persons filed under either, as one list of ids.
+        named: QuerySet[Any] = Person.objects.filter(**by_name).values("pk")
         if keys:
-            by_name |= Q(Exists(PersonMatchKey.objects.filter(person=OuterRef("pk"), key__in=keys)))
-        rows = rows.filter(by_name)
+            named = PersonMatchKey.objects.filter(key__in=keys).values("person_id").union(named)
+        rows = rows.filter(pk__in=named)
         if keys:
-            shared = Count("match_keys", filter=Q(match_keys__key__in=keys), distinct=True)
+            # Counted per person shown (a subquery), not by grouping every candidate's columns.
+            shared = Coalesce(
+                Subquery(
+                    PersonMatchKey.objects.filter(person=OuterRef("pk"), key__in=keys)
+                    .order_by()
+                    .values("person")
+                    .annotate(n=Count("key", distinct=True))
+                    .values("n")
+                ),
+                0,
+            )
             return rows.annotate(search_rank=exact * 10 + shared).order_by("-search_rank", "-pk")
     return rows.annotate(search_rank=exact).order_by("-search_rank", "-pk")

@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.accounts.roles import Role
 from tracecenter.cases import engine
 from tracecenter.cases.models import CaseStatus, Symptom
 from tracecenter.contacts.models import CallOutcome, ExposureStatus, PlaceKind, Proximity, Relationship, Setting
@@ -80,8 +81,14 @@ class AssignForm(SaysItsLimits, forms.Form):
 
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = assignees  # type: ignore[attr-defined]
-        self.fields["assignee"].label_from_instance = lambda u: f"{u.display_name} ({u.get_role_display()})"  # type: ignore[attr-defined]
+        field = self.fields["assignee"]
+        field.queryset = assignees  # type: ignore[attr-defined]
+        roles = {code: str(label) for code, label in Role.choices}  # worded once, not once per worker listed
+        field.label_from_instance = lambda u: f"{u.display_name} ({roles.get(u.role, u.role)})"  # type: ignore[attr-defined]
+        # The choices read once: a page shows them in more than one menu (a state's county has hundreds of workers),
+        # and a ModelChoiceField would read the workers from the database again for each. Validation still asks
+        # the queryset.
+        field.choices = list(field.choices)  # type: ignore[attr-defined]
 
 
 class TransferForm(SaysItsLimits, forms.Form):
@@ -192,8 +199,14 @@ class BulkAssignForm(forms.Form):
 
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = assignees  # type: ignore[attr-defined]
-        self.fields["assignee"].label_from_instance = lambda u: f"{u.display_name} ({u.get_role_display()})"  # type: ignore[attr-defined]
+        field = self.fields["assignee"]
+        field.queryset = assignees  # type: ignore[attr-defined]
+        roles = {code: str(label) for code, label in Role.choices}  # worded once, not once per worker listed
+        field.label_from_instance = lambda u: f"{u.display_name} ({roles.get(u.role, u.role)})"  # type: ignore[attr-defined]
+        # The choices read once: a page shows them in more than one menu (a state's county has hundreds of workers),
+        # and a ModelChoiceField would read the workers from the database again for each. Validation still asks
+        # the queryset.
+        field.choices = list(field.choices)  # type: ignore[attr-defined]
 
     def clean_ids(self) -> list[int]:
         # Which of them the user may assign is the services' question, asked of each record.

@@ -27,7 +27,7 @@ from tracecenter.accounts.roles import ASSIGNABLE_ROLES, Capability, Scope
 from tracecenter.audit.access import require_audited
 from tracecenter.cases.models import OPEN_STATUSES, Case, CaseStatus
 from tracecenter.cases.services import cases_assign_bulk
-from tracecenter.contacts.models import Exposure, ExposureStatus
+from tracecenter.contacts.models import OPEN_EXPOSURE_STATUSES, Exposure
 from tracecenter.contacts.selectors import exposures_visible_to
 from tracecenter.contacts.services import exposures_assign_bulk
 from tracecenter.core import clock, push
@@ -41,7 +41,7 @@ PARTS = {
     "contacts": "workspace/parts/my_contacts.html",
     "queue": "workspace/parts/queue.html",
 }
-OPEN_CONTACT = [s for s in ExposureStatus.values if s not in (ExposureStatus.RELEASED, ExposureStatus.BECAME_CASE)]
+OPEN_CONTACT = OPEN_EXPOSURE_STATUSES  # the same list as the index of open contacts, so that the database uses it
 FINISHED_DAYS = 14
 MY_LIMIT = 200
 _ORDER = {

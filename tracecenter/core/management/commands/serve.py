@@ -31,6 +31,14 @@ class Command(BaseCommand):
             help="run workers inside this process: auto = only without Redis (default)",
         )
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="web processes sharing the port (default 1). Python runs one page at a time per process: a machine "
+            "with more cores serves more pages at once with more processes. More than one needs REDIS_URL and runs no "
+            "workers inside (run `manage.py worker` beside them)",
+        )
+        parser.add_argument(
             "--threads",
             type=int,
             default=2,
@@ -54,6 +62,12 @@ class Command(BaseCommand):
             )
         embedded = not settings.REDIS_URL
         inside = options["worker"] == "yes" or (options["worker"] == "auto" and embedded)
+        processes = options["processes"]
+        if not 1 <= processes <= 64:
+            raise CommandError("--processes must be between 1 and 64.")
+        if processes > 1 and (embedded or inside):
+            # Without Redis each process would hear only its own live updates; workers run once, beside the servers.
+            raise CommandError("--processes above 1 needs REDIS_URL and --worker no (run `manage.py worker` beside them).")
         self.stdout.write(f"TraceCenter is at http://{options['host']}:{options['port']}/ (stop with Ctrl-C)")
         self.stdout.write(f"  database: {_database()}")
         live = "in this process (no REDIS_URL)" if embedded else f"Redis at {_where(settings.REDIS_URL)}"
@@ -77,9 +91,17 @@ class Command(BaseCommand):
             ws="websockets-sansio",
             ws_max_size=64 * 1024,  # a browser of ours sends a few bytes; nothing needs more
             lifespan="off",
+            workers=processes,
         )
         try:
-            uvicorn.Server(config).run()
+            if processes > 1:
+                from uvicorn.supervisors import Multiprocess
+
+                self.stdout.write(f"  web processes: {processes}")
+                self.stdout.flush()
+                Multiprocess(config, sockets=[config.bind_socket()]).run()
+            else:
+                uvicorn.Server(config).run()
         finally:
             for worker in workers:
                 worker.shutdown()
