@@ -121,6 +121,7 @@
         .then(function (html) {
           if (html === null) { return; }
           region.innerHTML = html;
+          if (window.htmx) { window.htmx.process(region); }  // its pager and filters work as on a fresh page
           region.classList.remove("live-updated");
           void region.offsetWidth;  // restart the highlight
           region.classList.add("live-updated");
@@ -137,7 +138,8 @@
     seen.add(message.id);
     if (message.id <= shownUpTo && message.at < renderedAt) { return; }  // already on the page
     after = Math.max(after, message.id);
-    regions.forEach(function (region) {
+    // Looked up again each time: a filter or a page of the list (htmx) replaces the regions the page began with.
+    document.querySelectorAll("[data-live]").forEach(function (region) {
       if (region.dataset.live.split(" ").indexOf(message.kind) >= 0) { refresh(region); }
     });
   }
