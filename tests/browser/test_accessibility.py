@@ -8,6 +8,7 @@ page (a POST action, a download, JSON).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,21 +31,45 @@ FIXTURES = Path(__file__).resolve().parents[2] / "tracecenter" / "intake" / "tes
 
 # URL names that are not pages a person reads: actions answering a POST with a redirect, JSON, files.
 NOT_PAGES = {
-    "accounts:logout", "accounts:security_key_challenge", "accounts:security_key_check",
-    "accounts:security_key_options", "accounts:security_key_add", "accounts:security_key_remove",
-    "accounts:sso_start", "accounts:sso_callback",  # the identity provider's pages (not configured in the demo)
-    "workspace:bulk_assign", "workspace:line_list", "workspace:derived_dates", "workspace:case_status",
-    "workspace:case_assign", "workspace:case_transfer", "workspace:contact_status", "workspace:contact_call",
-    "workspace:contact_exposure", "workspace:contact_assign", "workspace:intake_batch_progress",
-    "workspace:merge_undo", "workspace:break_glass_review", "workspace:retention_rule",
-    "workspace:legal_hold_place", "workspace:legal_hold_lift", "workspace:system_retry",
-    "workspace:admin_jurisdiction_delete", "workspace:admin_condition_test_add",
-    "workspace:admin_condition_test_remove", "workspace:admin_rule_set_delete", "workspace:admin_user_deactivate",
-    "workspace:admin_user_reactivate", "workspace:admin_user_password_reset", "workspace:admin_user_second_factors_reset",
-    "tokens:revoke_mine", "tokens:revoke",
+    "accounts:logout",
+    "accounts:security_key_challenge",
+    "accounts:security_key_check",
+    "accounts:security_key_options",
+    "accounts:security_key_add",
+    "accounts:security_key_remove",
+    "accounts:sso_start",
+    "accounts:sso_callback",  # the identity provider's pages (not configured in the demo)
+    "workspace:bulk_assign",
+    "workspace:line_list",
+    "workspace:derived_dates",
+    "workspace:case_status",
+    "workspace:case_assign",
+    "workspace:case_transfer",
+    "workspace:contact_status",
+    "workspace:contact_call",
+    "workspace:contact_exposure",
+    "workspace:contact_assign",
+    "workspace:intake_batch_progress",
+    "workspace:merge_undo",
+    "workspace:break_glass_review",
+    "workspace:retention_rule",
+    "workspace:legal_hold_place",
+    "workspace:legal_hold_lift",
+    "workspace:system_retry",
+    "workspace:admin_jurisdiction_delete",
+    "workspace:admin_condition_test_add",
+    "workspace:admin_condition_test_remove",
+    "workspace:admin_rule_set_delete",
+    "workspace:admin_user_deactivate",
+    "workspace:admin_user_reactivate",
+    "workspace:admin_user_password_reset",
+    "workspace:admin_user_second_factors_reset",
+    "tokens:revoke_mine",
+    "tokens:revoke",
     # Pages only a first sign-in or a new token reaches; their templates are checked through the same base
     # and components by test_mfa_sign_in (the set-up page) and below (the recovery codes).
-    "accounts:second_factor_setup", "accounts:password_change",
+    "accounts:second_factor_setup",
+    "accounts:password_change",
 }
 
 
@@ -87,7 +112,7 @@ class Checker:
 
 def test_every_page_has_no_serious_accessibility_violation(browser, live_server):
     call_command("demo_data", "--cases", "8", verbosity=0)
-    call_command("ingest", str(FIXTURES), verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("ingest", str(FIXTURES), verbosity=0, stdout=io.StringIO())
     run_background_work()
     context = browser.new_context(locale="en-US")
     page = context.new_page()
@@ -158,7 +183,9 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     c.visit("/intake/", "lab intake")
     batch = IntakeBatch.objects.order_by("pk").first()
     c.visit(f"/intake/batches/{batch.pk}/", "intake batch")
-    message = InboundMessage.objects.filter(state="rejected").order_by("pk").first() or InboundMessage.objects.order_by("pk").first()
+    message = (
+        InboundMessage.objects.filter(state="rejected").order_by("pk").first() or InboundMessage.objects.order_by("pk").first()
+    )
     c.visit(f"/intake/messages/{message.pk}/", "intake message")
     c.visit("/identity/reviews/", "identity reviews")
     review = page.locator("main table a").first
@@ -213,12 +240,14 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     context.close()
 
     missing = _page_names() - c.visited - NOT_PAGES
-    assert not missing, f"pages the accessibility check does not visit (visit them, or say why they are not pages): {sorted(missing)}"
+    assert not missing, (
+        f"pages the accessibility check does not visit (visit them, or say why they are not pages): {sorted(missing)}"
+    )
     assert not c.problems, "accessibility violations:\n" + "\n".join(c.problems)
 
 
 def test_the_checker_finds_a_violation(page):
     """The check is not vacuous: a button without a name is reported, with its rule, target and help."""
-    page.set_content("<html lang='en'><head><title>t</title></head><body><main><button id='nameless'></button></main></body></html>")
+    page.set_content("<html lang='en'><head><title>t</title></head><body><main><button id='nameless'></button></main></body>")
     found = axe_violations(page, "nameless button")
     assert any("button-name" in line and "#nameless" in line for line in found), found
