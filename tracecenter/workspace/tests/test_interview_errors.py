@@ -73,4 +73,6 @@ def test_every_label_of_the_interview_names_a_control_and_symptoms_is_a_group(tr
         found = re.search(r'for="([^"]*)"', target)
         assert found is not None and found.group(1) in ids, f"a label without its control: <label{target}>"
     assert page.count(">Symptoms</legend>") == 1
-    assert re.search(r'<fieldset class="choices"><legend>Symptoms</legend><div id="id_case-symptoms">', page)
+    assert re.search(
+        r'<fieldset class="usa-fieldset choices"><legend class="usa-legend">Symptoms</legend><div id="id_case-symptoms">', page
+    )
