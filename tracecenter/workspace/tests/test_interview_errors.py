@@ -14,7 +14,8 @@ from tracecenter.workspace.tests.test_interview import form_data, tracer_case, t
 
 
 def _summary_links(page: str) -> list[tuple[str, str]]:
-    box = re.search(r'<div class="usa-alert usa-alert--error error-summary" id="error-summary" role="alert" tabindex="-1">(.*?)</div>', page, re.S)
+    opening = '<div class="usa-alert usa-alert--error error-summary" id="error-summary" role="alert" tabindex="-1">'
+    box = re.search(re.escape(opening) + "(.*?)</div>", page, re.S)
     assert box is not None, "no error summary"
     return re.findall(r'<li><a href="#([^"]+)">(.*?)</a></li>', box.group(1), re.S)
 
