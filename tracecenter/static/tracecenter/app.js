@@ -177,3 +177,14 @@
   window.addEventListener("online", function () { delay = 1000; connect(); });
   connect();
 })();
+
+// htmx (results and lists updated in place): an answer that is the sign-in page (the session ended) is not put
+// inside the page; the browser goes there, as a link would.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  "use strict";
+  var xhr = event.detail.xhr;
+  if (xhr && xhr.responseURL && xhr.responseURL.indexOf("/accounts/login/") >= 0) {
+    event.detail.shouldSwap = false;
+    window.location.assign(xhr.responseURL);
+  }
+});
