@@ -8,6 +8,7 @@ page (a POST action, a download, JSON).
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django_otp.oath import TOTP
 
 from conftest import run_background_work
 from tests.browser.axe import axe_violations
@@ -220,6 +222,15 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     c.visit("/administration/users/new/", "new user")
     page.get_by_role("button", name="Create the user").click()
     c.check("new user, with errors")
+    page.get_by_label("User name").fill("newcomer")
+    page.get_by_label("First name").fill("Nora")
+    page.get_by_label("Last name").fill("Newcomer")
+    page.get_by_label("Role").select_option(label="Contact tracer")
+    page.get_by_label("Jurisdiction").select_option(label=county.name)
+    page.get_by_role("button", name="Create the user").click()
+    page.get_by_role("heading", name="Nora Newcomer was created").wait_for()
+    c.check("new user, the temporary password")
+    temporary = page.locator("#temporary-password").inner_text()
     c.visit(f"/administration/users/{User.objects.get(username='tracer').pk}/", "user")
     c.visit("/administration/api-tokens/", "administered tokens")
     c.visit("/administration/system/", "system")
@@ -237,6 +248,32 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     sign_in(page, live_server, "privacy", DEMO_PASSWORD)
     c.visit("/privacy/break-glass/", "opened records")
     c.visit("/privacy/retention/", "retention")
+    context.clear_cookies()
+
+    # A first sign-in: setting up the authenticator app, the recovery codes, choosing a password (with an error).
+    c.visit("/accounts/login/", "sign-in")
+    page.get_by_label("User name").fill("newcomer")
+    page.get_by_label("Password").fill(temporary)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/second-factor/setup/**")
+    c.check("authenticator set-up")
+    page.get_by_label("Type the 6-digit code the app shows").fill("000000")
+    page.get_by_role("button", name="Turn on").click()
+    c.check("authenticator set-up, with an error")
+    secret = page.locator("[data-totp-secret]").get_attribute("data-totp-secret")
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    page.get_by_label("Type the 6-digit code the app shows").fill(f"{TOTP(key).token():06d}")
+    page.get_by_role("button", name="Turn on").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    c.check("recovery codes, first sign-in")
+    page.get_by_role("link", name="I have kept them: continue").click()
+    page.wait_for_url(f"{live_server.url}/accounts/password/")
+    c.check("choose a password")
+    page.get_by_label("Old password").fill(temporary)
+    page.get_by_label("New password", exact=True).fill("a long passphrase of my own")
+    page.get_by_label("New password confirmation").fill("another passphrase entirely")
+    page.get_by_role("button", name="Change the password").click()
+    c.check("choose a password, with errors")
     context.close()
 
     missing = _page_names() - c.visited - NOT_PAGES
