@@ -1,5 +1,5 @@
 # TraceCenter: `make run` serves the app with demo data; `make test` runs the whole suite.
-# Both need only Python 3.12+ and make.
+# Both need only Python 3.12+ and make; `make test` also needs npm (axe-core, the accessibility checker).
 
 SHELL := /bin/bash
 VENV := .venv
