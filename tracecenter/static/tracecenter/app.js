@@ -188,3 +188,17 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     window.location.assign(xhr.responseURL);
   }
 });
+
+// After htmx replaced a list: say so to a screen reader (the page's status line), and when the control that was
+// used went away with the old list (a pager's link), put the keyboard's focus at the start of the new one.
+document.addEventListener("htmx:afterSettle", function (event) {
+  "use strict";
+  var target = event.detail.target;
+  if (!target || target.id !== "work-lists") { return; }
+  var status = document.getElementById("live-status");
+  if (status) { status.textContent = status.dataset.updated || ""; }
+  if (!document.activeElement || document.activeElement === document.body) {
+    target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+});
