@@ -1,5 +1,5 @@
 # TraceCenter: `make run` serves the app with demo data; `make test` runs the whole suite.
-# Both need only Python 3.12+ and make.
+# Both need only Python 3.12+ and make; `make test` also needs npm (axe-core, the accessibility checker).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -20,7 +20,7 @@ FIND_PYTHON := for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
 	echo $$p; break; fi; done
 
-.PHONY: run test test-postgres lint check messages clean
+.PHONY: run test test-postgres lint check messages clean static-vendor
 
 # A .venv with a Python 3.12+, created (or re-created, when it is older) from the first one found; a canned
 # recipe (GNU make: each line runs as a recipe line of the rule that uses it).
@@ -52,7 +52,16 @@ run: $(RUN_STAMP)
 	$(PY) manage.py demo_data --cases $(DEMO_CASES)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(DEV_STAMP)
+# The browser tests check every page with axe-core, an npm package (package-lock.json): installed with `npm ci` when
+# node_modules is missing or older than the lock. Serving needs no npm: USWDS and htmx are committed under
+# tracecenter/static/vendor/ (make static-vendor).
+NODE_STAMP := node_modules/.installed-$(shell cksum package-lock.json 2>/dev/null | cut -d' ' -f1)
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "The browser tests need npm (Node.js) for axe-core: install nodejs and npm." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*; touch $(NODE_STAMP)
+
+test: $(DEV_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (DATABASE_URL defaults to the local server).
@@ -70,6 +79,10 @@ lint: $(DEV_STAMP)
 messages: $(DEV_STAMP)
 	cd tracecenter && ../$(PY) ../manage.py makemessages -l es --no-obsolete --add-location file
 	cd tracecenter && ../$(PY) ../manage.py compilemessages -l es
+
+# Re-copies USWDS and htmx from node_modules into tracecenter/static/vendor/ after a version change (scripts/vendor_static.sh).
+static-vendor:
+	scripts/vendor_static.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

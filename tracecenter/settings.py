@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # its form templates, for the form renderer below
     "django_tasks_db",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -98,6 +99,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tracecenter.urls"
+
+# Every form field with the U.S. Web Design System's classes, however a page renders it.
+FORM_RENDERER = "tracecenter.core.form_renderer.UswdsFormRenderer"
 
 TEMPLATES = [
     {

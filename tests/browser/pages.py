@@ -46,3 +46,13 @@ def sign_in_first_time(page: Any, server: Any, username: str, password: str) -> 
     codes = [text.strip() for text in page.locator(".recovery-codes code").all_inner_texts()]
     page.get_by_role("link", name="I have kept them: continue").click()
     return codes
+
+
+def htmx_swap(page: Any, action: Any) -> None:
+    """Do `action` (a click that sends an htmx request) and wait until htmx has put the answer in the page."""
+    page.evaluate(
+        """() => { window.__htmxSettled = new Promise(resolve =>
+            document.body.addEventListener("htmx:afterSettle", () => resolve(true), {once: true})); }"""
+    )
+    action()
+    page.evaluate("() => window.__htmxSettled")

@@ -63,7 +63,7 @@ def test_the_interview_with_three_errors_shows_all_three_and_enter_does_not_subm
         "#id_contacts-1-last_exposure_date",
         "#id_contacts-2-last_exposure_date",
     ]
-    assert page.locator("p.field-error").count() == 3  # and each beside its field
+    assert page.locator(".usa-error-message").count() == 3  # and each beside its field
     links.nth(1).click()
     assert page.url.endswith("#id_contacts-1-last_exposure_date")
     assert page.locator("#id_contacts-1-last_exposure_date").is_visible()

@@ -76,6 +76,8 @@ def test_the_main_pages_fit_a_phone(browser, live_server, county, team, make_use
     _fits(page, "case")
     page.goto(f"{live_server.url}/cases/{case.pk}/interview/")
     _fits(page, "interview")
+    # At a phone's width the navigation, with the sign-out, is behind the Menu button (USWDS's header).
+    page.get_by_role("button", name="Menu").click()
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, live_server, supervisor.username)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages import sign_in
+from tests.browser.pages import htmx_swap, sign_in
 from tracecenter.accounts.roles import Role
 from tracecenter.contacts.services import ExposureInput, exposure_add
 from tracecenter.people.services import PersonInput
@@ -37,7 +37,8 @@ def _search(page, **fields: str) -> None:
     page.get_by_role("link", name="Find a person").click()
     for label, value in fields.items():
         page.get_by_label(label, exact=True).fill(value)
-    page.get_by_role("button", name="Search").click()
+    # The results replace themselves (htmx): wait until they have.
+    htmx_swap(page, page.get_by_role("button", name="Search").click)
 
 
 def test_search_finds_a_person_by_a_misspelled_name_and_by_phone(page, live_server, contact_of_two_cases):

@@ -121,6 +121,7 @@
         .then(function (html) {
           if (html === null) { return; }
           region.innerHTML = html;
+          if (window.htmx) { window.htmx.process(region); }  // its pager and filters work as on a fresh page
           region.classList.remove("live-updated");
           void region.offsetWidth;  // restart the highlight
           region.classList.add("live-updated");
@@ -137,7 +138,8 @@
     seen.add(message.id);
     if (message.id <= shownUpTo && message.at < renderedAt) { return; }  // already on the page
     after = Math.max(after, message.id);
-    regions.forEach(function (region) {
+    // Looked up again each time: a filter or a page of the list (htmx) replaces the regions the page began with.
+    document.querySelectorAll("[data-live]").forEach(function (region) {
       if (region.dataset.live.split(" ").indexOf(message.kind) >= 0) { refresh(region); }
     });
   }
@@ -175,3 +177,28 @@
   window.addEventListener("online", function () { delay = 1000; connect(); });
   connect();
 })();
+
+// htmx (results and lists updated in place): an answer that is the sign-in page (the session ended) is not put
+// inside the page; the browser goes there, as a link would.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  "use strict";
+  var xhr = event.detail.xhr;
+  if (xhr && xhr.responseURL && xhr.responseURL.indexOf("/accounts/login/") >= 0) {
+    event.detail.shouldSwap = false;
+    window.location.assign(xhr.responseURL);
+  }
+});
+
+// After htmx replaced a list: say so to a screen reader (the page's status line), and when the control that was
+// used went away with the old list (a pager's link), put the keyboard's focus at the start of the new one.
+document.addEventListener("htmx:afterSettle", function (event) {
+  "use strict";
+  var target = event.detail.target;
+  if (!target || target.id !== "work-lists") { return; }
+  var status = document.getElementById("live-status");
+  if (status) { status.textContent = status.dataset.updated || ""; }
+  if (!document.activeElement || document.activeElement === document.body) {
+    target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+});

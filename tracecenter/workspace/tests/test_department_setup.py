@@ -42,7 +42,9 @@ class Browser:
 
     def follow(self, text: str) -> str:
         """Open the link whose text is `text` on the current page."""
-        found = re.search(rf'<a[^>]*href="([^"]+)"[^>]*>\s*{re.escape(htmllib.escape(text))}\s*</a>', self.html)
+        # A link of the main navigation holds its text in a <span> (USWDS's header).
+        text_re = re.escape(htmllib.escape(text))
+        found = re.search(rf'<a[^>]*href="([^"]+)"[^>]*>\s*(?:<span>)?{text_re}(?:</span>)?\s*</a>', self.html)
         assert found, f"no link {text!r} on {self.url}"
         return self.get(htmllib.unescape(found.group(1)))
 
@@ -85,7 +87,7 @@ class Browser:
             "Your recovery codes" in html
             and len(re.findall(r"<li><code>[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}</code></li>", html)) == 10
         )
-        return re.search(r'<a class="button" href="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+        return re.search(r'<a class="usa-button" href="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
     def sign_out(self) -> None:
         self.submit({}, action="/accounts/logout/")

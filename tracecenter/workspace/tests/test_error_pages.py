@@ -26,7 +26,7 @@ def test_a_missing_case_and_a_case_out_of_reach_get_the_same_404_page(client, us
     shown = without_csrf_tokens(out_of_reach.content.decode())
     assert shown == without_csrf_tokens(missing.content.decode())
     assert f"/cases/{elsewhere.pk}/" not in shown  # not even the address asked for
-    assert "Page not found" in shown and 'class="site-header"' in shown and "My work" in shown
+    assert "Page not found" in shown and "usa-header" in shown and "My work" in shown
 
 
 def test_a_page_the_role_may_not_use_gets_the_403_page_with_the_header(client, users):
@@ -35,7 +35,7 @@ def test_a_page_the_role_may_not_use_gets_the_403_page_with_the_header(client, u
     assert response.status_code == 403
     page = response.content.decode()
     assert [t.name for t in response.templates][:2] == ["403.html", "base.html"]
-    assert "Not allowed" in page and 'class="site-header"' in page and 'lang="en"' in page
+    assert "Not allowed" in page and "usa-header" in page and 'lang="en"' in page
 
 
 def test_the_404_page_speaks_the_readers_language(client, users):

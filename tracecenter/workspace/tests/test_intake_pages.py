@@ -190,7 +190,7 @@ def test_an_empty_file_is_refused_on_the_field(client: Client, users: dict[str, 
     response = upload(client, "empty.hl7", b"")
     assert response.status_code == 200
     assert response.context["form"].errors["file"]
-    assert 'class="field-error"' in response.content.decode()
+    assert 'class="usa-error-message field-error"' in response.content.decode()
     assert not IntakeBatch.objects.exists() and not InboundMessage.objects.exists()
 
 
@@ -259,7 +259,7 @@ def test_a_file_over_its_formats_limit_is_refused_as_it_arrives_without_being_he
     finally:
         tracemalloc.stop()
     assert response.status_code == 200
-    assert 'class="field-error"' in response.content.decode()
+    assert 'class="usa-error-message field-error"' in response.content.decode()
     assert "The file is larger than 1.0\xa0MB, the limit for CSV files." in response.content.decode()
     # Told from its first bytes to be a CSV, refused past 1 MB: the other 7 MB were read and dropped as they came.
     assert peak < size / 4, f"peak {peak / size:.2f} times the file"
@@ -759,5 +759,6 @@ def test_the_menu_offers_intake_and_reviews_to_those_who_may_use_them(
 ) -> None:
     client.force_login(users[role])
     html = client.get(reverse("workspace:my_work")).content.decode()
-    assert (f'<a href="{reverse("workspace:intake_upload")}">Lab intake</a>' in html) is intake
-    assert (f'<a href="{reverse("workspace:match_reviews")}">Identity reviews</a>' in html) is reviews
+    link = '<a class="usa-nav-link" href="{}"><span>{}</span></a>'
+    assert (link.format(reverse("workspace:intake_upload"), "Lab intake") in html) is intake
+    assert (link.format(reverse("workspace:match_reviews"), "Identity reviews") in html) is reviews

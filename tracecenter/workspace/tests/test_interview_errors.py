@@ -14,7 +14,8 @@ from tracecenter.workspace.tests.test_interview import form_data, tracer_case, t
 
 
 def _summary_links(page: str) -> list[tuple[str, str]]:
-    box = re.search(r'<div class="error-summary" id="error-summary" role="alert" tabindex="-1">(.*?)</div>', page, re.S)
+    opening = '<div class="usa-alert usa-alert--error error-summary" id="error-summary" role="alert" tabindex="-1">'
+    box = re.search(re.escape(opening) + "(.*?)</div>", page, re.S)
     assert box is not None, "no error summary"
     return re.findall(r'<li><a href="#([^"]+)">(.*?)</a></li>', box.group(1), re.S)
 
@@ -73,4 +74,6 @@ def test_every_label_of_the_interview_names_a_control_and_symptoms_is_a_group(tr
         found = re.search(r'for="([^"]*)"', target)
         assert found is not None and found.group(1) in ids, f"a label without its control: <label{target}>"
     assert page.count(">Symptoms</legend>") == 1
-    assert re.search(r'<fieldset class="choices"><legend>Symptoms</legend><div id="id_case-symptoms">', page)
+    assert re.search(
+        r'<fieldset class="usa-fieldset choices"><legend class="usa-legend">Symptoms</legend><div id="id_case-symptoms">', page
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from tracecenter.accounts.models import User
 from tracecenter.audit.models import Action
@@ -21,6 +24,27 @@ def signed_in(request: HttpRequest) -> User:
     if not isinstance(user, User):  # never behind login_required; a view without it refuses rather than serves
         raise PermissionDenied
     return user
+
+
+def htmx_target(request: HttpRequest) -> str:
+    """The id of the element an htmx request swaps its answer into; "" for an ordinary request.
+
+    A page that updates a part of itself with htmx asks its own view, which then renders only that part, after the
+    same checks and with the same audit as the whole page: there is no other address for the part.
+    """
+    if request.headers.get("HX-Request") != "true":
+        return ""
+    return request.headers.get("HX-Target", "")
+
+
+def render_page_or_part(
+    request: HttpRequest, page: str, part: str, part_id: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """`page`, or only `part` when htmx asks for the element `part_id`; the answer varies with those headers."""
+    alone = htmx_target(request) == part_id
+    response = render(request, part if alone else page, {**context, "htmx_part": alone}, status=status)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def audit_list(user: User, object_type: str, ids: list[int], *, records: Sequence[Model] = (), record_type: str = "") -> None:

@@ -38,7 +38,7 @@ from tracecenter.people.search import PersonQuery, clean_person_query, persons_m
 from tracecenter.people.services import PersonInput, person_update
 from tracecenter.workspace.person_forms import CaseReportForm, ContactAddForm, PersonEditForm, PersonSearchForm
 from tracecenter.workspace.views.cases import case_queryset
-from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
+from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, render_page_or_part, signed_in
 
 IDENTITY_FIELDS = (
     "first_name",
@@ -136,7 +136,14 @@ def person_search(request: HttpRequest) -> HttpResponse:
             audit_list(user, "person_search", [p.pk for p in shown], records=shown, record_type="person")
             phones = _phones_of(shown)
             context.update(page=page, rows=[(p, phones[p.pk]) for p in shown])
-    return render(request, "workspace/person_search.html", context, status=200 if form.is_valid() else 400)
+    return render_page_or_part(
+        request,
+        "workspace/person_search.html",
+        "workspace/parts/person_results.html",
+        "search-results",
+        context,
+        status=200 if form.is_valid() else 400,
+    )
 
 
 # --- One person ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from tracecenter.contacts.services import exposures_assign_bulk
 from tracecenter.core import clock, push
 from tracecenter.workspace import forms, worklist
 from tracecenter.workspace.views.cases import case_queryset
-from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, signed_in
+from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, render_page_or_part, signed_in
 
 # The parts a live push refreshes: what the browser fetches again, through this same view and its audit.
 PARTS = {
@@ -239,7 +239,14 @@ def my_work(request: HttpRequest) -> HttpResponse:
     # Pushes after this moment are replayed to the page when its socket connects, even if they come first.
     context["live_after"] = push.latest_id()
     context["live_since"] = int(clock.now().timestamp() * 1000)
-    return render(request, "workspace/my_work.html", context, status=400 if filters.errors else 200)
+    return render_page_or_part(
+        request,
+        "workspace/my_work.html",
+        "workspace/parts/work_lists.html",
+        "work-lists",
+        context,
+        status=400 if filters.errors else 200,
+    )
 
 
 @login_required
