@@ -485,3 +485,13 @@ def test_a_birth_date_received_that_is_no_real_date_is_shown_to_be_asked_and_cor
     client.force_login(world["investigator"])
     page = client.get(reverse("workspace:person_detail", args=[person.pk])).content.decode()
     assert "19850631" in page and "not a real date" in page
+
+
+def test_the_preferred_language_reads_as_its_name_in_the_readers_language(client: Client, world):
+    person = Person.objects.get(pk=world["case"].person_id)
+    person.preferred_language = "es"
+    person.save()
+    client.force_login(world["investigator"])
+    url = reverse("workspace:person_detail", args=[person.pk])
+    assert "<dd>Spanish</dd>" in client.get(url).content.decode()
+    assert "<dd>Español</dd>" in client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
