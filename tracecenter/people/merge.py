@@ -87,11 +87,18 @@ register_mover(
 )
 
 
+MAX_REASON = 200  # PersonMerge.reason
+
+
 @transaction.atomic
 def person_merge(*, actor: User | None, survivor: Person, merged: Person, reason: str = "") -> PersonMerge:
     """Move everything of `merged` onto `survivor`; `merged` stays, marked as merged, for undo."""
     if survivor.pk == merged.pk:
         raise DomainError(_("A person cannot be merged into themselves."))
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        # Said, never cut: a reason cut short may say the opposite of what was meant.
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
     locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[survivor.pk, merged.pk])}
     if locked[survivor.pk].merged_into_id or locked[merged.pk].merged_into_id:
         raise DomainError(_("One of these records was already merged into another."))
@@ -107,7 +114,7 @@ def person_merge(*, actor: User | None, survivor: Person, merged: Person, reason
     PersonMatchKey.objects.filter(person=merged).delete()
     refresh_match_keys(survivor)
     record = PersonMerge.objects.create(
-        survivor=survivor, merged=merged, moved=moved, reason=reason.strip()[:200], merged_by=acting_user(actor)
+        survivor=survivor, merged=merged, moved=moved, reason=reason, merged_by=acting_user(actor)
     )
     # Cases listens: two open cases may now belong to one person.
     events.publish(PersonsMerged(merge_id=record.pk, survivor_id=survivor.pk, merged_id=merged.pk))

@@ -301,3 +301,16 @@ def test_a_real_birth_date_entered_replaces_the_one_received_that_was_no_date(co
     person_update(actor=None, person=ana, data=valid(date_of_birth=dt.date(1985, 2, 21)))
     ana.refresh_from_db()
     assert (ana.date_of_birth, ana.date_of_birth_as_written) == (dt.date(1985, 2, 21), "")
+
+
+def test_a_merge_reason_too_long_is_refused_not_cut(county):
+    from tracecenter.people.merge import MAX_REASON, person_merge
+
+    ana = person_create(actor=None, jurisdiction=county, data=valid())
+    twin = person_create(actor=None, jurisdiction=county, data=valid(first_name="Anna", phones=[], emails=[]))
+    with pytest.raises(DomainError, match=f"at most {MAX_REASON}") as caught:
+        person_merge(actor=None, survivor=ana, merged=twin, reason="x" * (MAX_REASON + 1))
+    assert caught.value.field == "reason"
+    assert not Person.objects.filter(merged_into__isnull=False).exists()  # nothing was merged
+    merge = person_merge(actor=None, survivor=ana, merged=twin, reason=" " + "y" * MAX_REASON + " ")
+    assert merge.reason == "y" * MAX_REASON
