@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "tracecenter.intake",
     "tracecenter.cases",
     "tracecenter.contacts",
+    "tracecenter.routing",
     "tracecenter.workspace",
     "tracecenter.api",
     "tracecenter.demo",
@@ -281,6 +282,8 @@ SECURE_CSP = {
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
+# Languages every tracer of the center works in: work in them asks no language of the tracer (routing).
+ROUTING_WORKING_LANGUAGES = env_list("ROUTING_WORKING_LANGUAGES", ["en"])
 LOCALE_PATHS = [BASE_DIR / "tracecenter" / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
 USE_I18N = True

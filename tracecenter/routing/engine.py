@@ -22,7 +22,8 @@ The rules, each tested as a property (tests/test_engine_properties.py):
   ties go to the smaller id. An agent offered something is idle from now on, so work spreads.
 - Workflows: a queue tries its targets in order, each for its timeout, counted from when the item was
   queued (try the owner for 10 minutes, then the team for 20, then anyone qualified); a step
-  addressed to the owner is skipped at once when the item has none.
+  addressed to the owner is skipped at once when the item has none, and a step that `needs` a task
+  attribute (the team) when the item lacks it.
 - A reservation that times out returns its item with the agent excluded (`expire`), and the agent is
   reported so the caller sets them not ready.
 
@@ -80,6 +81,10 @@ class Target:
     expression: Expression = ANYONE
     owner_only: bool = False  # only the item's owner (sticky routing); skipped when the item has none
     timeout: float | None = None  # seconds; None: the step lasts (the last step should)
+    needs: str = ""  # a task attribute without which the step is skipped at once ("team": no team, no team step)
+
+    def skipped_for(self, item: Item) -> bool:
+        return (self.owner_only and item.owner is None) or bool(self.needs and item.attributes.get(self.needs) in (None, ""))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,8 +127,8 @@ def current_step(queue: Queue, item: Item, now: float) -> int | None:
     elapsed = max(0.0, now - item.queued_at)
     start = 0.0
     for index, target in enumerate(queue.targets):
-        if target.owner_only and item.owner is None:
-            continue  # nobody to be sticky to: the step takes no time
+        if target.skipped_for(item):
+            continue  # nobody to be sticky to, no team to try: the step takes no time
         if target.timeout is None or elapsed < start + target.timeout:
             return index
         start += target.timeout
@@ -468,7 +473,7 @@ def _step_end(queue: Queue, item: Item, step: int) -> float | None:
     """When the item's current step ends (None: it lasts)."""
     start = item.queued_at
     for index, target in enumerate(queue.targets):
-        if target.owner_only and item.owner is None:
+        if target.skipped_for(item):
             continue
         if target.timeout is None:
             return None

@@ -308,3 +308,18 @@ def test_work_taken_from_the_backlog_is_never_offered_again(state):
             again = backlog.next_for(agent, NOW)
             assert again is None or again[0].id != found[0].id
             assert (None if again is None else (again[0].id, again[1])) == best_for(agent, left, NOW)
+
+
+def test_a_step_that_needs_a_task_attribute_is_skipped_without_it():
+    queue = Queue(
+        "q",
+        targets=(Target(parse("team == task.team"), timeout=1200, needs="team"), Target(parse('role == "tracer"'))),
+    )
+    staff = [
+        Agent(1, {"role": "tracer", "team": 7}, AgentState.AVAILABLE, 5.0, {"voice": 1}),
+        Agent(2, {"role": "tracer", "team": 8}, AgentState.AVAILABLE, 0.0, {"voice": 1}),
+    ]
+    with_team = Item(1, "q", "voice", 0.0, NOW, {"team": 7})
+    without = Item(2, "q", "voice", 0.0, NOW, {})
+    assert [o.agent for o in Router([queue], staff).assign([with_team], NOW + 1)] == [1]  # the team first
+    assert [(o.agent, o.step) for o in Router([queue], staff).assign([without], NOW + 1)] == [(2, 1)]  # no team: at once

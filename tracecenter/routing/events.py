@@ -1,0 +1,31 @@
+"""What routing announces: the live workspace pushes offers from these; later issues listen too. Ids only."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from tracecenter.core.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkItemCreated(DomainEvent):
+    item_id: int
+    kind: str
+    jurisdiction_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class OfferMade(DomainEvent):
+    offer_id: int
+    item_id: int
+    agent_id: int
+    expires_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class OfferAnswered(DomainEvent):
+    offer_id: int
+    item_id: int
+    agent_id: int
+    status: str  # accepted, rejected, timed_out, withdrawn
