@@ -137,15 +137,16 @@ def route(*, now: dt.datetime | None = None) -> list[Offer]:
     made: list[Offer] = []
     states = Jurisdiction.objects.filter(parent__isnull=True)
     for state in states:
+        # Who could take work first (few rows, and often none at night): no one on, nothing to read.
+        agents = agents_of(state)
+        if not agents:
+            continue
         waiting = list(
             WorkItem.objects.select_related("jurisdiction")
             .filter(status=WorkStatus.QUEUED, jurisdiction__path__startswith=state.path)
             .order_by("-priority", "queued_at")[:MAX_ITEMS_PER_PASS]
         )
         if not waiting:
-            continue
-        agents = agents_of(state)
-        if not agents:
             continue
         router = engine.Router(QUEUES.values(), agents, reservation_seconds=RESERVATION_SECONDS)
         for decided in router.assign([engine_item(i) for i in waiting], _ts(now)):

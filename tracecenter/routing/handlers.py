@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CaseStatusChanged
 from tracecenter.contacts.events import ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.core import events
@@ -46,6 +48,13 @@ def on_exposure_assigned(event: ExposureAssigned) -> None:
 
 def on_work_waiting(event: WorkItemCreated | OfferAnswered) -> None:
     """New work, or work back in its queue: route at once rather than at the next periodic pass."""
+    from tracecenter.routing.claims import route
+
+    route()
+
+
+def on_work_waiting_batch(batch: Sequence[WorkItemCreated | OfferAnswered]) -> None:
+    """A surge's new work is routed by one pass, not one pass per item."""
     from tracecenter.routing.claims import route
 
     route()
