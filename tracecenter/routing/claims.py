@@ -135,6 +135,8 @@ def route(*, now: dt.datetime | None = None) -> list[Offer]:
     """One routing pass over every state with work waiting; returns the offers claimed."""
     now = now or clock.now()
     made: list[Offer] = []
+    if not AgentStatus.objects.filter(state__in=ROUTABLE_STATES).exists():
+        return made  # nobody on anywhere (at night, in a surge before the shift): one indexed look, nothing else
     states = Jurisdiction.objects.filter(parent__isnull=True)
     for state in states:
         # Who could take work first (few rows, and often none at night): no one on, nothing to read.

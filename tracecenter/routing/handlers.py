@@ -16,6 +16,13 @@ def on_case_opened(event: CaseOpened) -> None:
     work_open_for_case(case_id=event.case_id)
 
 
+def on_cases_opened(batch: Sequence[CaseOpened]) -> None:
+    """A surge's cases get their interviews in a few statements (the relay falls back to one by one on failure)."""
+    from tracecenter.routing.work import work_open_for_cases
+
+    work_open_for_cases(case_ids=[event.case_id for event in batch])
+
+
 def on_contact_elicited(event: ContactElicited) -> None:
     from tracecenter.routing.work import work_open_for_exposure
 
@@ -65,14 +72,25 @@ def _back_in_queue(event: OfferAnswered) -> bool:
 
 
 def register() -> None:
-    events.subscribe(CaseOpened, on_case_opened, name="tracecenter.routing.handlers.on_case_opened")
+    events.subscribe(CaseOpened, on_case_opened, batch=on_cases_opened, name="tracecenter.routing.handlers.on_case_opened")
     events.subscribe(ContactElicited, on_contact_elicited)
     events.subscribe(CaseStatusChanged, on_case_status_changed)
     events.subscribe(ExposureStatusChanged, on_exposure_status_changed)
     events.subscribe(CaseAssigned, on_case_assigned, name="tracecenter.routing.handlers.on_case_assigned")
     events.subscribe(ExposureAssigned, on_exposure_assigned, name="tracecenter.routing.handlers.on_exposure_assigned")
     # Routing is not atomic with the event's delivery: a pass claims in transactions of its own.
-    events.subscribe(WorkItemCreated, on_work_waiting, atomic=False, name="tracecenter.routing.handlers.on_work_created")
     events.subscribe(
-        OfferAnswered, on_work_waiting, when=_back_in_queue, atomic=False, name="tracecenter.routing.handlers.on_offer_returned"
+        WorkItemCreated,
+        on_work_waiting,
+        batch=on_work_waiting_batch,
+        atomic=False,
+        name="tracecenter.routing.handlers.on_work_created",
+    )
+    events.subscribe(
+        OfferAnswered,
+        on_work_waiting,
+        when=_back_in_queue,
+        batch=on_work_waiting_batch,
+        atomic=False,
+        name="tracecenter.routing.handlers.on_offer_returned",
     )

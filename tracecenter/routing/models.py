@@ -50,6 +50,9 @@ class AgentStatus(models.Model):
     idle_since = models.DateTimeField()
     capacity = models.JSONField(default=dict, blank=True)  # channel -> items at once; missing: DEFAULT_CAPACITY
 
+    class Meta:
+        indexes = [models.Index(fields=["state"], name="agent_state_idx")]
+
     def capacity_for(self, channel: str) -> int:
         return int(self.capacity.get(channel, DEFAULT_CAPACITY.get(channel, 0)))
 

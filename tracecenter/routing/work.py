@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record
+from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.cases.models import Case, CaseStatus
 from tracecenter.contacts.models import Exposure, ExposureStatus, Relationship
 from tracecenter.core import clock, events
@@ -44,49 +44,86 @@ def routing_priority(case_priority: int) -> int:
     return (5 - max(1, min(4, case_priority))) * 10
 
 
+def _announce(items: list[WorkItem]) -> None:
+    audit_record_many(
+        actor=None,
+        action=Action.CREATE,
+        object_type="work_item",
+        items=[(item.pk, item.jurisdiction_id) for item in items],
+        detail=", ".join(sorted({item.kind for item in items})),
+    )
+    events.publish_many([WorkItemCreated(item_id=i.pk, kind=i.kind, jurisdiction_id=i.jurisdiction_id) for i in items])
+
+
 def _create(item: WorkItem) -> WorkItem | None:
     try:
         with transaction.atomic():
             item.save()
     except IntegrityError:
         return None  # already open for this record: the same event delivered again, or work still going on
-    audit_record(
-        actor=None,
-        action=Action.CREATE,
-        object_type="work_item",
-        object_id=item.pk,
-        jurisdiction_id=item.jurisdiction_id,
-        detail=item.kind,
-    )
-    events.publish(WorkItemCreated(item_id=item.pk, kind=item.kind, jurisdiction_id=item.jurisdiction_id))
+    _announce([item])
     return item
+
+
+def _create_many(items: list[WorkItem]) -> list[WorkItem]:
+    """Many at once (a surge's cases): one INSERT. A conflict (an item already open) fails the batch, and the
+    relay then delivers its events one by one, each meeting the database's constraint on its own."""
+    if not items:
+        return []
+    WorkItem.objects.bulk_create(items)
+    _announce(items)
+    return items
+
+
+# Only what work items need: loading the whole person would decrypt every identifying field for nothing.
+_CASE_FIELDS = ("pk", "status", "jurisdiction_id", "team_id", "priority", "owner_id", "person__preferred_language")
+_EXPOSURE_FIELDS = (
+    "pk",
+    "status",
+    "jurisdiction_id",
+    "team_id",
+    "owner_id",
+    "relationship",
+    "case__priority",
+    "person__preferred_language",
+)
+
+
+def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
+    if case.status in CASE_STATUSES_DONE_WITH_INTERVIEW:
+        return None
+    return WorkItem(
+        kind=WorkKind.CASE_INTERVIEW,
+        case=case,
+        jurisdiction_id=case.jurisdiction_id,
+        team_id=case.team_id,
+        channel=Channel.VOICE,
+        language=case.person.preferred_language or "",
+        priority=routing_priority(case.priority),
+        due_at=now + DUE[WorkKind.CASE_INTERVIEW],
+        queued_at=now,
+        owner_id=case.owner_id,
+    )
 
 
 def work_open_for_case(*, case_id: int) -> WorkItem | None:
     """The interview of a newly opened case, unless the case is already past it."""
-    case = Case.objects.select_related("person").filter(pk=case_id).first()
-    if case is None or case.status in CASE_STATUSES_DONE_WITH_INTERVIEW:
-        return None
+    case = Case.objects.select_related("person").only(*_CASE_FIELDS).filter(pk=case_id).first()
+    item = _interview_for(case, clock.now()) if case is not None else None
+    return _create(item) if item is not None else None
+
+
+def work_open_for_cases(*, case_ids: list[int]) -> list[WorkItem]:
+    """The interviews of many newly opened cases (a surge), those without one open already."""
     now = clock.now()
-    return _create(
-        WorkItem(
-            kind=WorkKind.CASE_INTERVIEW,
-            case=case,
-            jurisdiction_id=case.jurisdiction_id,
-            team_id=case.team_id,
-            channel=Channel.VOICE,
-            language=case.person.preferred_language or "",
-            priority=routing_priority(case.priority),
-            due_at=now + DUE[WorkKind.CASE_INTERVIEW],
-            queued_at=now,
-            owner_id=case.owner_id,
-        )
-    )
+    have = WorkItem.objects.filter(case_id__in=case_ids, kind=WorkKind.CASE_INTERVIEW, status__in=OPEN_WORK)
+    cases = Case.objects.select_related("person").filter(pk__in=case_ids).exclude(pk__in=have.values("case_id")).order_by("pk")
+    return _create_many([item for case in cases if (item := _interview_for(case, now)) is not None])
 
 
 def work_open_for_exposure(*, exposure_id: int) -> WorkItem | None:
     """The notification of a newly elicited contact, unless already past it."""
-    exposure = Exposure.objects.select_related("person", "case").filter(pk=exposure_id).first()
+    exposure = Exposure.objects.select_related("person", "case").only(*_EXPOSURE_FIELDS).filter(pk=exposure_id).first()
     if exposure is None or exposure.status in EXPOSURE_STATUSES_DONE_WITH_NOTIFICATION:
         return None
     now = clock.now()

@@ -180,3 +180,20 @@ def test_a_tracer_sets_their_own_state_and_only_a_supervisor_with_a_reason_sets_
         (other.pk, "denied"),
         (users[Role.SUPERVISOR].pk, "update"),
     ]
+
+
+def test_a_surge_of_cases_gets_its_interviews_in_one_batch_once_each(make_case, county):
+    from tracecenter.core.models import OutboxEvent
+    from tracecenter.routing.work import work_open_for_cases
+
+    cases = [make_case(county, first_name=name) for name in ("Uno", "Dos", "Tres")]
+    WorkItem.objects.filter(case=cases[1]).delete()
+    WorkItem.objects.filter(case=cases[2]).update(status=WorkStatus.COMPLETED)  # done: a new one may open
+    before = OutboxEvent.objects.filter(name="WorkItemCreated").count()
+    made = work_open_for_cases(case_ids=[c.pk for c in cases])
+    assert sorted(i.case_id for i in made) == [cases[1].pk, cases[2].pk]  # the first still has its open interview
+    assert WorkItem.objects.filter(case=cases[0]).count() == 1
+    assert OutboxEvent.objects.filter(name="WorkItemCreated").count() == before + 2
+    assert (
+        AuditEntry.objects.filter(object_type="work_item", action="create", object_id__in=[str(i.pk) for i in made]).count() == 2
+    )
