@@ -43,7 +43,9 @@ from tracecenter.routing.queues import QUEUES, RESERVATION_SECONDS, language_req
 
 LEVEL: dict[str, int] = {Proficiency.NATIVE: 5, Proficiency.FLUENT: 4, Proficiency.CONVERSATIONAL: 3}
 ROUTABLE_STATES = {AgentStateChoice.AVAILABLE, AgentStateChoice.BUSY}
-MAX_ITEMS_PER_PASS = 5000  # the most urgent first; the rest wait for the next pass
+MAX_ITEMS_PER_PASS = 5000
+MAX_REASON = 120  # Offer.reason, AgentStatus.reason
+DISPOSITION_LENGTH = 24  # WorkItem.disposition  # the most urgent first; the rest wait for the next pass
 
 
 def _ts(moment: dt.datetime) -> float:
@@ -181,18 +183,33 @@ def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime) -> Offer 
             item.save(update_fields=["status"])
             status.idle_since = now
             status.save(update_fields=["idle_since"])
-            audit_record(
-                actor=None,
-                action=Action.ASSIGN,
-                object_type="work_item",
-                object_id=item.pk,
-                jurisdiction_id=item.jurisdiction_id,
-                detail=f"offered to user {agent_id}",
-            )
+            _audit_work(None, item, f"offered to user {agent_id}")
             events.publish(OfferMade(offer_id=offer.pk, item_id=item.pk, agent_id=agent_id, expires_at=offer.expires_at))
             return offer
     except IntegrityError:
         return None  # a pending offer of this item exists already (the database's guard)
+
+
+def _audit_work(actor: User | None, item: WorkItem, detail: str) -> None:
+    """An offer made, answered or timed out: one entry on the work item, ids only."""
+    audit_record(
+        actor=actor,
+        action=Action.ASSIGN,
+        object_type="work_item",
+        object_id=item.pk,
+        jurisdiction_id=item.jurisdiction_id,
+        detail=detail,
+    )
+
+
+def _reason(text: str, *, required: str) -> str:
+    """A reason as stored: white space collapsed; refused when empty or too long, never cut short."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise DomainError(required, field="reason")
+    if len(reason) > MAX_REASON:
+        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
+    return reason
 
 
 def _pending(actor: User, offer_id: int, now: dt.datetime) -> Offer:
@@ -220,37 +237,19 @@ def offer_accept(*, actor: User, offer_id: int) -> WorkItem:
     item.status, item.holder = WorkStatus.ACCEPTED, actor
     item.save(update_fields=["status", "holder"])
     AgentStatus.objects.filter(user=actor, state=AgentStateChoice.AVAILABLE).update(state=AgentStateChoice.BUSY, since=now)
-    audit_record(
-        actor=actor,
-        action=Action.ASSIGN,
-        object_type="work_item",
-        object_id=item.pk,
-        jurisdiction_id=item.jurisdiction_id,
-        detail="accepted",
-    )
+    _audit_work(actor, item, "accepted")
     return item
 
 
 @transaction.atomic
 def offer_reject(*, actor: User, offer_id: int, reason: str) -> WorkItem:
     """The tracer declines, saying why: the item waits again and is never offered to them again."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise DomainError(_("Say why you decline this work."), field="reason")
-    if len(reason) > 120:
-        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": 120}, field="reason")
+    reason = _reason(reason, required=_("Say why you decline this work."))
     now = clock.now()
     offer = _pending(actor, offer_id, now)
     _answer(offer, OfferStatus.REJECTED, now, reason)
     item = _requeue(offer.item, actor.pk)
-    audit_record(
-        actor=actor,
-        action=Action.ASSIGN,
-        object_type="work_item",
-        object_id=item.pk,
-        jurisdiction_id=item.jurisdiction_id,
-        detail="rejected",
-    )
+    _audit_work(actor, item, "rejected")
     return item
 
 
@@ -281,14 +280,7 @@ def offers_expire(*, now: dt.datetime | None = None) -> int:
             AgentStatus.objects.filter(user_id=offer.agent_id).update(
                 state=AgentStateChoice.OFFLINE, reason="missed an offer", since=now
             )
-            audit_record(
-                actor=None,
-                action=Action.ASSIGN,
-                object_type="work_item",
-                object_id=offer.item_id,
-                jurisdiction_id=offer.item.jurisdiction_id,
-                detail=f"offer to user {offer.agent_id} timed out",
-            )
+            _audit_work(None, offer.item, f"offer to user {offer.agent_id} timed out")
             expired += 1
     return expired
 
@@ -310,11 +302,12 @@ def agent_set_state(*, actor: User, agent: User, state: str, reason: str = "") -
                 detail=state,
             )
             raise DomainError(_("You may not change this person's state."))
-        if not reason.strip():
-            raise DomainError(_("Say why you change someone else's state."), field="reason")
+        reason = _reason(reason, required=_("Say why you change someone else's state."))
+    elif reason.strip():
+        reason = _reason(reason, required="")
     now = clock.now()
     status, _created = AgentStatus.objects.get_or_create(user=agent, defaults={"since": now, "idle_since": now})
-    status.state, status.reason, status.since = state, " ".join(reason.split())[:120], now
+    status.state, status.reason, status.since = state, reason.strip(), now
     if state == AgentStateChoice.AVAILABLE:
         status.idle_since = now
     status.save()
@@ -332,12 +325,15 @@ def agent_set_state(*, actor: User, agent: User, state: str, reason: str = "") -
 
 def work_complete(*, actor: User, item_id: int, disposition: str) -> WorkItem:
     """The tracer ends the work they hold, with its disposition; the record is theirs to see no longer through it."""
+    if not 0 < len(disposition) <= DISPOSITION_LENGTH or not disposition.replace("_", "").isalnum():
+        # A code from the disposition list (reached, no_answer, voicemail, ...), never free text cut short.
+        raise DomainError(_("Choose one of the listed values."), field="disposition")
     with transaction.atomic():
         item = WorkItem.objects.select_for_update().filter(pk=item_id, holder=actor, status=WorkStatus.ACCEPTED).first()
         if item is None:
             raise DomainError(_("This work is not yours to finish."))
         now = clock.now()
-        item.status, item.disposition, item.closed_at = WorkStatus.COMPLETED, disposition[:24], now
+        item.status, item.disposition, item.closed_at = WorkStatus.COMPLETED, disposition, now
         item.save(update_fields=["status", "disposition", "closed_at"])
         still_held = WorkItem.objects.filter(holder=actor, status=WorkStatus.ACCEPTED).exists()
         AgentStatus.objects.filter(user=actor, state=AgentStateChoice.BUSY).update(
@@ -350,6 +346,6 @@ def work_complete(*, actor: User, item_id: int, disposition: str) -> WorkItem:
             object_id=item.pk,
             jurisdiction_id=item.jurisdiction_id,
             fields=["status"],
-            detail=disposition[:24],
+            detail=disposition,
         )
         return item

@@ -117,7 +117,13 @@ def work_open_for_cases(*, case_ids: list[int]) -> list[WorkItem]:
     """The interviews of many newly opened cases (a surge), those without one open already."""
     now = clock.now()
     have = WorkItem.objects.filter(case_id__in=case_ids, kind=WorkKind.CASE_INTERVIEW, status__in=OPEN_WORK)
-    cases = Case.objects.select_related("person").filter(pk__in=case_ids).exclude(pk__in=have.values("case_id")).order_by("pk")
+    cases = (
+        Case.objects.select_related("person")
+        .only(*_CASE_FIELDS)
+        .filter(pk__in=case_ids)
+        .exclude(pk__in=have.values("case_id"))
+        .order_by("pk")
+    )
     return _create_many([item for case in cases if (item := _interview_for(case, now)) is not None])
 
 

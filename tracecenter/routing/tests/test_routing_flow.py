@@ -197,3 +197,21 @@ def test_a_surge_of_cases_gets_its_interviews_in_one_batch_once_each(make_case, 
     assert (
         AuditEntry.objects.filter(object_type="work_item", action="create", object_id__in=[str(i.pk) for i in made]).count() == 2
     )
+
+
+def test_a_reason_or_disposition_too_long_is_refused_never_cut(make_case, county, investigators, users):
+    tracer = users[Role.CONTACT_TRACER]
+    with pytest.raises(DomainError, match="at most 120") as caught:
+        agent_set_state(actor=tracer, agent=tracer, state=AgentStateChoice.BREAK, reason="x" * 121)
+    assert caught.value.field == "reason"
+    case = make_case(county)
+    run_background_work()
+    offer = Offer.objects.get(item__case=case)
+    with pytest.raises(DomainError, match="at most 120"):
+        offer_reject(actor=offer.agent, offer_id=offer.pk, reason="y" * 121)
+    item = offer_accept(actor=offer.agent, offer_id=offer.pk)
+    for bad in ("", "z" * 25, "no answer; call later"):
+        with pytest.raises(DomainError) as caught:
+            work_complete(actor=offer.agent, item_id=item.pk, disposition=bad)
+        assert caught.value.field == "disposition"
+    assert work_complete(actor=offer.agent, item_id=item.pk, disposition="no_answer").disposition == "no_answer"
