@@ -93,19 +93,24 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# The test jurisdictions call at any hour, so that routing's tests do not depend on when the suite runs;
+# calling windows are tested with hours of their own and time travel (routing/tests/test_attempts.py).
+AROUND_THE_CLOCK = {"calling_from": dt.time(0, 0), "calling_until": dt.time(23, 59, 59)}
+
+
 @pytest.fixture
 def state(db: Any) -> Jurisdiction:
-    return Jurisdiction.objects.create(name="Example State", code="xs")
+    return Jurisdiction.objects.create(name="Example State", code="xs", **AROUND_THE_CLOCK)
 
 
 @pytest.fixture
 def county(state: Jurisdiction) -> Jurisdiction:
-    return Jurisdiction.objects.create(name="North County", code="xs-north", parent=state)
+    return Jurisdiction.objects.create(name="North County", code="xs-north", parent=state, **AROUND_THE_CLOCK)
 
 
 @pytest.fixture
 def other_county(state: Jurisdiction) -> Jurisdiction:
-    return Jurisdiction.objects.create(name="South County", code="xs-south", parent=state)
+    return Jurisdiction.objects.create(name="South County", code="xs-south", parent=state, **AROUND_THE_CLOCK)
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +22,9 @@ class Jurisdiction(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
     time_zone = models.CharField(_("time zone"), max_length=64, default="America/New_York")
+    # When people may be called or texted, in each person's own local time (core/calling_windows.py).
+    calling_from = models.TimeField(_("calls from"), default=dt.time(9, 0))
+    calling_until = models.TimeField(_("calls until"), default=dt.time(21, 0))
 
     class Meta:
         ordering = ["path"]

@@ -383,12 +383,25 @@ def _move(jurisdiction: Jurisdiction, parent: Jurisdiction) -> None:
 
 @transaction.atomic
 def jurisdiction_update(
-    *, actor: User, jurisdiction: Jurisdiction, name: str, code: str, time_zone: str, parent: Jurisdiction | None
+    *,
+    actor: User,
+    jurisdiction: Jurisdiction,
+    name: str,
+    code: str,
+    time_zone: str,
+    parent: Jurisdiction | None,
+    calling_hours: tuple[dt.time, dt.time] | None = None,
 ) -> Jurisdiction:
-    """Rename, recode, change the time zone, or move below another jurisdiction the administrator manages."""
+    """Rename, recode, change the time zone or the calling hours, or move below another jurisdiction the
+    administrator manages."""
     _require_administers(actor, jurisdiction)
     jurisdiction = Jurisdiction.objects.select_for_update().get(pk=jurisdiction.pk)
-    values = _clean_place(name, code, time_zone)
+    values: dict[str, Any] = _clean_place(name, code, time_zone)
+    if calling_hours is not None:
+        start, end = calling_hours
+        if not start < end:
+            raise DomainError(_("Calls must start before they end, on the same day."), field="calling_until")
+        values.update(calling_from=start, calling_until=end)
     if _code_taken(values["code"], but=jurisdiction):
         raise DomainError(_("Another jurisdiction has this code."), field="code")
     changed = [field for field, value in values.items() if getattr(jurisdiction, field) != value]

@@ -183,6 +183,7 @@ class CaseActivity(models.Model):
         CONTACT = "contact", _("Contact added")
         PLACE = "place", _("Place visited")
         TRANSFER = "transfer", _("Transferred")
+        ATTEMPT = "attempt", _("Attempt to reach")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="activities")
     at = models.DateTimeField()

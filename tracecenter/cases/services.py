@@ -26,6 +26,7 @@ from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.bulk import insert_rows
 from tracecenter.core.errors import DomainError
+from tracecenter.core.outcomes import NOT_REACHED, CallOutcome
 from tracecenter.intake import conditions
 from tracecenter.intake.classify import case_condition
 from tracecenter.intake.models import LabResult, ResultClass
@@ -408,17 +409,22 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
             raise DomainError(_("This user works in another jurisdiction."), field="assignee")
     if team is not None and not policy.covers(team.jurisdiction, case.jurisdiction):
         raise DomainError(_("This team works in another jurisdiction."), field="team")
+    _set_owner(actor, case, assignee, team if team is not None else (assignee.team if assignee is not None else case.team))
+    return case
+
+
+def _set_owner(actor: User, case: Case, owner: User | None, team: Team | None, *, detail: str = "") -> None:
+    """Give `case` its owner and team: the status, the timeline, the trail and the event that follow an assignment."""
     previous_owner_id, previous_team_id = case.owner_id, case.team_id
-    case.owner = assignee
-    case.team = team if team is not None else (assignee.team if assignee is not None else case.team)
+    case.owner, case.team = owner, team
     case.save(update_fields=["owner", "team", "updated_at"])
-    if assignee is not None and case.status == CaseStatus.NEW:
+    if owner is not None and case.status == CaseStatus.NEW:
         case_change_status(actor=actor, case=case, to_status=CaseStatus.ASSIGNED, reason=_("Assigned"))
     case_activity_add(
         case=case,
         actor=actor,
         kind=CaseActivity.Kind.ASSIGNED,
-        **({"code": "assigned", "assignee": assignee.display_name} if assignee else {"code": "unassigned"}),
+        **({"code": "assigned", "assignee": owner.display_name} if owner else {"code": "unassigned"}),
     )
     audit_record(
         actor=actor,
@@ -427,6 +433,7 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
         object_id=case.pk,
         jurisdiction_id=case.jurisdiction_id,
         fields=["owner", "team"],
+        detail=detail,
     )
     events.publish(
         CaseAssigned(
@@ -438,6 +445,60 @@ def case_assign(*, actor: User, case: Case, assignee: User | None, team: Team | 
             previous_team_id=previous_team_id,
         )
     )
+
+
+@transaction.atomic
+def case_take_routed(*, actor: User, case: Case) -> bool:
+    """The tracer who accepts routed work on a case that has no owner becomes its owner.
+
+    Routing's queues are the supervisors' rules for who takes which case, so this is an assignment by
+    those rules (audited and announced like one); a case that has an owner keeps them. False when
+    nothing changed.
+    """
+    if case.owner_id is not None or not policy.may_own_work(actor) or not policy.covers(actor.jurisdiction, case.jurisdiction):
+        return False
+    _set_owner(actor, case, actor, case.team if case.team_id is not None else actor.team, detail="routed")
+    return True
+
+
+@transaction.atomic
+def case_attempt_record(*, actor: User, case: Case, outcome: str, number: int, unreachable_after: int | None = None) -> Case:
+    """One attempt to reach the case's person, on its timeline; the case's status follows.
+
+    A first attempt that does not reach them makes a new or assigned case "attempting"; the attempt
+    that uses up `unreachable_after` makes it unreachable; a refusal makes it refused.
+    """
+    if outcome not in CallOutcome.values:
+        raise DomainError(_("Choose one of the listed values."), field="outcome")
+    case_activity_add(case=case, actor=actor, kind=CaseActivity.Kind.ATTEMPT, code="attempt", number=number, outcome=outcome)
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_id=case.jurisdiction_id,
+        fields=["attempt"],
+        detail=f"attempt {number} {outcome}",
+    )
+    if outcome in NOT_REACHED:
+        if (
+            unreachable_after is not None
+            and number >= unreachable_after
+            and case.status
+            in (
+                CaseStatus.NEW,
+                CaseStatus.ASSIGNED,
+                CaseStatus.ATTEMPTING,
+            )
+        ):
+            if case.status == CaseStatus.NEW:
+                case_change_status(actor=actor, case=case, to_status=CaseStatus.ATTEMPTING, reason=_("Attempting contact"))
+            reason = _("Not reached after %(n)d attempts.") % {"n": number}
+            return case_change_status(actor=actor, case=case, to_status=CaseStatus.UNREACHABLE, reason=reason)
+        if case.status in (CaseStatus.NEW, CaseStatus.ASSIGNED):
+            return case_change_status(actor=actor, case=case, to_status=CaseStatus.ATTEMPTING, reason=_("Attempting contact"))
+    elif outcome == CallOutcome.DECLINED and case.status in (CaseStatus.ASSIGNED, CaseStatus.ATTEMPTING):
+        return case_change_status(actor=actor, case=case, to_status=CaseStatus.REFUSED, reason=_("Declined to talk"))
     return case
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from tracecenter.cases.models import CaseStatus
+from tracecenter.core.outcomes import CallOutcome
 from tracecenter.intake.models import ResultClass
 
 # code -> wording; every parameter a wording names is given by the service that writes the line. Wordings of
@@ -35,6 +36,7 @@ LINES: dict[str, Any] = {
     "interview": _("%(contacts)s contacts, %(places)s places"),
     "contact_added": _("Contact %(id)s, last exposed %(date)s"),
     "place_visited": "%(place)s %(date)s",
+    "attempt": _("Attempt %(number)s: %(outcome)s"),
 }
 
 
@@ -51,6 +53,8 @@ def _worded(key: str, value: Any) -> Any:
         return CaseStatus(value).label
     if key in {"previous", "result"} and value in ResultClass.values:
         return ResultClass(value).label
+    if key == "outcome" and value in CallOutcome.values:
+        return CallOutcome(value).label
     return value
 
 

@@ -9,6 +9,7 @@ from tracecenter.accounts.models import Jurisdiction, Team
 from tracecenter.cases.models import Case, RuleSet
 from tracecenter.core import crypto
 from tracecenter.core.fields import EncryptedTextField
+from tracecenter.core.outcomes import CallOutcome
 from tracecenter.people.models import Person
 
 
@@ -243,16 +244,6 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"Attendance {self.pk}"
-
-
-class CallOutcome(models.TextChoices):
-    REACHED = "reached", _("Reached the contact")
-    NO_ANSWER = "no_answer", _("No answer")
-    VOICEMAIL = "voicemail", _("Left a voicemail")
-    BUSY = "busy", _("Line busy")
-    WRONG_NUMBER = "wrong_number", _("Wrong number")
-    DECLINED = "declined", _("Declined to talk")
-    CALL_BACK = "call_back", _("Asked to be called back")
 
 
 class ExposureActivity(models.Model):

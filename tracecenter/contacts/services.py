@@ -28,7 +28,6 @@ from tracecenter.contacts.events import ContactBecameCase, ContactElicited, Expo
 from tracecenter.contacts.models import (
     RESIDENTIAL_KINDS,
     Attendance,
-    CallOutcome,
     Event,
     Exposure,
     ExposureActivity,
@@ -44,6 +43,7 @@ from tracecenter.contacts.models import (
 from tracecenter.core import clock, events
 from tracecenter.core.actors import acting_user
 from tracecenter.core.errors import DomainError
+from tracecenter.core.outcomes import NOT_REACHED, CallOutcome
 from tracecenter.people.identity import match_review_for_entered
 from tracecenter.people.merge import fk_mover
 from tracecenter.people.models import MatchReview, Person
@@ -315,6 +315,58 @@ def exposure_call_record(*, actor: User, exposure: Exposure, outcome: str, note:
             actor=actor, exposure=exposure, to_status=ExposureStatus.NOTIFIED, reason=_("Reached by phone and notified.")
         )
     return activity
+
+
+@transaction.atomic
+def exposure_attempt_record(
+    *, actor: User, exposure: Exposure, outcome: str, number: int, unreachable_after: int | None = None
+) -> ExposureActivity:
+    """A routed attempt to reach the contact: its call log entry, and, when it uses up
+    `unreachable_after` attempts without reaching them, the contact becomes unreachable."""
+    activity = exposure_call_record(actor=actor, exposure=exposure, outcome=outcome)
+    if (
+        outcome in NOT_REACHED
+        and unreachable_after is not None
+        and number >= unreachable_after
+        and exposure.status == ExposureStatus.NEW
+    ):
+        exposure_change_status(
+            actor=actor,
+            exposure=exposure,
+            to_status=ExposureStatus.UNREACHABLE,
+            reason=_("Not reached after %(n)d attempts.") % {"n": number},
+        )
+    return activity
+
+
+@transaction.atomic
+def exposure_take_routed(*, actor: User, exposure: Exposure) -> bool:
+    """The tracer who accepts routed work on a contact that has no owner becomes its owner (routing's
+    queues are the supervisors' rules; audited and announced as an assignment). False when nothing changed."""
+    if (
+        exposure.owner_id is not None
+        or not policy.may_own_work(actor)
+        or not policy.covers(actor.jurisdiction, exposure.jurisdiction)
+    ):
+        return False
+    exposure.owner = actor
+    exposure.save(update_fields=["owner", "updated_at"])
+    _activity(exposure, actor, ExposureActivity.Kind.ASSIGNED, summary=f"owner - -> {actor.pk} (routed)")
+    audit_record(
+        actor=actor,
+        action=Action.ASSIGN,
+        object_type="contact",
+        object_id=exposure.pk,
+        jurisdiction_id=exposure.jurisdiction_id,
+        fields=["owner"],
+        detail="routed",
+    )
+    events.publish(
+        ExposureAssigned(
+            exposure_id=exposure.pk, jurisdiction_id=exposure.jurisdiction_id, owner_id=actor.pk, previous_owner_id=None
+        )
+    )
+    return True
 
 
 def exposure_call_attempts(exposure: Exposure) -> int:

@@ -651,8 +651,13 @@ class DemoBuilder:
             codes = [DEMO_STATE_CODE] + [c.code for c in COUNTIES]
             if Jurisdiction.objects.filter(code__in=codes).exists():
                 raise DemoError("A demo jurisdiction code is already taken. Run the demo on an empty database.")
-            self.state = Jurisdiction.objects.create(name="Demo State", code=DEMO_STATE_CODE)
-            self.counties = {c.key: Jurisdiction.objects.create(name=c.name, code=c.code, parent=self.state) for c in COUNTIES}
+            # The demo calls at any hour, so that routing can be tried whenever someone runs it; a real
+            # jurisdiction sets its calling hours on its page (default 09:00-21:00, the person's local time).
+            hours = {"calling_from": dt.time(0, 0), "calling_until": dt.time(23, 59, 59)}
+            self.state = Jurisdiction.objects.create(name="Demo State", code=DEMO_STATE_CODE, **hours)
+            self.counties = {
+                c.key: Jurisdiction.objects.create(name=c.name, code=c.code, parent=self.state, **hours) for c in COUNTIES
+            }
             self.county_key = {j.pk: key for key, j in self.counties.items()}
             teams = {c.key: Team.objects.create(name=c.team, jurisdiction=self.counties[c.key]) for c in COUNTIES}
             for version in RULE_VERSIONS:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from tracecenter.accounts.models import Jurisdiction, Proficiency, User, UserLanguage
@@ -29,8 +29,8 @@ from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
 from tracecenter.core.errors import DomainError
-from tracecenter.routing import engine
-from tracecenter.routing.events import OfferAnswered, OfferMade
+from tracecenter.routing import engine, pushes
+from tracecenter.routing.events import AgentStateChanged, OfferAnswered, OfferMade
 from tracecenter.routing.models import (
     AgentStateChoice,
     AgentStatus,
@@ -43,9 +43,8 @@ from tracecenter.routing.queues import QUEUES, RESERVATION_SECONDS, language_req
 
 LEVEL: dict[str, int] = {Proficiency.NATIVE: 5, Proficiency.FLUENT: 4, Proficiency.CONVERSATIONAL: 3}
 ROUTABLE_STATES = {AgentStateChoice.AVAILABLE, AgentStateChoice.BUSY}
-MAX_ITEMS_PER_PASS = 5000
+MAX_ITEMS_PER_PASS = 5000  # the most urgent first; the rest wait for the next pass
 MAX_REASON = 120  # Offer.reason, AgentStatus.reason
-DISPOSITION_LENGTH = 24  # WorkItem.disposition  # the most urgent first; the rest wait for the next pass
 
 
 def _ts(moment: dt.datetime) -> float:
@@ -133,38 +132,91 @@ def engine_item(item: WorkItem) -> engine.Item:
     )
 
 
+def _due(now: dt.datetime) -> Q:
+    """Waiting work that may be offered now: not held back for a retry or a callback."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
+def callable_now(item: WorkItem, now: dt.datetime) -> bool:
+    """Inside the person's calling window; a callback the person asked for is kept at the time they gave."""
+    from tracecenter.routing.attempts import window_of
+
+    return item.callback or window_of(item).contains(now)
+
+
+def waiting_in(state: Jurisdiction, now: dt.datetime) -> list[WorkItem]:
+    """The most urgent work of a state that may be offered now (the rest waits for a later pass)."""
+    waiting = (
+        WorkItem.objects.select_related("jurisdiction")
+        .filter(_due(now), status=WorkStatus.QUEUED, jurisdiction__path__startswith=state.path)
+        .order_by("-priority", "queued_at")[:MAX_ITEMS_PER_PASS]
+    )
+    return [item for item in waiting if callable_now(item, now)]
+
+
+def _decide(state: Jurisdiction, agents: list[engine.Agent], now: dt.datetime) -> list[Offer]:
+    waiting = waiting_in(state, now)
+    made: list[Offer] = []
+    if not waiting:
+        return made
+    router = engine.Router(QUEUES.values(), agents, reservation_seconds=RESERVATION_SECONDS)
+    for decided in router.assign([engine_item(i) for i in waiting], _ts(now)):
+        offer = claim(item_id=decided.item, agent_id=decided.agent, step=decided.step, now=now)
+        if offer is not None:
+            made.append(offer)
+    return made
+
+
 def route(*, now: dt.datetime | None = None) -> list[Offer]:
     """One routing pass over every state with work waiting; returns the offers claimed."""
     now = now or clock.now()
     made: list[Offer] = []
     if not AgentStatus.objects.filter(state__in=ROUTABLE_STATES).exists():
         return made  # nobody on anywhere (at night, in a surge before the shift): one indexed look, nothing else
-    states = Jurisdiction.objects.filter(parent__isnull=True)
-    for state in states:
+    for state in Jurisdiction.objects.filter(parent__isnull=True):
         # Who could take work first (few rows, and often none at night): no one on, nothing to read.
         agents = agents_of(state)
-        if not agents:
-            continue
-        waiting = list(
-            WorkItem.objects.select_related("jurisdiction")
-            .filter(status=WorkStatus.QUEUED, jurisdiction__path__startswith=state.path)
-            .order_by("-priority", "queued_at")[:MAX_ITEMS_PER_PASS]
-        )
-        if not waiting:
-            continue
-        router = engine.Router(QUEUES.values(), agents, reservation_seconds=RESERVATION_SECONDS)
-        for decided in router.assign([engine_item(i) for i in waiting], _ts(now)):
-            offer = claim(item_id=decided.item, agent_id=decided.agent, step=decided.step, now=now)
-            if offer is not None:
-                made.append(offer)
+        if agents:
+            made += _decide(state, agents, now)
     return made
+
+
+def _state_of(user: User) -> Jurisdiction | None:
+    if user.jurisdiction is None:
+        return None
+    root = user.jurisdiction.ancestors_and_self()[0]
+    return Jurisdiction.objects.filter(pk=root).first()
+
+
+def work_next(*, actor: User) -> WorkItem | None:
+    """Pull: the tracer asks for their next task and takes it at once (the item the rules make theirs);
+    None when nothing waiting is for them. They are made available first if they were not."""
+    if WorkItem.objects.filter(holder=actor, status=WorkStatus.ACCEPTED).exists():
+        raise DomainError(_("Record how the work you hold went before you take more."))
+    status = AgentStatus.objects.filter(user=actor).first()
+    if status is None or status.state not in ROUTABLE_STATES:
+        agent_set_state(actor=actor, agent=actor, state=AgentStateChoice.AVAILABLE)
+    state = _state_of(actor)
+    if state is None:
+        return None
+    now = clock.now()
+    agents = [agent for agent in agents_of(state) if agent.id == actor.pk]
+    pending = Offer.objects.filter(agent=actor, status=OfferStatus.PENDING, expires_at__gt=now).order_by("offered_at").first()
+    if pending is None and agents:
+        made = _decide(state, agents, now)
+        pending = made[0] if made else None
+    return offer_accept(actor=actor, offer_id=pending.pk) if pending is not None else None
 
 
 def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime) -> Offer | None:
     """Reserve `item_id` for `agent_id` if both still allow it; None when another process got there first."""
     try:
         with transaction.atomic():
-            item = WorkItem.objects.select_for_update(skip_locked=True).filter(pk=item_id, status=WorkStatus.QUEUED).first()
+            item = (
+                WorkItem.objects.select_for_update(skip_locked=True)
+                .filter(_due(now), pk=item_id, status=WorkStatus.QUEUED)
+                .first()
+            )
             if item is None or agent_id in item.excluded:
                 return None
             status = AgentStatus.objects.select_for_update().filter(user_id=agent_id).first()
@@ -185,6 +237,7 @@ def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime) -> Offer 
             status.save(update_fields=["idle_since"])
             _audit_work(None, item, f"offered to user {agent_id}")
             events.publish(OfferMade(offer_id=offer.pk, item_id=item.pk, agent_id=agent_id, expires_at=offer.expires_at))
+            pushes.offer_changed(agent_id=agent_id, offer_id=offer.pk, item_id=item.pk, status=offer.status)
             return offer
     except IntegrityError:
         return None  # a pending offer of this item exists already (the database's guard)
@@ -225,6 +278,7 @@ def _answer(offer: Offer, status: str, now: dt.datetime, reason: str = "") -> No
     offer.status, offer.answered_at, offer.reason = status, now, reason
     offer.save(update_fields=["status", "answered_at", "reason"])
     events.publish(OfferAnswered(offer_id=offer.pk, item_id=offer.item_id, agent_id=offer.agent_id, status=status))
+    pushes.offer_changed(agent_id=offer.agent_id, offer_id=offer.pk, item_id=offer.item_id, status=status)
 
 
 @transaction.atomic
@@ -234,11 +288,27 @@ def offer_accept(*, actor: User, offer_id: int) -> WorkItem:
     offer = _pending(actor, offer_id, now)
     item = offer.item
     _answer(offer, OfferStatus.ACCEPTED, now)
-    item.status, item.holder = WorkStatus.ACCEPTED, actor
-    item.save(update_fields=["status", "holder"])
+    item.status, item.holder, item.accepted_at = WorkStatus.ACCEPTED, actor, now
+    item.save(update_fields=["status", "holder", "accepted_at"])
+    _take_record(actor, item)
     AgentStatus.objects.filter(user=actor, state=AgentStateChoice.AVAILABLE).update(state=AgentStateChoice.BUSY, since=now)
     _audit_work(actor, item, "accepted")
     return item
+
+
+def _take_record(actor: User, item: WorkItem) -> None:
+    """A record nobody owns yet becomes the accepting tracer's: its callbacks and retries come back to them."""
+    from tracecenter.cases.models import Case
+    from tracecenter.cases.services import case_take_routed
+    from tracecenter.contacts.models import Exposure
+    from tracecenter.contacts.services import exposure_take_routed
+
+    if item.exposure_id is not None:
+        exposure = Exposure.objects.select_for_update().select_related("jurisdiction").get(pk=item.exposure_id)
+        exposure_take_routed(actor=actor, exposure=exposure)
+    elif item.case_id is not None:
+        case = Case.objects.select_for_update().select_related("jurisdiction").get(pk=item.case_id)
+        case_take_routed(actor=actor, case=case)
 
 
 @transaction.atomic
@@ -311,6 +381,7 @@ def agent_set_state(*, actor: User, agent: User, state: str, reason: str = "") -
     if state == AgentStateChoice.AVAILABLE:
         status.idle_since = now
     status.save()
+    events.publish(AgentStateChanged(agent_id=agent.pk, jurisdiction_id=agent.jurisdiction_id, state=state))
     audit_record(
         actor=actor,
         action=Action.UPDATE,
@@ -321,31 +392,3 @@ def agent_set_state(*, actor: User, agent: User, state: str, reason: str = "") -
         detail=state,
     )
     return status
-
-
-def work_complete(*, actor: User, item_id: int, disposition: str) -> WorkItem:
-    """The tracer ends the work they hold, with its disposition; the record is theirs to see no longer through it."""
-    if not 0 < len(disposition) <= DISPOSITION_LENGTH or not disposition.replace("_", "").isalnum():
-        # A code from the disposition list (reached, no_answer, voicemail, ...), never free text cut short.
-        raise DomainError(_("Choose one of the listed values."), field="disposition")
-    with transaction.atomic():
-        item = WorkItem.objects.select_for_update().filter(pk=item_id, holder=actor, status=WorkStatus.ACCEPTED).first()
-        if item is None:
-            raise DomainError(_("This work is not yours to finish."))
-        now = clock.now()
-        item.status, item.disposition, item.closed_at = WorkStatus.COMPLETED, disposition, now
-        item.save(update_fields=["status", "disposition", "closed_at"])
-        still_held = WorkItem.objects.filter(holder=actor, status=WorkStatus.ACCEPTED).exists()
-        AgentStatus.objects.filter(user=actor, state=AgentStateChoice.BUSY).update(
-            state=AgentStateChoice.BUSY if still_held else AgentStateChoice.AVAILABLE, idle_since=now, since=now
-        )
-        audit_record(
-            actor=actor,
-            action=Action.UPDATE,
-            object_type="work_item",
-            object_id=item.pk,
-            jurisdiction_id=item.jurisdiction_id,
-            fields=["status"],
-            detail=disposition,
-        )
-        return item

@@ -84,7 +84,9 @@ class Target:
     needs: str = ""  # a task attribute without which the step is skipped at once ("team": no team, no team step)
 
     def skipped_for(self, item: Item) -> bool:
-        return (self.owner_only and item.owner is None) or bool(self.needs and item.attributes.get(self.needs) in (None, ""))
+        # An owner who turned the item down (or let it time out, or lacks its language) is not waited for.
+        no_owner = item.owner is None or item.owner in item.excluded
+        return (self.owner_only and no_owner) or bool(self.needs and item.attributes.get(self.needs) in (None, ""))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

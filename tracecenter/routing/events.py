@@ -29,3 +29,22 @@ class OfferAnswered(DomainEvent):
     item_id: int
     agent_id: int
     status: str  # accepted, rejected, timed_out, withdrawn
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkItemRequeued(DomainEvent):
+    """Work waiting again after an attempt: a retry or a callback, offered from `not_before` on."""
+
+    item_id: int
+    jurisdiction_id: int
+    not_before: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentStateChanged(DomainEvent):
+    """A tracer's routing state changed (by them, a supervisor, or routing itself): one who is now
+    available is routed to at once; boards show it."""
+
+    agent_id: int
+    jurisdiction_id: int | None
+    state: str

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from tracecenter.cases.events import CaseAssigned, CaseOpened, CaseStatusChanged
 from tracecenter.contacts.events import ContactElicited, ExposureAssigned, ExposureStatusChanged
 from tracecenter.core import events
-from tracecenter.routing.events import OfferAnswered, WorkItemCreated
+from tracecenter.routing.events import AgentStateChanged, OfferAnswered, WorkItemCreated, WorkItemRequeued
 
 
 def on_case_opened(event: CaseOpened) -> None:
@@ -53,18 +53,30 @@ def on_exposure_assigned(event: ExposureAssigned) -> None:
     work_follow_owner(exposure_id=event.exposure_id, owner_id=event.owner_id)
 
 
-def on_work_waiting(event: WorkItemCreated | OfferAnswered) -> None:
+def on_work_waiting(event: WorkItemCreated | OfferAnswered | AgentStateChanged) -> None:
     """New work, or work back in its queue: route at once rather than at the next periodic pass."""
     from tracecenter.routing.claims import route
 
     route()
 
 
-def on_work_waiting_batch(batch: Sequence[WorkItemCreated | OfferAnswered]) -> None:
+def on_work_waiting_batch(batch: Sequence[WorkItemCreated | OfferAnswered | AgentStateChanged]) -> None:
     """A surge's new work is routed by one pass, not one pass per item."""
     from tracecenter.routing.claims import route
 
     route()
+
+
+def on_work_requeued(event: WorkItemRequeued) -> None:
+    """A retry or a callback: routed at its time by a task that runs then (the periodic pass is the safety net)."""
+    from tracecenter.core import clock
+    from tracecenter.routing.attempts import route_at
+    from tracecenter.routing.claims import route
+
+    if event.not_before <= clock.now():
+        route()
+    else:
+        route_at(event.not_before)
 
 
 def _back_in_queue(event: OfferAnswered) -> bool:
@@ -93,4 +105,13 @@ def register() -> None:
         batch=on_work_waiting_batch,
         atomic=False,
         name="tracecenter.routing.handlers.on_offer_returned",
+    )
+    events.subscribe(WorkItemRequeued, on_work_requeued, atomic=False, name="tracecenter.routing.handlers.on_work_requeued")
+    events.subscribe(
+        AgentStateChanged,
+        on_work_waiting,
+        when=lambda event: event.state == "available",
+        batch=on_work_waiting_batch,
+        atomic=False,
+        name="tracecenter.routing.handlers.on_agent_available",
     )

@@ -92,6 +92,13 @@ class WorkItem(models.Model):
     priority = models.IntegerField(default=0)  # higher first
     due_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField()  # when it (last) started waiting: the workflow's clock
+    # Not offered before this: the next attempt of the retry cadence, or the callback the person asked for.
+    not_before = models.DateTimeField(null=True, blank=True)
+    callback = models.BooleanField(default=False)  # the person asked to be called back at `not_before`
+    time_zone = models.CharField(max_length=64, blank=True, default="")  # the person's, for the calling window
+    attempts = models.PositiveSmallIntegerField(default=0)  # attempts made (Attempt rows)
+    failures = models.PositiveSmallIntegerField(default=0)  # attempts in a row that did not reach the person
+    accepted_at = models.DateTimeField(null=True, blank=True)  # when the current holder took it
     # The owner of its record when it was routed (sticky routing); the record's owner stays the truth.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     holder = models.ForeignKey(
@@ -122,6 +129,26 @@ class WorkItem(models.Model):
 
     def __str__(self) -> str:
         return f"work item {self.pk} ({self.kind})"
+
+
+class Attempt(models.Model):
+    """One try at the work by the tracer who held it: how it went (a disposition of core/outcomes.py) and how long."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="attempt_log")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    disposition = models.CharField(max_length=24)
+    started_at = models.DateTimeField()  # the offer accepted
+    ended_at = models.DateTimeField()  # the disposition given
+    next_at = models.DateTimeField(null=True, blank=True)  # when the work comes back, if it does
+
+    class Meta:
+        ordering = ["item", "number"]
+        constraints = [models.UniqueConstraint(fields=["item", "number"], name="attempt_number_once")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of work item {self.item_id}"
 
 
 class OfferStatus(models.TextChoices):

@@ -17,8 +17,18 @@ from tracecenter.audit.services import audit_record, audit_record_many
 from tracecenter.cases.models import Case, CaseStatus
 from tracecenter.contacts.models import Exposure, ExposureStatus, Relationship
 from tracecenter.core import clock, events
+from tracecenter.core.calling_windows import person_zone
+from tracecenter.routing import pushes
 from tracecenter.routing.events import OfferAnswered, WorkItemCreated
-from tracecenter.routing.models import OPEN_WORK, Channel, Offer, OfferStatus, WorkItem, WorkKind, WorkStatus
+from tracecenter.routing.models import (
+    OPEN_WORK,
+    Channel,
+    Offer,
+    OfferStatus,
+    WorkItem,
+    WorkKind,
+    WorkStatus,
+)
 
 # How soon each kind is due: a case reached within a day of its result; its contacts within a day of being named.
 DUE = {WorkKind.CASE_INTERVIEW: dt.timedelta(hours=24), WorkKind.CONTACT_NOTIFICATION: dt.timedelta(hours=24)}
@@ -76,7 +86,17 @@ def _create_many(items: list[WorkItem]) -> list[WorkItem]:
 
 
 # Only what work items need: loading the whole person would decrypt every identifying field for nothing.
-_CASE_FIELDS = ("pk", "status", "jurisdiction_id", "team_id", "priority", "owner_id", "person__preferred_language")
+_CASE_FIELDS = (
+    "pk",
+    "status",
+    "jurisdiction_id",
+    "team_id",
+    "priority",
+    "owner_id",
+    "person__preferred_language",
+    "person__state",
+    "jurisdiction__time_zone",
+)
 _EXPOSURE_FIELDS = (
     "pk",
     "status",
@@ -86,6 +106,8 @@ _EXPOSURE_FIELDS = (
     "relationship",
     "case__priority",
     "person__preferred_language",
+    "person__state",
+    "jurisdiction__time_zone",
 )
 
 
@@ -99,6 +121,7 @@ def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
         team_id=case.team_id,
         channel=Channel.VOICE,
         language=case.person.preferred_language or "",
+        time_zone=person_zone(case.person.state, case.jurisdiction.time_zone),
         priority=routing_priority(case.priority),
         due_at=now + DUE[WorkKind.CASE_INTERVIEW],
         queued_at=now,
@@ -108,7 +131,7 @@ def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
 
 def work_open_for_case(*, case_id: int) -> WorkItem | None:
     """The interview of a newly opened case, unless the case is already past it."""
-    case = Case.objects.select_related("person").only(*_CASE_FIELDS).filter(pk=case_id).first()
+    case = Case.objects.select_related("person", "jurisdiction").only(*_CASE_FIELDS).filter(pk=case_id).first()
     item = _interview_for(case, clock.now()) if case is not None else None
     return _create(item) if item is not None else None
 
@@ -118,7 +141,7 @@ def work_open_for_cases(*, case_ids: list[int]) -> list[WorkItem]:
     now = clock.now()
     have = WorkItem.objects.filter(case_id__in=case_ids, kind=WorkKind.CASE_INTERVIEW, status__in=OPEN_WORK)
     cases = (
-        Case.objects.select_related("person")
+        Case.objects.select_related("person", "jurisdiction")
         .only(*_CASE_FIELDS)
         .filter(pk__in=case_ids)
         .exclude(pk__in=have.values("case_id"))
@@ -129,7 +152,9 @@ def work_open_for_cases(*, case_ids: list[int]) -> list[WorkItem]:
 
 def work_open_for_exposure(*, exposure_id: int) -> WorkItem | None:
     """The notification of a newly elicited contact, unless already past it."""
-    exposure = Exposure.objects.select_related("person", "case").only(*_EXPOSURE_FIELDS).filter(pk=exposure_id).first()
+    exposure = (
+        Exposure.objects.select_related("person", "case", "jurisdiction").only(*_EXPOSURE_FIELDS).filter(pk=exposure_id).first()
+    )
     if exposure is None or exposure.status in EXPOSURE_STATUSES_DONE_WITH_NOTIFICATION:
         return None
     now = clock.now()
@@ -144,10 +169,13 @@ def work_open_for_exposure(*, exposure_id: int) -> WorkItem | None:
             team_id=exposure.team_id,
             channel=Channel.VOICE,
             language=exposure.person.preferred_language or "",
+            time_zone=person_zone(exposure.person.state, exposure.jurisdiction.time_zone),
             priority=base + (5 if household else 0),
             due_at=now + DUE[WorkKind.CONTACT_NOTIFICATION],
             queued_at=now,
-            owner_id=exposure.owner_id,
+            # Not sticky to the owner the contact inherited from its case: nobody has spoken to them yet, so the
+            # next free tracer takes it. A supervisor's assignment (work_follow_owner) and a retry make it sticky.
+            owner_id=None,
         )
     )
 
@@ -161,8 +189,16 @@ def _close(items: QuerySet[WorkItem], *, status: str, reason: str) -> int:
                 offer.status, offer.answered_at, offer.reason = OfferStatus.WITHDRAWN, now, reason
                 offer.save(update_fields=["status", "answered_at", "reason"])
                 events.publish(OfferAnswered(offer_id=offer.pk, item_id=item.pk, agent_id=offer.agent_id, status=offer.status))
+                pushes.offer_changed(agent_id=offer.agent_id, offer_id=offer.pk, item_id=item.pk, status=offer.status)
+            held_by = item.holder_id if item.status == WorkStatus.ACCEPTED else None
             item.status, item.closed_at, item.close_reason = status, now, reason
             item.save(update_fields=["status", "closed_at", "close_reason"])
+            if held_by is not None:
+                # The record was closed under the tracer's hands: they are free again unless they hold more.
+                from tracecenter.routing.attempts import agent_freed
+
+                agent_freed(held_by, None, now)
+                pushes.held_work_ended(holder_id=held_by, item_id=item.pk)
             audit_record(
                 actor=None,
                 action=Action.UPDATE,
@@ -182,7 +218,9 @@ def work_close_for_case(*, case_id: int, status: str) -> int:
     if status == CaseStatus.CLOSED:
         return _close(items, status=WorkStatus.CANCELED, reason="case closed")
     if status in CASE_STATUSES_DONE_WITH_INTERVIEW:
-        return _close(items.filter(kind=WorkKind.CASE_INTERVIEW), status=WorkStatus.COMPLETED, reason=f"case {status}")
+        # Work a tracer holds ends with their wrap-up (the attempt's disposition), not under their hands.
+        interview = items.filter(kind=WorkKind.CASE_INTERVIEW).exclude(status=WorkStatus.ACCEPTED)
+        return _close(interview, status=WorkStatus.COMPLETED, reason=f"case {status}")
     return 0
 
 
@@ -191,7 +229,8 @@ def work_close_for_exposure(*, exposure_id: int, status: str) -> int:
     if status in (ExposureStatus.RELEASED, ExposureStatus.BECAME_CASE):
         return _close(items, status=WorkStatus.CANCELED, reason=f"contact {status}")
     if status in EXPOSURE_STATUSES_DONE_WITH_NOTIFICATION:
-        return _close(items.filter(kind=WorkKind.CONTACT_NOTIFICATION), status=WorkStatus.COMPLETED, reason=f"contact {status}")
+        notification = items.filter(kind=WorkKind.CONTACT_NOTIFICATION).exclude(status=WorkStatus.ACCEPTED)
+        return _close(notification, status=WorkStatus.COMPLETED, reason=f"contact {status}")
     return 0
 
 

@@ -32,9 +32,20 @@ class JurisdictionForm(SaysItsLimits, forms.Form):
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="America/New_York")
     parent = forms.ModelChoiceField(label=_("Belongs to"), queryset=Jurisdiction.objects.none(), required=False)
+    calling_from = forms.TimeField(
+        label=_("Calls and texts from"),
+        initial="09:00",
+        help_text=_("In each person's own local time; routing offers calls only in these hours."),
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+    calling_until = forms.TimeField(
+        label=_("Calls and texts until"), initial="21:00", widget=forms.TimeInput(attrs={"type": "time"})
+    )
 
-    def __init__(self, *args: Any, parents: QuerySet[Jurisdiction] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, parents: QuerySet[Jurisdiction] | None = None, hours: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not hours:  # set on a jurisdiction that exists (a new one takes the defaults)
+            del self.fields["calling_from"], self.fields["calling_until"]
         if parents is None:  # the jurisdiction stays where it is: not the administrator's to move
             del self.fields["parent"]
         else:

@@ -13,8 +13,9 @@ from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.accounts.roles import Role
 from tracecenter.cases import engine
 from tracecenter.cases.models import CaseStatus, Symptom
-from tracecenter.contacts.models import CallOutcome, ExposureStatus, PlaceKind, Proximity, Relationship, Setting
+from tracecenter.contacts.models import ExposureStatus, PlaceKind, Proximity, Relationship, Setting
 from tracecenter.core import codes
+from tracecenter.core.outcomes import CallOutcome
 from tracecenter.workspace.form_limits import SaysItsLimits
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -242,6 +242,8 @@ def test_sticky_to_the_owner_then_the_team_then_anyone():
     assert [o.agent for o in router().assign([item], NOW + 1801)] == [1]  # after 30: anyone qualified
     ownerless = dataclasses.replace(item, owner=None)
     assert [o.agent for o in router().assign([ownerless], NOW + 1)] == [2]  # no owner: the team at once
+    declined = dataclasses.replace(item, excluded=frozenset({3}))
+    assert [o.agent for o in router().assign([declined], NOW + 1)] == [2]  # an owner who declined is not waited for
 
 
 def test_priority_ages_with_waiting_up_to_its_cap():

@@ -17,7 +17,8 @@ from tracecenter.contacts.services import ExposureInput, exposure_add
 from tracecenter.core import clock
 from tracecenter.core.errors import DomainError
 from tracecenter.people.services import PersonInput
-from tracecenter.routing.claims import agent_set_state, claim, offer_accept, offer_reject, offers_expire, route, work_complete
+from tracecenter.routing.attempts import work_wrap_up
+from tracecenter.routing.claims import agent_set_state, claim, offer_accept, offer_reject, offers_expire, route
 from tracecenter.routing.models import AgentStateChoice, AgentStatus, Offer, OfferStatus, WorkItem, WorkKind, WorkStatus
 
 pytestmark = pytest.mark.django_db
@@ -65,18 +66,33 @@ def test_an_event_delivered_twice_makes_one_piece_of_work(make_case, county):
 
 
 def test_accepting_holds_the_work_and_opens_the_record_to_the_holder(make_case, county, investigators, make_user):
-    case = make_case(county, preferred_language="es")
+    owner = make_user(Role.CASE_INVESTIGATOR, county)  # the case's owner, not on shift: the work goes to another
+    case = make_case(county, preferred_language="es", owner=owner)
+    from tracecenter.routing.work import work_follow_owner
+
+    work_follow_owner(case_id=case.pk, owner_id=owner.pk)
     run_background_work()
     spanish = investigators["spanish"]
     offer = Offer.objects.get(item__case=case)
     assert not policy.may(spanish, policy.Act.READ, case)  # offered is not held: the record stays closed
     item = offer_accept(actor=spanish, offer_id=offer.pk)
     assert (item.status, item.holder) == (WorkStatus.ACCEPTED, spanish)
+    assert Case.objects.get(pk=case.pk).owner == owner  # a case with an owner keeps them
     assert policy.may(spanish, policy.Act.READ, Case.objects.get(pk=case.pk))
     assert AgentStatus.objects.get(user=spanish).state == AgentStateChoice.BUSY
-    work_complete(actor=spanish, item_id=item.pk, disposition="reached")
+    work_wrap_up(actor=spanish, item_id=item.pk, disposition="reached")
     assert not policy.may(spanish, policy.Act.READ, Case.objects.get(pk=case.pk))  # the work ended
     assert AgentStatus.objects.get(user=spanish).state == AgentStateChoice.AVAILABLE
+
+
+def test_accepting_work_on_a_record_nobody_owns_makes_the_tracer_its_owner(make_case, county, investigators):
+    case = make_case(county, preferred_language="es")
+    run_background_work()
+    spanish = investigators["spanish"]
+    offer_accept(actor=spanish, offer_id=Offer.objects.get(item__case=case).pk)
+    case.refresh_from_db()
+    assert (case.owner, case.status) == (spanish, CaseStatus.ASSIGNED)
+    assert AuditEntry.objects.filter(object_type="case", object_id=str(case.pk), action="assign", detail="routed").exists()
 
 
 def test_a_rejected_offer_goes_to_the_next_tracer_never_back(make_case, county, investigators):
@@ -210,8 +226,8 @@ def test_a_reason_or_disposition_too_long_is_refused_never_cut(make_case, county
     with pytest.raises(DomainError, match="at most 120"):
         offer_reject(actor=offer.agent, offer_id=offer.pk, reason="y" * 121)
     item = offer_accept(actor=offer.agent, offer_id=offer.pk)
-    for bad in ("", "z" * 25, "no answer; call later"):
+    for bad in ("", "z" * 25, "no answer; call later", "reached\x00", "<script>"):
         with pytest.raises(DomainError) as caught:
-            work_complete(actor=offer.agent, item_id=item.pk, disposition=bad)
+            work_wrap_up(actor=offer.agent, item_id=item.pk, disposition=bad)
         assert caught.value.field == "disposition"
-    assert work_complete(actor=offer.agent, item_id=item.pk, disposition="no_answer").disposition == "no_answer"
+    assert work_wrap_up(actor=offer.agent, item_id=item.pk, disposition="no_answer").disposition == "no_answer"

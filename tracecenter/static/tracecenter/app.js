@@ -178,6 +178,33 @@
   connect();
 })();
 
+// Offers on the tracer's desk count down to their deadline (from the seconds the server gave when it drew them,
+// so a wrong clock on the laptop does not matter); at zero the offer says it timed out and its buttons stop.
+(function () {
+  "use strict";
+  function tick() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      if (!el.dataset.deadline) {
+        el.dataset.deadline = String(Date.now() + 1000 * (parseInt(el.dataset.countdown, 10) || 0));
+      }
+      var left = Math.max(0, Math.round((parseInt(el.dataset.deadline, 10) - Date.now()) / 1000));
+      if (left > 0) {
+        el.textContent = (el.dataset.leftText || "").replace("__S__", String(left));
+        return;
+      }
+      if (el.dataset.done) { return; }
+      el.dataset.done = "1";
+      el.textContent = el.dataset.expired || "";
+      var card = el.closest(".desk-offer");
+      if (card) {
+        card.classList.add("expired");
+        card.querySelectorAll("button, input").forEach(function (control) { control.disabled = true; });
+      }
+    });
+  }
+  if (document.querySelector("[data-live]")) { window.setInterval(tick, 1000); tick(); }
+})();
+
 // htmx (results and lists updated in place): an answer that is the sign-in page (the session ended) is not put
 // inside the page; the browser goes there, as a link would.
 document.addEventListener("htmx:beforeSwap", function (event) {

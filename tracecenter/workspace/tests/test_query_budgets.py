@@ -21,12 +21,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Each page's budget, and what it pays for: the session and the user, the access policy's
 # fetch, the rows shown (each related list in one query), the audit entries of the reads.
 BUDGETS = {
-    "my_work": 16,  # session, user, jurisdiction, cases, contacts, 2 list entries and 2 inserts of one entry per record,
+    "my_work": 19,  # session, user, jurisdiction, cases, contacts, 2 list entries and 2 inserts of one entry per record,
     # latest push, session save (3 on SQLite); the jurisdictions of the filter, the two lists of finished work
-    # (and their list entry, when there is any)
-    "case_detail": 13,
+    # (and their list entry, when there is any); the routing desk: the tracer's state, offers, work held
+    "case_detail": 14,  # with the routed work the reader holds on it (one query: the attempt's form)
     "interview": 10,  # with the contacts and places recorded before (one query each)
-    "contact_detail": 12,  # with the contact's history (one query, however long)
+    "contact_detail": 13,  # with the contact's history (one query, however long), the routed work the reader holds on it
     # session, user, the person through the policy, its read entry; phones, earlier names, cases, lab results,
     # exposures, contacts named, places, timeline, whether editable; the list entries of the persons named; session
     "person_detail": 19,

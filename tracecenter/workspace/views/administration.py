@@ -100,8 +100,10 @@ def jurisdiction_edit(request: HttpRequest, pk: int) -> HttpResponse:
     movable = policy.may_administer(user, jurisdiction.parent)
     parents = _visible_jurisdictions(request).exclude(path__startswith=jurisdiction.path) if movable else None
     initial: dict[str, Any] = {"name": jurisdiction.name, "code": jurisdiction.code, "time_zone": jurisdiction.time_zone}
-    initial["parent"] = jurisdiction.parent_id
-    form = admin_forms.JurisdictionForm(_data(request), initial=initial, parents=parents)
+    initial.update(
+        parent=jurisdiction.parent_id, calling_from=jurisdiction.calling_from, calling_until=jurisdiction.calling_until
+    )
+    form = admin_forms.JurisdictionForm(_data(request), initial=initial, parents=parents, hours=True)
     if request.method == "POST" and form.is_valid():
         try:
             services.jurisdiction_update(
@@ -111,6 +113,7 @@ def jurisdiction_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 code=form.cleaned_data["code"],
                 time_zone=form.cleaned_data["time_zone"],
                 parent=form.cleaned_data["parent"] if movable else jurisdiction.parent,
+                calling_hours=(form.cleaned_data["calling_from"], form.cleaned_data["calling_until"]),
             )
         except DomainError as exc:
             _attach(form, exc)

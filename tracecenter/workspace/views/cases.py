@@ -33,6 +33,7 @@ from tracecenter.people.services import PersonInput
 from tracecenter.workspace import forms, panels
 from tracecenter.workspace.error_summary import interview_summary
 from tracecenter.workspace.views.common import signed_in
+from tracecenter.workspace.views.desk import held_work
 
 _CASE_PAGE_RELATED = ("person", "jurisdiction", "owner", "team", "rules")
 
@@ -81,6 +82,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if can_assign
         else None,
         "transfer_form": forms.TransferForm(jurisdictions=case_transfer_targets(case)) if can_assign else None,
+        **held_work(user, case_id=case.pk),
     }
     return render(request, "workspace/case_detail.html", context)
 

@@ -32,6 +32,7 @@ from tracecenter.core.errors import DomainError
 from tracecenter.people.models import ContactPoint
 from tracecenter.workspace import forms
 from tracecenter.workspace.views.common import signed_in
+from tracecenter.workspace.views.desk import held_work
 
 _RELATED = ("person", "case", "parent_exposure", "owner", "rules", "jurisdiction")
 
@@ -71,6 +72,7 @@ def _page(
         )
     if can_assign:
         context["assign_form"] = forms.AssignForm(assignees=exposure_assignees(exposure), initial={"assignee": exposure.owner_id})
+    context.update(held_work(user, exposure_id=exposure.pk))
     context.update(bound or {})
     return render(request, "workspace/contact_detail.html", context, status=status)
 

@@ -31,6 +31,8 @@ from tracecenter.contacts.models import OPEN_EXPOSURE_STATUSES, Exposure
 from tracecenter.contacts.selectors import exposures_visible_to
 from tracecenter.contacts.services import exposures_assign_bulk
 from tracecenter.core import clock, push
+from tracecenter.routing.desk import desk_of
+from tracecenter.routing.models import AgentStateChoice
 from tracecenter.workspace import forms, worklist
 from tracecenter.workspace.views.cases import case_queryset
 from tracecenter.workspace.views.common import PAGE_SIZE, audit_list, render_page_or_part, signed_in
@@ -40,6 +42,7 @@ PARTS = {
     "cases": "workspace/parts/my_cases.html",
     "contacts": "workspace/parts/my_contacts.html",
     "queue": "workspace/parts/queue.html",
+    "routing": "workspace/parts/my_desk.html",
 }
 OPEN_CONTACT = OPEN_EXPOSURE_STATUSES  # the same list as the index of open contacts, so that the database uses it
 FINISHED_DAYS = 14
@@ -106,9 +109,18 @@ def _by_person(items: list[Any]) -> list[tuple[Any, list[Any]]]:
     return list(grouped.values())
 
 
+def _desk(user: User, context: dict[str, Any]) -> None:
+    """The tracer's routing desk: offers (record numbers and languages: audited as read), held work, state."""
+    desk = desk_of(user)
+    audit_list(user, "work_desk", desk.item_ids)
+    context.update(desk=desk, state_choices=AgentStateChoice.choices)
+
+
 def _mine(user: User, data: dict[str, Any], part: str | None, context: dict[str, Any]) -> None:
     today = clock.today()
     sort = data.get("sort") or "priority"
+    if part in (None, "routing") and policy.may_own_work(user):
+        _desk(user, context)
     if part in (None, "cases"):
         cases = filtered(
             Case.objects.filter(owner=user.pk, status__in=OPEN_STATUSES).filter(policy.jurisdiction_q(user)),
