@@ -29,3 +29,13 @@ class OfferAnswered(DomainEvent):
     item_id: int
     agent_id: int
     status: str  # accepted, rejected, timed_out, withdrawn
+
+
+@dataclasses.dataclass(frozen=True)
+class SurgeSwitched(DomainEvent):
+    """A state's surge mode turned on or off (routing/surge.py); its waiting work was re-prioritised."""
+
+    jurisdiction_id: int
+    active: bool
+    by_user_id: int
+    reprioritised: int
