@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.audit.models import Action
-from tracecenter.audit.services import audit_record, audit_record_many
+from tracecenter.audit.services import audit_record
 from tracecenter.cases.models import Case
 from tracecenter.contacts.models import Exposure, Relationship, Setting
 from tracecenter.core import clock, events
@@ -57,7 +57,6 @@ MAX_RECENT_DAYS = 14
 MAX_REASON = 120
 # Work whose priority a surge changes: waiting, or offered (it waits again if the offer is refused).
 SURGE_STATUSES = (WorkStatus.QUEUED, WorkStatus.OFFERED)
-CHUNK = 500  # ids per UPDATE: far below SQLite's limit on parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,10 +207,11 @@ def _open_work(state: Jurisdiction) -> QuerySet[WorkItem]:
 
 
 def surge_reprioritise(*, state: Jurisdiction, rules: SurgeRules | None, today: dt.date | None = None) -> int:
-    """Give the state's open waiting work the priority `rules` say (None: the ordinary one), in SQL.
+    """Give the state's open waiting work the priority `rules` say (None: the ordinary one): one UPDATE per kind.
 
     Case interviews and contact notifications (the kinds whose priority comes from their record); only
-    items whose priority changes are written and audited. Returns how many changed.
+    the items whose priority changes are written. Returns how many changed; the caller audits the run
+    (one entry: a surge re-prioritises thousands of items, and the switch is what someone decided).
     """
     today = today or clock.today()
     changed = 0
@@ -220,27 +220,7 @@ def surge_reprioritise(*, state: Jurisdiction, rules: SurgeRules | None, today: 
         (Q(kind=WorkKind.CONTACT_NOTIFICATION, exposure__isnull=False), _exposure_priority_sql(rules, today)),
     )
     for which, priority in parts:
-        stale = list(
-            _open_work(state)
-            .filter(which)
-            .alias(target=priority)
-            .exclude(priority=F("target"))
-            .values_list("pk", "jurisdiction_id")
-        )
-        for start in range(0, len(stale), CHUNK):
-            chunk = stale[start : start + CHUNK]
-            # Still open (it may have been taken or closed since it was read): an UPDATE of what is there now.
-            WorkItem.objects.filter(pk__in=[pk for pk, _j in chunk], status__in=SURGE_STATUSES).update(priority=priority)
-        if stale:
-            audit_record_many(
-                actor=None,
-                action=Action.UPDATE,
-                object_type="work_item",
-                items=stale,
-                fields=["priority"],
-                detail="surge on" if rules is not None else "surge off",
-            )
-        changed += len(stale)
+        changed += _open_work(state).filter(which).alias(target=priority).exclude(priority=F("target")).update(priority=priority)
     return changed
 
 
@@ -294,15 +274,7 @@ def surge_switch(*, actor: User, state: Jurisdiction, active: bool, reason: str,
         setting.reason, setting.changed_by, setting.changed_at = reason, actor, now
         setting.save()
         changed = surge_reprioritise(state=state, rules=rules_of(setting))
-        audit_record(
-            actor=actor,
-            action=Action.UPDATE,
-            object_type="surge_setting",
-            object_id=setting.pk,
-            jurisdiction_id=state.pk,
-            fields=[*fields, "reason"],
-            detail=f"surge {'on' if active else 'off'}; {changed} work items re-prioritised",
-        )
+        _audit_run(actor, setting, f"surge {'on' if active else 'off'}: {changed} work items re-prioritised", [*fields, "reason"])
         events.publish(SurgeSwitched(jurisdiction_id=state.pk, active=active, by_user_id=actor.pk, reprioritised=changed))
     return setting
 
@@ -320,5 +292,20 @@ def surge_refresh() -> int:
     lately = clock.now() - dt.timedelta(hours=1)
     for setting in SurgeSetting.objects.filter(Q(active=True) | Q(changed_at__gte=lately)).select_related("jurisdiction"):
         with transaction.atomic():
-            changed += surge_reprioritise(state=setting.jurisdiction, rules=rules_of(setting))
+            count = surge_reprioritise(state=setting.jurisdiction, rules=rules_of(setting))
+            if count:
+                _audit_run(None, setting, f"surge {'on' if setting.active else 'off'}: {count} work items re-prioritised")
+        changed += count
     return changed
+
+
+def _audit_run(actor: User | None, setting: SurgeSetting, detail: str, fields: Iterable[str] = ("priority",)) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="surge_setting",
+        object_id=setting.pk,
+        jurisdiction_id=setting.jurisdiction_id,
+        fields=fields,
+        detail=detail,
+    )
