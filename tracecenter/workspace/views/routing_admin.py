@@ -176,8 +176,9 @@ def _input(form: routing_forms.QueueForm, steps: Any) -> queue_config.QueueInput
     )
 
 
-def _attach(form: routing_forms.QueueForm, steps: Any, exc: DomainError) -> str:
-    """The service's message on its field (a step's field is "steps-<n>-<name>" among the rows kept); else returned."""
+def _attach(form: routing_forms.QueueForm, exc: DomainError) -> str:
+    """The service's message on its field of the form; else returned, for above the form (the rows' own problems
+    were found by the step rows' formset already, with the same checks)."""
     if exc.field in form.fields:
         form.add_error(exc.field, exc.message)
         return ""
@@ -210,7 +211,7 @@ def routing_queue(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             queue_config.queue_config_save(actor=user, state=state, kind=kind, data=_input(form, steps))
         except DomainError as exc:
-            return _queue_page(request, user, state, kind, forms, error=_attach(form, steps, exc))
+            return _queue_page(request, user, state, kind, forms, error=_attach(form, exc))
         messages.success(request, _("%(kind)s: saved. It applies from the next routing pass.") % {"kind": WorkKind(kind).label})
         return redirect("workspace:admin_routing")
     if not sample.is_valid():
@@ -218,7 +219,7 @@ def routing_queue(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         checked = queue_config.checked(_input(form, steps))
     except DomainError as exc:
-        return _queue_page(request, user, state, kind, forms, error=_attach(form, steps, exc))
+        return _queue_page(request, user, state, kind, forms, error=_attach(form, exc))
     work = queue_config.SampleWork(
         jurisdiction=sample.cleaned_data["jurisdiction"] or state,
         team_id=sample.cleaned_data["team"].pk if sample.cleaned_data["team"] else None,
