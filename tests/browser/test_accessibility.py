@@ -66,6 +66,7 @@ NOT_PAGES = {
     "workspace:admin_user_reactivate",
     "workspace:admin_user_password_reset",
     "workspace:admin_user_second_factors_reset",
+    "workspace:admin_routing_surge",
     "tokens:revoke_mine",
     "tokens:revoke",
     # Pages only a first sign-in or a new token reaches; their templates are checked through the same base
@@ -189,6 +190,9 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
         InboundMessage.objects.filter(state="rejected").order_by("pk").first() or InboundMessage.objects.order_by("pk").first()
     )
     c.visit(f"/intake/messages/{message.pk}/", "intake message")
+    c.visit("/administration/routing/", "routing, with the surge switch")
+    page.get_by_role("button", name="Save surge mode").click()
+    c.check("routing, surge mode with errors")
     c.visit("/identity/reviews/", "identity reviews")
     review = page.locator("main table a").first
     if review.count():
@@ -218,6 +222,11 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     if team:
         c.visit(f"/administration/teams/{team.pk}/", "team")
     c.visit("/administration/skills/", "skills")
+    c.visit("/administration/routing/", "routing")
+    page.locator("main a[href*='/queue/']").first.click()
+    c.check("a queue")
+    page.get_by_role("button", name="Preview").click()
+    c.check("a queue, its preview")
     c.visit("/administration/users/", "users")
     c.visit("/administration/users/new/", "new user")
     page.get_by_role("button", name="Create the user").click()

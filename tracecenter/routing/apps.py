@@ -10,7 +10,7 @@ class RoutingConfig(AppConfig):
         from django.db.models import Q
 
         from tracecenter.accounts import policy
-        from tracecenter.routing import handlers, jobs  # noqa: F401 (jobs: declared when imported)
+        from tracecenter.routing import handlers, jobs, surge  # noqa: F401 (jobs, surge: periodic jobs declared when imported)
         from tracecenter.routing.models import WorkStatus
 
         handlers.register()

@@ -39,7 +39,7 @@ from tracecenter.routing.models import (
     WorkItem,
     WorkStatus,
 )
-from tracecenter.routing.queues import QUEUES, RESERVATION_SECONDS, language_requirement
+from tracecenter.routing.queues import RESERVATION_SECONDS, language_requirement, queue_set
 
 LEVEL: dict[str, int] = {Proficiency.NATIVE: 5, Proficiency.FLUENT: 4, Proficiency.CONVERSATIONAL: 3}
 ROUTABLE_STATES = {AgentStateChoice.AVAILABLE, AgentStateChoice.BUSY}
@@ -159,9 +159,12 @@ def _decide(state: Jurisdiction, agents: list[engine.Agent], now: dt.datetime) -
     made: list[Offer] = []
     if not waiting:
         return made
-    router = engine.Router(QUEUES.values(), agents, reservation_seconds=RESERVATION_SECONDS)
+    queues = queue_set(state)  # the state's own configuration (routing/queues.py), read once per pass
+    router = engine.Router(queues.queues, agents, reservation_seconds=RESERVATION_SECONDS)
+    kinds = {item.pk: item.kind for item in waiting}
     for decided in router.assign([engine_item(i) for i in waiting], _ts(now)):
-        offer = claim(item_id=decided.item, agent_id=decided.agent, step=decided.step, now=now)
+        seconds = queues.offer_seconds.get(kinds[decided.item], RESERVATION_SECONDS)
+        offer = claim(item_id=decided.item, agent_id=decided.agent, step=decided.step, now=now, offer_seconds=seconds)
         if offer is not None:
             made.append(offer)
     return made
@@ -208,7 +211,7 @@ def work_next(*, actor: User) -> WorkItem | None:
     return offer_accept(actor=actor, offer_id=pending.pk) if pending is not None else None
 
 
-def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime) -> Offer | None:
+def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime, offer_seconds: int = RESERVATION_SECONDS) -> Offer | None:
     """Reserve `item_id` for `agent_id` if both still allow it; None when another process got there first."""
     try:
         with transaction.atomic():
@@ -229,7 +232,7 @@ def claim(*, item_id: int, agent_id: int, step: int, now: dt.datetime) -> Offer 
                 agent_id=agent_id,
                 step=step,
                 offered_at=now,
-                expires_at=now + dt.timedelta(seconds=RESERVATION_SECONDS),
+                expires_at=now + dt.timedelta(seconds=offer_seconds),
             )
             item.status = WorkStatus.OFFERED
             item.save(update_fields=["status"])

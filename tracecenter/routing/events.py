@@ -48,3 +48,13 @@ class AgentStateChanged(DomainEvent):
     agent_id: int
     jurisdiction_id: int | None
     state: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SurgeSwitched(DomainEvent):
+    """A state's surge mode turned on or off (routing/surge.py); its waiting work was re-prioritised."""
+
+    jurisdiction_id: int
+    active: bool
+    by_user_id: int
+    reprioritised: int

@@ -180,3 +180,51 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"offer {self.pk} of work item {self.item_id}"
+
+
+class QueueConfig(models.Model):
+    """A state's own configuration of the queue for one kind of work; without a row, queues.py's defaults apply.
+
+    Set by the state's administrators on the routing pages (routing/queue_config.py checks every value; the
+    expressions are stored as typed and parsed again when read). `steps` is the ordered workflow, each step
+    {"owner_only": bool, "expression": str, "minutes": int | None, "needs": "" | "team"}: the last lasts
+    (no minutes), the others end after their minutes counted from when the work started waiting.
+    """
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="queue_configs")
+    kind = models.CharField(max_length=24, choices=WorkKind.choices)
+    expression = models.TextField(blank=True, default="")  # who may take this work at all ("" is anyone)
+    steps = models.JSONField(default=list)
+    aging_points = models.PositiveSmallIntegerField(default=10)  # priority gained per 30 minutes of waiting
+    aging_cap = models.PositiveSmallIntegerField(default=20)  # at most this much gained
+    offer_seconds = models.PositiveSmallIntegerField(default=45)  # how long an offer waits for its answer
+    active = models.BooleanField(default=True)  # not active: nothing is offered, the work waits for a supervisor
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "kind"], name="queue_config_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"queue {self.kind} of jurisdiction {self.jurisdiction_id}"
+
+
+class SurgeSetting(models.Model):
+    """Surge mode of a state: while on, its work is ordered the way CDC prioritises when staff are short.
+
+    Switched by the state's administrators and supervisors (routing/surge.py), each switch audited; the rules
+    it applies are configurable: how many days count as recent, household contacts first, high-risk settings first.
+    """
+
+    jurisdiction = models.OneToOneField(Jurisdiction, on_delete=models.CASCADE, related_name="surge_setting")
+    active = models.BooleanField(default=False)
+    recent_first = models.BooleanField(default=True)  # cases with onset or specimen in the last `recent_days`
+    recent_days = models.PositiveSmallIntegerField(default=6)
+    household_first = models.BooleanField(default=True)
+    high_risk_first = models.BooleanField(default=True)  # congregate living and healthcare
+    reason = models.CharField(max_length=120, blank=True, default="")  # why it was last switched
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"surge setting of jurisdiction {self.jurisdiction_id}"

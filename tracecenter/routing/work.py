@@ -18,7 +18,7 @@ from tracecenter.cases.models import Case, CaseStatus
 from tracecenter.contacts.models import Exposure, ExposureStatus, Relationship
 from tracecenter.core import clock, events
 from tracecenter.core.calling_windows import person_zone
-from tracecenter.routing import pushes
+from tracecenter.routing import pushes, surge
 from tracecenter.routing.events import OfferAnswered, WorkItemCreated
 from tracecenter.routing.models import (
     OPEN_WORK,
@@ -96,6 +96,11 @@ _CASE_FIELDS = (
     "person__preferred_language",
     "person__state",
     "jurisdiction__time_zone",
+    # What surge ordering reads (routing/surge.py).
+    "symptom_onset",
+    "asymptomatic",
+    "specimen_collection_date",
+    "congregate_setting",
 )
 _EXPOSURE_FIELDS = (
     "pk",
@@ -104,6 +109,8 @@ _EXPOSURE_FIELDS = (
     "team_id",
     "owner_id",
     "relationship",
+    "setting",
+    "last_exposure_date",
     "case__priority",
     "person__preferred_language",
     "person__state",
@@ -111,7 +118,7 @@ _EXPOSURE_FIELDS = (
 )
 
 
-def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
+def _interview_for(case: Case, now: dt.datetime, rules: surge.SurgeRules | None) -> WorkItem | None:
     if case.status in CASE_STATUSES_DONE_WITH_INTERVIEW:
         return None
     return WorkItem(
@@ -122,7 +129,7 @@ def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
         channel=Channel.VOICE,
         language=case.person.preferred_language or "",
         time_zone=person_zone(case.person.state, case.jurisdiction.time_zone),
-        priority=routing_priority(case.priority),
+        priority=surge.surge_priority(routing_priority(case.priority), surge.case_facts(case), rules, clock.today()),
         due_at=now + DUE[WorkKind.CASE_INTERVIEW],
         queued_at=now,
         owner_id=case.owner_id,
@@ -132,7 +139,7 @@ def _interview_for(case: Case, now: dt.datetime) -> WorkItem | None:
 def work_open_for_case(*, case_id: int) -> WorkItem | None:
     """The interview of a newly opened case, unless the case is already past it."""
     case = Case.objects.select_related("person", "jurisdiction").only(*_CASE_FIELDS).filter(pk=case_id).first()
-    item = _interview_for(case, clock.now()) if case is not None else None
+    item = _interview_for(case, clock.now(), surge.rules_for(case.jurisdiction_id)) if case is not None else None
     return _create(item) if item is not None else None
 
 
@@ -140,14 +147,17 @@ def work_open_for_cases(*, case_ids: list[int]) -> list[WorkItem]:
     """The interviews of many newly opened cases (a surge), those without one open already."""
     now = clock.now()
     have = WorkItem.objects.filter(case_id__in=case_ids, kind=WorkKind.CASE_INTERVIEW, status__in=OPEN_WORK)
-    cases = (
+    cases = list(
         Case.objects.select_related("person", "jurisdiction")
         .only(*_CASE_FIELDS)
         .filter(pk__in=case_ids)
         .exclude(pk__in=have.values("case_id"))
         .order_by("pk")
     )
-    return _create_many([item for case in cases if (item := _interview_for(case, now)) is not None])
+    rules = surge.rules_by_jurisdiction({case.jurisdiction_id for case in cases})  # two queries for the whole batch
+    return _create_many(
+        [item for case in cases if (item := _interview_for(case, now, rules.get(case.jurisdiction_id))) is not None]
+    )
 
 
 def work_open_for_exposure(*, exposure_id: int) -> WorkItem | None:
@@ -170,7 +180,12 @@ def work_open_for_exposure(*, exposure_id: int) -> WorkItem | None:
             channel=Channel.VOICE,
             language=exposure.person.preferred_language or "",
             time_zone=person_zone(exposure.person.state, exposure.jurisdiction.time_zone),
-            priority=base + (5 if household else 0),
+            priority=surge.surge_priority(
+                base + (5 if household else 0),
+                surge.exposure_facts(exposure),
+                surge.rules_for(exposure.jurisdiction_id),
+                clock.today(),
+            ),
             due_at=now + DUE[WorkKind.CONTACT_NOTIFICATION],
             queued_at=now,
             # Not sticky to the owner the contact inherited from its case: nobody has spoken to them yet, so the

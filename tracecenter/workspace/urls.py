@@ -13,6 +13,7 @@ from tracecenter.workspace.views import (
     people,
     persons,
     privacy,
+    routing_admin,
     system,
     work,
 )
@@ -86,6 +87,9 @@ urlpatterns = [
     path("administration/rules/<int:pk>/", admin.rule_set_edit, name="admin_rule_set_edit"),
     path("administration/rules/<int:pk>/delete/", admin.rule_set_delete, name="admin_rule_set_delete"),
     path("administration/skills/", admin.skills, name="admin_skills"),
+    path("administration/routing/", routing_admin.routing_queues, name="admin_routing"),
+    path("administration/routing/<int:pk>/queue/", routing_admin.routing_queue, name="admin_routing_queue"),
+    path("administration/routing/<int:pk>/surge/", routing_admin.routing_surge, name="admin_routing_surge"),
     path("administration/users/", admin.users, name="admin_users"),
     path("administration/users/new/", admin.user_create, name="admin_user_create"),
     path("administration/users/<int:pk>/", admin.user_edit, name="admin_user_edit"),

@@ -91,6 +91,12 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:admin_conditions": ("get", ADMINS),
     "workspace:admin_condition_test_add": ("post", ADMINS),
     "workspace:admin_condition_test_remove": ("post", ADMINS),
+    # Routing: administrators and supervisors see their state's queues; administrators open a queue (a county's
+    # previews it and changes nothing). Surge mode is switched by the state's own administrators and supervisors
+    # only, so every role of this county-level world is refused it (test_routing_admin.py shows who may).
+    "workspace:admin_routing": ("get", ADMINS | {Role.SUPERVISOR}),
+    "workspace:admin_routing_queue": ("get", ADMINS),
+    "workspace:admin_routing_surge": ("post", set()),
     # API tokens: each holder their own (roles with a use for the API), administrators those of their jurisdiction.
     "tokens:mine": ("get", VIEWERS),
     "tokens:revoke_mine": ("post", VIEWERS),
@@ -127,6 +133,7 @@ LISTS = {
     "tokens:mine",  # everyone's own
     "tokens:revoke_mine",  # the token is named in the form, and must be the user's own
     "tokens:administered",
+    "workspace:admin_routing",  # the user's own state
 }
 CONDITION_TEST = {"loinc": "94309-2", "condition": "covid-19", "kind": "molecular"}
 PUBLIC = {"accounts:login", "accounts:logout", "accounts:sso_start", "accounts:sso_callback", "set_language"}
@@ -238,6 +245,8 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "workspace:admin_condition_test_add": county.pk,
         "workspace:admin_condition_test_remove": local_test.pk,
         "workspace:admin_team_edit": team.pk,
+        "workspace:admin_routing_queue": county.parent_id,
+        "workspace:admin_routing_surge": county.parent_id,
         **dict.fromkeys(
             [
                 "workspace:admin_user_edit",
