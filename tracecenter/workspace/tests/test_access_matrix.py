@@ -28,6 +28,13 @@ ADMINS = {Role.ADMINISTRATOR}
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:my_work": ("get", ALL),
     "workspace:bulk_assign": ("post", {Role.SUPERVISOR}),  # each record then checked on its own
+    # The routing desk: roles that take routed work, each on their own state, offers and work only
+    # (test_desk.py: another's offer or work is refused).
+    "workspace:agent_state": ("post", WORKERS),
+    "workspace:next_task": ("post", WORKERS),
+    "workspace:offer_accept": ("post", WORKERS),
+    "workspace:offer_reject": ("post", WORKERS),
+    "workspace:wrap_up": ("post", WORKERS),
     "workspace:line_list": ("get", INGESTERS),  # supervisors and epidemiologists: the roles that export
     "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
     "workspace:interview": ("get", CASE_EDITORS),
@@ -134,6 +141,11 @@ LISTS = {
     "tokens:revoke_mine",  # the token is named in the form, and must be the user's own
     "tokens:administered",
     "workspace:admin_routing",  # the user's own state
+    "workspace:agent_state",  # the routing desk: the user's own state, offers and work
+    "workspace:next_task",
+    "workspace:offer_accept",
+    "workspace:offer_reject",
+    "workspace:wrap_up",
 }
 CONDITION_TEST = {"loinc": "94309-2", "condition": "covid-19", "kind": "molecular"}
 PUBLIC = {"accounts:login", "accounts:logout", "accounts:sso_start", "accounts:sso_callback", "set_language"}
@@ -262,6 +274,8 @@ def world(users, make_case, make_person, county, other_county, make_user):
         "workspace:legal_hold_lift": hold.pk,
         "workspace:break_glass_review": grant.pk,
         "tokens:revoke": staff_token.pk,
+        # No offer or work is anyone's here: a role that takes work is told so (a redirect), the others refused.
+        **dict.fromkeys(["workspace:offer_accept", "workspace:offer_reject", "workspace:wrap_up"], case.pk),
     }
     urls = {
         name: reverse(name, args=[args.get(name, case.pk)])

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -18,7 +19,10 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
+from tracecenter.audit.models import Action
+from tracecenter.audit.services import audit_record
 from tracecenter.core.calling_windows import zone_named
 from tracecenter.core.errors import DomainError
 from tracecenter.routing import attempts, claims
@@ -43,6 +47,23 @@ def held_work(user: User, *, case_id: int | None = None, exposure_id: int | None
     return {"held": held, "wrap_up_form": work_forms.WrapUpForm(zone=zone)}
 
 
+def _taker(request: HttpRequest, object_type: str = "agent_status", object_id: object = "") -> User:
+    """The signed-in user, if their role takes routed work (case investigators, contact tracers, supervisors);
+    anyone else is refused, and the refusal is in the trail."""
+    user = signed_in(request)
+    if not policy.may_own_work(user):
+        audit_record(
+            actor=user,
+            action=Action.DENIED,
+            object_type=object_type,
+            object_id=object_id,
+            jurisdiction_id=user.jurisdiction_id,
+            detail="takes no routed work",
+        )
+        raise PermissionDenied
+    return user
+
+
 def _errors(form: Form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
@@ -50,7 +71,7 @@ def _errors(form: Form) -> str:
 @login_required
 @require_POST
 def agent_state(request: HttpRequest) -> HttpResponse:
-    user = signed_in(request)
+    user = _taker(request)
     form = work_forms.AgentStateForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Your state was not changed: %(why)s") % {"why": _errors(form)})
@@ -69,7 +90,7 @@ def agent_state(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def offer_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    user = signed_in(request)
+    user = _taker(request, "offer", pk)
     try:
         item = claims.offer_accept(actor=user, offer_id=pk)
     except DomainError as exc:
@@ -82,7 +103,7 @@ def offer_accept(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def offer_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    user = signed_in(request)
+    user = _taker(request, "offer", pk)
     form = work_forms.RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Not declined: %(why)s") % {"why": _errors(form)})
@@ -99,7 +120,7 @@ def offer_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def wrap_up(request: HttpRequest, pk: int) -> HttpResponse:
-    user = signed_in(request)
+    user = _taker(request, "work_item", pk)
     item = WorkItem.objects.select_related("jurisdiction").filter(pk=pk, holder=user).first()
     if item is None:
         messages.error(request, _("This work is not yours to finish."))
@@ -131,7 +152,7 @@ def wrap_up(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def next_task(request: HttpRequest) -> HttpResponse:
-    user = signed_in(request)
+    user = _taker(request, "work_item")
     try:
         item = claims.work_next(actor=user)
     except DomainError as exc:
