@@ -25,6 +25,7 @@ from tracecenter.accounts.models import Team, User
 from tracecenter.cases.models import Case
 from tracecenter.contacts.models import Exposure
 from tracecenter.intake.models import InboundMessage, IntakeBatch
+from tracecenter.routing.claims import route
 
 DEMO_PASSWORD = "tracecenter-demo"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,6 +43,11 @@ NOT_PAGES = {
     "accounts:sso_start",
     "accounts:sso_callback",  # the identity provider's pages (not configured in the demo)
     "workspace:bulk_assign",
+    "workspace:agent_state",  # the routing desk's actions (the desk itself is on My work, checked with an offer)
+    "workspace:next_task",
+    "workspace:offer_accept",
+    "workspace:offer_reject",
+    "workspace:wrap_up",
     "workspace:line_list",
     "workspace:derived_dates",
     "workspace:case_status",
@@ -169,6 +175,17 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     c.visit("/account/api-tokens/", "API tokens")
     c.visit("/cases/999999999/", "404")
     c.visit("/audit/", "403")
+    # The routing desk with an offer on it, then the case it opens with the attempt's form (routed here, by
+    # the same pass the worker runs).
+    c.visit("/", "my work (investigator, desk)")
+    page.get_by_label("My state").select_option("available")
+    page.get_by_role("button", name="Change my state").click()
+    page.get_by_text("You are now: Available.").wait_for()
+    route()
+    c.visit("/", "my work, an offer on the desk")
+    page.locator(".desk-offer").first.get_by_role("button", name="Accept").click()
+    page.locator("#attempt").wait_for()
+    c.check("a case with the attempt's form")
     context.clear_cookies()
     sign_in(page, live_server, "tracer", DEMO_PASSWORD)
     c.check("my work (tracer)")
