@@ -28,7 +28,7 @@ from tracecenter.routing.models import AgentStateChoice, AgentStatus, Offer, Off
 from tracecenter.routing.queues import RESERVATION_SECONDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import routing_db  # noqa: E402  (bench/ is on the path)
+import routing_db  # bench/ is on the path (above)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
