@@ -281,12 +281,14 @@ def audit_entries_hold() -> bool:
 
 
 def phase(mode: str, env: dict[str, str], pairs: Path | None = None) -> dict[str, Any]:
+    """Start the processes, put the backlog back while they load Django, then let them go together."""
     command = [sys.executable, str(Path(__file__).resolve()), mode, *([str(pairs)] if pairs else [])]
     children = [
         subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(PROCESSES)
     ]
     try:
+        reset()  # they hold no lock nor transaction until told to go
         for child in children:
             assert child.stdout is not None
             line = child.stdout.readline()
@@ -335,7 +337,7 @@ def final_pass() -> int:
 
 def measure(url: str, agents: int, items: int, seed: int) -> dict[str, Any]:
     """Build the backlog, then run the real path (routing passes; then claims of the same decisions) and the
-    bare-SQL ceiling, each from two processes, counting what each left behind."""
+    bare-SQL ceiling, each from two processes, counting what each left behind. The last phase's rows stay."""
     env = environment(url)
     stages: dict[str, float] = {}
     clock = time.perf_counter()
@@ -349,7 +351,6 @@ def measure(url: str, agents: int, items: int, seed: int) -> dict[str, Any]:
     stage("build")
     out: dict[str, Any] = {"backlog": built, "stages": stages, "load": {}}
 
-    reset()
     out["routed"] = phase("route", env)
     out["load"]["route"] = round(os.getloadavg()[0], 2)
     out["routed_counts"] = violations()
@@ -359,13 +360,11 @@ def measure(url: str, agents: int, items: int, seed: int) -> dict[str, Any]:
         pairs_file = Path(tmp) / "pairs.json"
         pairs_file.write_text(json.dumps(decided_pairs()))
         for mode in ("claim", "ceiling"):
-            reset()
             out[mode] = phase(mode, env, pairs_file)
             out["load"][mode] = round(os.getloadavg()[0], 2)
             out[f"{mode}_counts"] = violations()
             stage(mode)
     out["ceiling_audit_holds"] = audit_entries_hold()
-    reset()
     return out
 
 
