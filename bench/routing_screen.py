@@ -63,6 +63,9 @@ def _prepare(county_id: int, samples: int) -> tuple[Any, list[Any]]:
         person_create(actor=None, jurisdiction=county, data=PersonInput(first_name=f"Screen{n}", last_name="Routing"))
         for n in range(samples + WARM_UP)
     ]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("CHECKPOINT")  # the claim phases' writes flushed now, not during the measured commits
     return tracer, persons
 
 
@@ -144,6 +147,7 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
     cookie = _session_cookie(tracer)
     port = _free_port()
     latencies: list[float] = []
+    heard_at: dict[int, float] = {}  # case id -> when its offer reached the socket (wall clock, for the stages)
     missed = 0
     with tempfile.TemporaryDirectory(prefix="bench-routing-serve-") as tmp:
         log = Path(tmp) / "serve.log"
@@ -163,6 +167,7 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
                             missed += 1
                         else:
                             latencies.append((heard - began) * 1000)
+                            heard_at[case.pk] = time.time() - (time.perf_counter() - heard)
                     offer = Offer.objects.filter(item__case_id=case.pk, agent=tracer, status="pending").first()
                     if offer is not None:  # the tracer takes it and finishes it: free for the next one
                         offer_accept(actor=tracer, offer_id=offer.pk)
@@ -185,7 +190,34 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
         "offer_to_screen_p50_ms": round(statistics.median(ordered), 1) if ordered else None,
         "offer_to_screen_p99_ms": rank(0.99) if ordered else None,
         "offer_to_screen_max_ms": round(ordered[-1], 1) if ordered else None,
+        "offer_to_screen_stages_p50_ms": _stages(heard_at),
     }
+
+
+def _stages(heard_at: dict[int, float]) -> dict[str, float] | None:
+    """Where the time went, at the median, from the rows' own timestamps: the case stored -> its work item stored
+    (the CaseOpened delivery) -> the routing pass that offered it began (the WorkItemCreated delivery's start; the
+    offer's `offered_at` is the pass's moment) -> the push stored (the pass: snapshot, engine, claim; then the
+    OfferMade delivery) -> the socket heard it (the fan-out and the socket)."""
+    from tracecenter.cases.models import Case
+    from tracecenter.core.models import PushMessage
+    from tracecenter.routing.models import Offer, WorkItem
+
+    if not heard_at:
+        return None
+    spans: dict[str, list[float]] = {"case_to_work": [], "work_to_pass": [], "pass_to_push": [], "push_to_socket": []}
+    for case_id, heard in heard_at.items():
+        opened = Case.objects.get(pk=case_id).opened_at
+        item = WorkItem.objects.get(case_id=case_id)
+        offer = Offer.objects.get(item=item)
+        pushed = PushMessage.objects.filter(kind="work.offer", data__offer_id=offer.pk).order_by("pk").first()
+        if pushed is None:
+            continue
+        spans["case_to_work"].append((item.created_at - opened).total_seconds())
+        spans["work_to_pass"].append((offer.offered_at - item.created_at).total_seconds())
+        spans["pass_to_push"].append((pushed.created_at - offer.offered_at).total_seconds())
+        spans["push_to_socket"].append(heard - pushed.created_at.timestamp())
+    return {name: round(statistics.median(values) * 1000, 1) for name, values in spans.items() if values}
 
 
 if __name__ == "__main__":  # pragma: no cover - a module of bench/routing.py
