@@ -71,7 +71,9 @@ have languages, teams, jurisdictions, roles and capacities (one call, three text
    creates the work, the work's event routes it, the offer's event pushes it). The tracer then accepts
    and completes the work, and the next case is opened 0.2 s later; `--screen-samples` cases after 2
    not counted (the server's first deliveries load its code). `offer_to_screen_p50_ms`, `_p99_ms`
-   (nearest rank), `_max_ms`; `offer_to_screen_missed` counts offers not heard within 10 s. A quiet
+   (nearest rank), `_max_ms`; `offer_to_screen_missed` counts offers not heard within 10 s;
+   `offer_to_screen_stages_p50_ms` splits it into its hops, from the rows' own times (case stored ->
+   its work stored -> the routing pass began -> the push stored -> the socket heard it). A quiet
    center: one case at a time, no other load on the server.
 
 Everything (PostgreSQL, the server, the claiming processes, the bench) runs on one machine and shares
