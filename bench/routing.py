@@ -25,7 +25,8 @@ have languages, teams, jurisdictions, roles and capacities (one call, three text
 
 4. The claim path in the database (bench/routing_db.py). The bench creates its own PostgreSQL
    database (`--database`, default tracecenter_bench_routing on 127.0.0.1:5432), migrates it with
-   Django's migrate and drops it at the end. In it: a state of 4 counties and 20 teams; `--db-agents`
+   Django's migrate and drops it at the end. In it: a state of 4 counties and 20 teams, calling hours
+   all day (so that it routes whenever it is run; each item's window is still checked); `--db-agents`
    tracers (half case investigators, half contact tracers, 30% speaking a second language natively,
    fluently or conversationally) signed in to routing, available, idle for up to an hour, with the
    default capacities (one call, three texts) or, for a fifth, a planner's; `--db-items` waiting work
@@ -33,10 +34,11 @@ have languages, teams, jurisdictions, roles and capacities (one call, three text
    fifth of them texts, 30% in another language than the working one, priorities of the case's flow,
    waiting up to 3 hours (so every workflow step occurs), half with an owner, 5% declined before by
    someone. Then, three phases, each from the same starting state (the items waiting again, the
-   tracers' idle times put back, offers, audit entries and events emptied, VACUUM, CHECKPOINT), each
+   tracers' idle times put back, offers, audit entries, events and pushes emptied, VACUUM, CHECKPOINT), each
    from `db_processes` (2) OS processes started together:
    - the real path (`db_claims_per_s`): each process runs routing passes (`claims.route`: the snapshot
-     of tracers and the 5,000 most urgent items, the engine's decisions, `claims.claim` for each) until
+     of tracers and of the 5,000 most urgent items that may be called now, the state's queues, the
+     engine's decisions, `claims.claim` for each) until
      two passes in a row offer nothing; offers made over the time from the start to the end of the last
      pass that offered something. Both processes decide alike from alike snapshots, so they contend for
      every item, as two workers routing one state at once do;
@@ -51,10 +53,11 @@ have languages, teams, jurisdictions, roles and capacities (one call, three text
      its deadline), the item's status, the tracer's idle time, the audit entry (the same columns, with
      the HMAC of its content under the audit chain's key, as `audit_record` writes it: the chain itself
      is linked later by the sealer, in no claim's transaction, so the copy is faithful;
-     `db_ceiling_audit_entries_verify` checks every one), the OfferMade event in the outbox and its
-     delivery rows for the subscribers the application has, with the NOTIFY that wakes the workers;
-     then the commit. tests/test_bench_routing.py checks that it writes the same rows as a real claim
-     and refuses what a real claim refuses.
+     `db_ceiling_audit_entries_verify` checks every one), the OfferMade event in the outbox (and
+     delivery rows, with the NOTIFY that wakes the workers, for whatever subscribers the application
+     has: none today), and the push to the tracer's screen (its row: without Redis that is all a
+     claim outside the web server does); then the commit. tests/test_bench_routing.py checks that it
+     writes the same rows as a real claim and refuses what a real claim refuses.
    `db_vs_ceiling` is the real path over the ceiling (the aim: 0.5 or better), `db_claim_only_vs_ceiling`
    the same for the claims alone. After each phase, in SQL: `db_double_assignments` (items with more
    than one offer pending or accepted: two tracers at once, or accepted twice), `db_over_capacity`
@@ -68,10 +71,11 @@ have languages, teams, jurisdictions, roles and capacities (one call, three text
    second factor passed) with a WebSocket open on /live/. A case is opened through
    `cases.services.case_open`; the clock runs from just before that call until the socket receives the
    push `work.offer` naming an offer of the case's interview to that tracer (its CaseOpened event
-   creates the work, the work's event routes it, the offer's event pushes it). The tracer then accepts
-   and completes the work, and the next case is opened 0.2 s later; `--screen-samples` cases after 2
-   not counted (the server's first deliveries load its code). `offer_to_screen_p50_ms`, `_p99_ms`
-   (nearest rank), `_max_ms`; `offer_to_screen_missed` counts offers not heard within 10 s;
+   creates the work, the work's event runs a routing pass, whose claim writes the push). The tracer
+   then accepts and wraps the attempt up as reached, and the next case is opened 0.2 s later;
+   `--screen-samples` cases after 2 not counted (the server's first deliveries load its code).
+   `offer_to_screen_p50_ms`, `_p99_ms` (nearest rank), `_max_ms`; `offer_to_screen_missed` counts
+   offers not heard within 10 s;
    `offer_to_screen_stages_p50_ms` splits it into its hops, from the rows' own times (case stored ->
    its work stored -> the routing pass began -> the push stored -> the socket heard it). A quiet
    center: one case at a time, no other load on the server.

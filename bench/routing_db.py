@@ -33,7 +33,14 @@ COUNTIES = 4
 TEAMS_PER_COUNTY = 5
 OTHER_LANGUAGES = ["es", "zh", "vi", "ht", "ru", "ko"]
 # Tables a phase writes: emptied (or put back) before the next phase, so that each starts alike.
-RUN_TABLES = ("routing_offer", "audit_auditentry", "audit_auditchainhead", "core_eventdelivery", "core_outboxevent")
+RUN_TABLES = (
+    "routing_offer",
+    "audit_auditentry",
+    "audit_auditchainhead",
+    "core_eventdelivery",
+    "core_outboxevent",
+    "core_pushmessage",
+)
 
 
 # --- The database of the bench: created, migrated, dropped.
@@ -77,6 +84,8 @@ def environment(url: str) -> dict[str, str]:
     os.environ.setdefault("TRACECENTER_VAR_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracecenter.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
+    # The embedded default (no Redis): a push is its row, and the web server's own process reads it.
+    os.environ.pop("REDIS_URL", None)
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")])}
 
 
@@ -119,8 +128,12 @@ def build(agent_count: int, item_count: int, seed: int) -> dict[str, Any]:
 
     rng = random.Random(seed)
     now = clock.now()
-    state = Jurisdiction.objects.create(name="Bench State", code="bench-routing")
-    counties = [Jurisdiction.objects.create(name=f"County {n}", code=f"bench-routing-{n}", parent=state) for n in range(COUNTIES)]
+    # Calls allowed all day: the bench routes whenever it is run (the calling window is still checked per item).
+    hours = {"calling_from": dt.time(0, 0), "calling_until": dt.time(23, 59, 59, 999999)}
+    state = Jurisdiction.objects.create(name="Bench State", code="bench-routing", **hours)
+    counties = [
+        Jurisdiction.objects.create(name=f"County {n}", code=f"bench-routing-{n}", parent=state, **hours) for n in range(COUNTIES)
+    ]
     teams = {c.pk: [Team.objects.create(name=f"Team {n}", jurisdiction=c) for n in range(TEAMS_PER_COUNTY)] for c in counties}
     users = []
     for n in range(agent_count):
@@ -402,7 +415,8 @@ def _claim(pairs: list[list[int]]) -> dict[str, Any]:
 
 # The ceiling's claim, in plain SQL: the same locks and checks as claims.claim, the same rows written.
 LOCK_ITEM = (
-    "SELECT channel, excluded, jurisdiction_id FROM routing_workitem WHERE id = %s AND status = 'queued' FOR UPDATE SKIP LOCKED"
+    "SELECT channel, excluded, jurisdiction_id FROM routing_workitem WHERE id = %(item)s AND status = 'queued' "
+    "AND (not_before IS NULL OR not_before <= %(now)s) FOR UPDATE SKIP LOCKED"
 )
 LOCK_AGENT = """
 SELECT s.state, s.capacity,
@@ -432,6 +446,11 @@ WITH offer AS (
                               'expires_at', %(expires_text)s::text),
            %(origin)s, %(now)s
     FROM offer RETURNING id
+), pushed AS (
+    INSERT INTO core_pushmessage ("group", kind, data, created_at)
+    SELECT 'user.' || %(agent)s::bigint, 'work.offer',
+           jsonb_build_object('offer_id', offer.id, 'item_id', %(item)s::bigint, 'status', 'pending'), %(now)s
+    FROM offer
 ), delivery AS (
     INSERT INTO core_eventdelivery (event_id, subscriber, state, attempts, next_attempt_at, claim, last_error, created_at)
     SELECT event.id, s.name, 'pending', 0, %(now)s, '', '', %(now)s FROM event, unnest(%(subscribers)s::text[]) AS s(name)
@@ -442,7 +461,8 @@ SELECT pg_notify('tracecenter_work', '') WHERE EXISTS (SELECT 1 FROM delivery)
 
 
 def _ceiling(pairs: list[list[int]], conn: Any) -> dict[str, Any]:
-    """claims.claim's transaction without Django: three statements and a commit per claim."""
+    """claims.claim's transaction without Django: three statements and a commit per claim. (Without Redis, what
+    claims.claim does after its commit is to poke this process's push fan-out, which only a web server runs: nothing.)"""
     from django.conf import settings
     from psycopg.types.json import Jsonb
 
@@ -464,7 +484,8 @@ def _ceiling(pairs: list[list[int]], conn: Any) -> dict[str, Any]:
         began = time.time()
         for item_id, agent_id, step in pairs:
             with conn.transaction(), conn.cursor() as cur:
-                row = cur.execute(LOCK_ITEM, (item_id,)).fetchone()
+                claimed_at = dt.datetime.now(dt.UTC)
+                row = cur.execute(LOCK_ITEM, {"item": item_id, "now": claimed_at}).fetchone()
                 if row is None or agent_id in row[1]:
                     continue
                 channel, _excluded, jurisdiction = row
@@ -473,11 +494,11 @@ def _ceiling(pairs: list[list[int]], conn: Any) -> dict[str, Any]:
                     continue
                 if agent[2] >= int(agent[1].get(channel, DEFAULT_CAPACITY.get(channel, 0))):
                     continue
-                now = dt.datetime.now(dt.UTC)
+                now, at = claimed_at, dt.datetime.now(dt.UTC)  # the claim's moment; the audit entry's own
                 expires = now + dt.timedelta(seconds=RESERVATION_SECONDS)
                 detail = f"offered to user {agent_id}"
                 content = {
-                    "at": now.isoformat(timespec="microseconds"),
+                    "at": at.isoformat(timespec="microseconds"),
                     "actor_id": None,
                     "actor_username": "",
                     "actor_role": "",
@@ -499,7 +520,7 @@ def _ceiling(pairs: list[list[int]], conn: Any) -> dict[str, Any]:
                         "now": now,
                         "expires": expires,
                         "expires_text": expires.isoformat(),
-                        "at": now,
+                        "at": at,
                         "object_id": str(item_id),
                         "jurisdiction": jurisdiction,
                         "audit_channel": context.channel,

@@ -5,8 +5,8 @@ workers inside and no Redis, the embedded default) runs on the bench's database;
 (a session made as a sign-in makes it, second factor passed) holds a WebSocket open on /live/; a case
 is opened through `cases.services.case_open`, and the clock runs until that socket receives the push
 `work.offer` naming an offer, to that tracer, of the new case's interview. Between two cases the
-tracer accepts the offer and completes the work (`offer_accept`, `work_complete`), as a tracer
-would, so that they are free for the next.
+tracer accepts the offer and wraps the attempt up as reached (`offer_accept`, `work_wrap_up`), as a
+tracer would, so that they are free for the next.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PUSH_MODULE = "tracecenter.workspace.live_work"
+PUSH_MODULE = "tracecenter.routing.pushes"  # the offer pushed to the tracer, by the claim itself
 WARM_UP = 2  # cases opened before the measured ones: the server's first deliveries load its code and connections
 TIMEOUT = 10.0  # seconds one offer may take before it counts as missed
 
@@ -140,7 +140,8 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
 
     from tracecenter.cases.services import case_open
     from tracecenter.core import clock
-    from tracecenter.routing.claims import offer_accept, work_complete
+    from tracecenter.routing.attempts import work_wrap_up
+    from tracecenter.routing.claims import offer_accept
     from tracecenter.routing.models import Offer
 
     tracer, persons = _prepare(county_id, samples)
@@ -171,7 +172,7 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
                     offer = Offer.objects.filter(item__case_id=case.pk, agent=tracer, status="pending").first()
                     if offer is not None:  # the tracer takes it and finishes it: free for the next one
                         offer_accept(actor=tracer, offer_id=offer.pk)
-                        work_complete(actor=tracer, item_id=offer.item_id, disposition="reached")
+                        work_wrap_up(actor=tracer, item_id=offer.item_id, disposition="reached")
                     time.sleep(0.2)  # the answer's own deliveries settle before the next case
         finally:
             server.terminate()
@@ -197,8 +198,8 @@ def measure(env: dict[str, str], county_id: int, samples: int) -> dict[str, Any]
 def _stages(heard_at: dict[int, float]) -> dict[str, float] | None:
     """Where the time went, at the median, from the rows' own timestamps: the case stored -> its work item stored
     (the CaseOpened delivery) -> the routing pass that offered it began (the WorkItemCreated delivery's start; the
-    offer's `offered_at` is the pass's moment) -> the push stored (the pass: snapshot, engine, claim; then the
-    OfferMade delivery) -> the socket heard it (the fan-out and the socket)."""
+    offer's `offered_at` is the pass's moment) -> the push stored (the pass: snapshot, engine, and the claim, which
+    writes the push in its own transaction) -> the socket heard it (the commit, the fan-out and the socket)."""
     from tracecenter.cases.models import Case
     from tracecenter.core.models import PushMessage
     from tracecenter.routing.models import Offer, WorkItem

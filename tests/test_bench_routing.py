@@ -20,7 +20,7 @@ from tracecenter.accounts.roles import Role
 from tracecenter.audit.models import AuditEntry
 from tracecenter.cases.models import Case
 from tracecenter.core import clock, events
-from tracecenter.core.models import EventDelivery, OutboxEvent
+from tracecenter.core.models import EventDelivery, OutboxEvent, PushMessage
 from tracecenter.people.services import PersonInput, person_create
 from tracecenter.routing.claims import claim
 from tracecenter.routing.events import OfferMade
@@ -74,7 +74,14 @@ def _written(item: WorkItem) -> dict[str, Any]:
     offer = Offer.objects.get(item=item)
     entry = AuditEntry.objects.get(object_type="work_item", object_id=str(item.pk))
     event = next(e for e in OutboxEvent.objects.filter(name="OfferMade") if e.payload["item_id"] == item.pk)
-    return {"offer": offer, "entry": entry, "event": event, "deliveries": EventDelivery.objects.filter(event=event)}
+    pushed = PushMessage.objects.get(kind="work.offer", data__item_id=item.pk)
+    return {
+        "offer": offer,
+        "entry": entry,
+        "event": event,
+        "deliveries": EventDelivery.objects.filter(event=event),
+        "push": pushed,
+    }
 
 
 def test_the_ceiling_writes_the_rows_a_real_claim_writes(county):
@@ -97,6 +104,11 @@ def test_the_ceiling_writes_the_rows_a_real_claim_writes(county):
         made = events.decode(rows["event"].name, rows["event"].payload)
         assert made == OfferMade(offer_id=offer.pk, item_id=item.pk, agent_id=agent.pk, expires_at=offer.expires_at)
         assert rows["entry"].detail == f"offered to user {agent.pk}"
+        # The tracer's screen is told in the same transaction: the same push, to them alone.
+        assert (rows["push"].group, rows["push"].data) == (
+            f"user.{agent.pk}",
+            {"offer_id": offer.pk, "item_id": item.pk, "status": "pending"},
+        )
     assert AgentStatus.objects.get(user=bare_agent).idle_since > before
 
     # The same columns, apart from what names the item, the agent and the moment.
@@ -113,10 +125,11 @@ def test_the_ceiling_writes_the_rows_a_real_claim_writes(county):
 def test_the_ceiling_refuses_what_a_real_claim_refuses(county):
     full, excluded, away = _agent(county, "full", voice=1), _agent(county, "excluded"), _agent(county, "away")
     AgentStatus.objects.filter(user=away).update(state=AgentStateChoice.BREAK)
-    taken, refused_by, for_away, for_full, gone = _items(county, 5)
+    taken, refused_by, for_away, for_full, gone, later = _items(county, 6)
     assert claim(item_id=taken.pk, agent_id=full.pk, step=0, now=clock.now()) is not None
     WorkItem.objects.filter(pk=refused_by.pk).update(excluded=[excluded.pk])
     WorkItem.objects.filter(pk=gone.pk).update(status=WorkStatus.CANCELED)
+    WorkItem.objects.filter(pk=later.pk).update(not_before=clock.now() + dt.timedelta(hours=2))
 
     pairs = [
         [taken.pk, excluded.pk, 0],  # offered already
@@ -124,7 +137,10 @@ def test_the_ceiling_refuses_what_a_real_claim_refuses(county):
         [for_away.pk, away.pk, 0],  # on a break
         [for_full.pk, full.pk, 0],  # their one call is taken
         [gone.pk, excluded.pk, 0],  # no longer waiting
+        [later.pk, excluded.pk, 0],  # held back for a retry two hours from now
     ]
+    for item_id, agent_id, step in pairs:
+        assert claim(item_id=item_id, agent_id=agent_id, step=step, now=clock.now()) is None
     assert _ceiling(pairs) == 0
     assert Offer.objects.count() == 1
     assert routing_db.violations() == {"double": 0, "over": 0, "mismatch": 0, "offers": 1}
