@@ -55,7 +55,11 @@ def unreachable(url: str) -> str | None:
         with psycopg.connect(f"{base}/postgres", connect_timeout=5):
             return None
     except Exception as exc:  # any failure to connect: the section says why instead of failing the bench
-        return f"not measured: PostgreSQL is not reachable at {url.rpartition('/')[0]} ({type(exc).__name__}: {exc})".strip()
+        from urllib.parse import urlsplit
+
+        where = urlsplit(url)  # host and port only: a password in the URL stays out of the output
+        why = " ".join(str(exc).split())
+        return f"not measured: PostgreSQL is not reachable at {where.hostname}:{where.port or 5432} ({type(exc).__name__}: {why})"
 
 
 def _admin(url: str, statement: str) -> None:
