@@ -53,6 +53,10 @@ from tracecenter.routing.models import (
 
 SERVICE_TARGET_MINUTES = env_int("ROUTING_SERVICE_TARGET_MINUTES", 60)
 PAGE_SIZE = 50
+# Today's answers to offers; one that timed out is noted by the next routing pass, seconds (at worst, while the
+# workers are down, longer) after its deadline: counted when that is within this.
+ANSWERED = (OfferStatus.ACCEPTED, OfferStatus.REJECTED, OfferStatus.TIMED_OUT)
+ANSWER_LATE = dt.timedelta(hours=1)
 # The order agents are listed in: those who can take work first, then those who are away.
 STATE_ORDER = [state.value for state in AgentStateChoice]
 _NOTHING = Q(pk__in=[])
@@ -167,10 +171,10 @@ def day_start(now: dt.datetime) -> dt.datetime:
 def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int = SERVICE_TARGET_MINUTES) -> list[QueueRow]:
     """Per queue and channel: the work open now, today's service level and today's answers.
 
-    Two grouped queries: one over the work items (open now, or come in today), one over the offers (answered
-    today, or made within the target for today's work). The service level is counted from the offers' side, a
-    join, rather than by a look-up of each item's offers: with a surge's 100,000 items of today, a look-up each
-    cost seconds on PostgreSQL (and its JIT compiling the plan, seconds more).
+    Two grouped queries, after a look-up of where today's work begins: one over the work items (open now, or come
+    in today), one over the offers (answered today, or made within the target for today's work). The service level
+    is counted from the offers' side, a join, rather than by a look-up of each item's offers: with a surge's
+    100,000 items of today, a look-up each cost seconds on PostgreSQL (and its JIT compiling the plan, seconds more).
     """
     rows: dict[tuple[str, str], QueueRow] = {}
 
@@ -182,7 +186,13 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
     start, target = day_start(now), dt.timedelta(minutes=target_minutes)
     until = Value(now, output_field=DateTimeField())
     waiting = Q(status=WorkStatus.QUEUED)
-    todays = Q(created_at__gte=start, created_at__lte=now)
+    # Neither when work came in nor when an offer was answered has an index, and the tables keep every day's work:
+    # the queries are bounded by indexes they have instead, so that they read today's rows, never the history.
+    # Work items are numbered as they come in: today's are numbered after the last one of before midnight (found
+    # from the newest backwards on the primary key). An offer answered today expired today, or shortly before
+    # (one that timed out is answered by the next pass, seconds after its deadline).
+    last_before = WorkItem.objects.filter(created_at__lt=start).order_by("-pk").values_list("pk", flat=True).first() or 0
+    todays = Q(pk__gt=last_before, created_at__gte=start, created_at__lte=now)
     # Decided: its target has passed, by now or before it closed (closed earlier without an offer: not decided).
     decided = Q(created_at__gte=start, created_at__lte=F("latest"))
     for kind, channel, queued, offered, in_progress, oldest, due in (
@@ -205,13 +215,15 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
         line.missed = due  # less those met, below
     answered = Q(answered_at__gte=start)
     in_time = Q(item__created_at__gte=start, item__created_at__lte=now, offered_at__lte=F("in_time"))
+    answered_bound = Q(status__in=ANSWERED, expires_at__gte=start - ANSWER_LATE) & answered  # offer_pending_idx
+    in_time_bound = Q(item_id__gt=last_before) & in_time  # the offers' index of their item
     for kind, channel, met, met_decided, accepted, rejected, timed_out in (
         offers_in_reach(viewer)
         .annotate(
             in_time=ExpressionWrapper(F("item__created_at") + target, output_field=DateTimeField()),
             latest=ExpressionWrapper(Coalesce(F("item__closed_at"), until) - target, output_field=DateTimeField()),
         )
-        .filter(answered | in_time)
+        .filter(answered_bound | in_time_bound)
         .order_by()
         .values_list("item__kind", "item__channel")
         .annotate(
