@@ -129,7 +129,8 @@ def agents_in_reach(viewer: Viewer | None) -> QuerySet[AgentStatus]:
 class QueueRow:
     kind: str
     channel: str
-    queued: int = 0
+    queued: int = 0  # waiting for a tracer now
+    scheduled: int = 0  # waiting for its time: a retry or a callback later
     offered: int = 0
     in_progress: int = 0
     oldest_queued_at: dt.datetime | None = None
@@ -163,6 +164,11 @@ class QueueRow:
         return None if level is None else round(level * 100)
 
 
+def due_now(now: dt.datetime) -> Q:
+    """Work waiting for a tracer now: queued, and not held back for a retry or a callback (`not_before`)."""
+    return Q(status=WorkStatus.QUEUED) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+
+
 def day_start(now: dt.datetime) -> dt.datetime:
     """Midnight of `now`'s day in the center's time zone: "today" of the figures."""
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -185,7 +191,7 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
         row(kind, Channel.VOICE)
     start, target = day_start(now), dt.timedelta(minutes=target_minutes)
     until = Value(now, output_field=DateTimeField())
-    waiting = Q(status=WorkStatus.QUEUED)
+    waiting = due_now(now)
     # Neither when work came in nor when an offer was answered has an index, and the tables keep every day's work:
     # the queries are bounded by indexes they have instead, so that they read today's rows, never the history.
     # Work items are numbered as they come in: today's are numbered after the last one of before midnight (found
@@ -195,7 +201,7 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
     todays = Q(pk__gt=last_before, created_at__gte=start, created_at__lte=now)
     # Decided: its target has passed, by now or before it closed (closed earlier without an offer: not decided).
     decided = Q(created_at__gte=start, created_at__lte=F("latest"))
-    for kind, channel, queued, offered, in_progress, oldest, due in (
+    for kind, channel, queued, scheduled, offered, in_progress, oldest, due in (
         work_in_reach(viewer)
         .filter(Q(status__in=OPEN_WORK) | todays)
         .annotate(latest=ExpressionWrapper(Coalesce(F("closed_at"), until) - target, output_field=DateTimeField()))
@@ -203,6 +209,7 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
         .values_list("kind", "channel")
         .annotate(
             queued=Count("pk", filter=waiting),
+            scheduled=Count("pk", filter=Q(status=WorkStatus.QUEUED, not_before__gt=now)),
             offered=Count("pk", filter=Q(status=WorkStatus.OFFERED)),
             in_progress=Count("pk", filter=Q(status=WorkStatus.ACCEPTED)),
             oldest=Min("queued_at", filter=waiting),
@@ -210,7 +217,8 @@ def queue_rows(viewer: Viewer | None, *, now: dt.datetime, target_minutes: int =
         )
     ):
         line = row(kind, channel)
-        line.queued, line.offered, line.in_progress, line.oldest_queued_at = queued, offered, in_progress, oldest
+        line.queued, line.scheduled, line.offered, line.in_progress = queued, scheduled, offered, in_progress
+        line.oldest_queued_at = oldest
         line.oldest_age = now - oldest if oldest is not None else None
         line.missed = due  # less those met, below
     answered = Q(answered_at__gte=start)
@@ -336,10 +344,11 @@ class WaitingRow:
 def waiting_page(
     viewer: Viewer | None, number: str | int | None, *, now: dt.datetime, kind: str = "", size: int = PAGE_SIZE
 ) -> tuple[Page[WorkItem], list[WaitingRow]]:
-    """One page of the work waiting for a tracer, in the order routing offers it: the most urgent, then the oldest."""
+    """One page of the work waiting for a tracer now, in the order routing offers it: the most urgent, then the
+    oldest (a retry or a callback counts from when it came due)."""
     items = (
         work_in_reach(viewer)
-        .filter(status=WorkStatus.QUEUED)
+        .filter(due_now(now))
         .select_related("jurisdiction")
         .only("kind", "channel", "priority", "queued_at", "due_at", "language", "case_id", "exposure_id", "jurisdiction__name")
     )

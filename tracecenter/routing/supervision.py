@@ -8,8 +8,9 @@ ids only, every refusal of something outside the reach too; a refusal names the 
 Moving work is a routing action like any other offer, not an assignment around routing: a pending offer of the
 item is withdrawn, then the item is offered to the tracer through `claims.claim`, which re-checks under row locks
 that the tracer is still routable and has room on the item's channel. The tracer answers it as any offer, within
-its time. The checks made before (state, capacity, jurisdiction, language, an earlier refusal) are there to say
-*why* a tracer cannot take it; the claim stays the judge.
+the state's offer time for that kind of work. The checks made before (state, capacity, jurisdiction, language, an
+earlier refusal; work held back for a retry or a callback, or outside the person's calling hours) are there to
+say *why* it cannot be offered; the claim stays the judge.
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ import datetime as dt
 
 from django.db import transaction
 from django.db.models import Count
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracecenter.accounts import policy
-from tracecenter.accounts.models import User, UserLanguage
+from tracecenter.accounts.models import Jurisdiction, User, UserLanguage
 from tracecenter.audit.models import Action
 from tracecenter.audit.services import audit_record
 from tracecenter.core import clock, events
 from tracecenter.core.codes.language import language_name
 from tracecenter.core.errors import DomainError
-from tracecenter.routing import board
-from tracecenter.routing.claims import LEVEL, ROUTABLE_STATES, agent_set_state, claim
-from tracecenter.routing.events import AgentStateChanged, OfferAnswered
+from tracecenter.routing import board, pushes
+from tracecenter.routing.claims import LEVEL, ROUTABLE_STATES, agent_set_state, callable_now, claim
+from tracecenter.routing.events import OfferAnswered
 from tracecenter.routing.models import (
     OPEN_WORK,
     AgentStateChoice,
@@ -41,7 +42,7 @@ from tracecenter.routing.models import (
     WorkItem,
     WorkStatus,
 )
-from tracecenter.routing.queues import language_requirement
+from tracecenter.routing.queues import RESERVATION_SECONDS, language_requirement, specs_for
 
 MAX_REASON = 120  # AgentStatus.reason; the same limit for every reason given on the board
 PRIORITY_MIN, PRIORITY_MAX = 0, 100
@@ -120,11 +121,9 @@ def agent_force_state(*, actor: User, agent_id: int, state: str, reason: str) ->
         raise DomainError(_("Choose one of the listed values."), field="state")
     agent = _tracer_in_reach(actor, agent_id, detail=state)
     reason = _clean_reason(reason, required=_("Say why you change this tracer's state."))
-    with transaction.atomic():
-        # The claim path's own service: it checks the supervisor's jurisdiction again and audits the change.
-        status = agent_set_state(actor=actor, agent=agent, state=state, reason=reason)
-        events.publish(AgentStateChanged(agent_id=agent.pk, jurisdiction_id=agent.jurisdiction_id, state=status.state))
-    return status
+    # The claim path's own service: it checks the supervisor's jurisdiction again, audits the change and announces
+    # it (AgentStateChanged), which the boards showing the tracer hear of.
+    return agent_set_state(actor=actor, agent=agent, state=state, reason=reason)
 
 
 # --- Re-prioritising open work.
@@ -210,11 +209,22 @@ def work_item_move(*, actor: User, item_id: int, agent_id: int, now: dt.datetime
     if item.status == WorkStatus.ACCEPTED:
         raise DomainError(_("This work is in progress with a tracer: it cannot be moved."), field="item")
     tracer = _tracer_in_reach(actor, agent_id, detail="move")
+    now = now or clock.now()
+    if item.not_before is not None and item.not_before > now:
+        raise DomainError(
+            _("This work is held back until %(at)s (a retry or a callback the person asked for): it cannot be offered before.")
+            % {"at": timezone.localtime(item.not_before).strftime("%Y-%m-%d %H:%M")},
+            field="item",
+        )
+    if not callable_now(item, now):
+        raise DomainError(_("It is outside the person's calling hours: this work cannot be offered now."), field="item")
     problem = _why_not(item, tracer, AgentStatus.objects.filter(user=tracer).first())
     if problem is not None:
         field, message = problem
         raise DomainError(message, field=field)
-    now = now or clock.now()
+    state = Jurisdiction.objects.get(pk=item.jurisdiction.ancestors_and_self()[0])
+    spec = specs_for(state).get(item.kind)
+    seconds = spec.offer_seconds if spec is not None else RESERVATION_SECONDS  # the state's own offer time for the kind
     with transaction.atomic():
         locked = (
             WorkItem.objects.select_for_update().filter(pk=item.pk, status__in=(WorkStatus.QUEUED, WorkStatus.OFFERED)).first()
@@ -225,6 +235,7 @@ def work_item_move(*, actor: User, item_id: int, agent_id: int, now: dt.datetime
             offer.status, offer.answered_at, offer.reason = OfferStatus.WITHDRAWN, now, MOVED
             offer.save(update_fields=["status", "answered_at", "reason"])
             events.publish(OfferAnswered(offer_id=offer.pk, item_id=locked.pk, agent_id=offer.agent_id, status=offer.status))
+            pushes.offer_changed(agent_id=offer.agent_id, offer_id=offer.pk, item_id=locked.pk, status=offer.status)
             audit_record(
                 actor=actor,
                 action=Action.ASSIGN,
@@ -237,7 +248,7 @@ def work_item_move(*, actor: User, item_id: int, agent_id: int, now: dt.datetime
             locked.status = WorkStatus.QUEUED
             locked.save(update_fields=["status"])
         # Step 0: a supervisor's choice stands in for the workflow, whose steps only order whom routing tries.
-        made = claim(item_id=locked.pk, agent_id=tracer.pk, step=0, now=now)
+        made = claim(item_id=locked.pk, agent_id=tracer.pk, step=0, now=now, offer_seconds=seconds)
         if made is None:
             # The tracer's state or load changed since the checks above: leaving the block undoes the withdrawal.
             raise DomainError(

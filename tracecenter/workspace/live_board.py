@@ -1,5 +1,9 @@
 """The supervisor's board kept live: routing's events become a "work.board" push to those who watch the work.
 
+Work created, offered, answered (accepted, declined, timed out, withdrawn) or back after an attempt, and a
+tracer's state changed (by them, by a supervisor, by a wrap-up that freed them; the state an accepted or a
+missed offer sets is heard through that offer's answer).
+
 The groups are the access policy's for a record of the work's jurisdiction and team (`policy.record_groups`), so
 a board hears only of work it shows; tracers, whose browsers join only their own group, hear nothing of it. A
 push says which item or tracer changed (ids only) and the page fetches its regions again through the board's own
@@ -15,12 +19,12 @@ from typing import Any
 from tracecenter.accounts import policy
 from tracecenter.accounts.models import Jurisdiction, User
 from tracecenter.core import events, push
-from tracecenter.routing.events import AgentStateChanged, OfferAnswered, OfferMade, WorkItemCreated
+from tracecenter.routing.events import AgentStateChanged, OfferAnswered, OfferMade, WorkItemCreated, WorkItemRequeued
 from tracecenter.routing.models import WorkItem
 
 KIND = "work.board"
 
-WorkEvent = WorkItemCreated | OfferMade | OfferAnswered
+WorkEvent = WorkItemCreated | OfferMade | OfferAnswered | WorkItemRequeued
 
 
 def _push_once_per_group(targets: Iterable[tuple[list[str], dict[str, Any]]]) -> None:
@@ -40,7 +44,7 @@ def on_work_changed(event: WorkEvent) -> None:
 
 
 def on_work_changed_batch(batch: Sequence[WorkEvent]) -> None:
-    """New work, an offer made or answered: the boards over the work's jurisdiction and team."""
+    """New work, an offer made or answered, work back after an attempt: the boards over its jurisdiction and team."""
     ids = {event.item_id for event in batch}
     # Per jurisdiction and team, one item: the groups depend on nothing else (one grouped read, however many items).
     places = (
@@ -82,6 +86,9 @@ def register() -> None:
     )
     events.subscribe(
         OfferAnswered, on_work_changed, batch=on_work_changed_batch, name="tracecenter.workspace.live_board.on_offer_answered"
+    )
+    events.subscribe(
+        WorkItemRequeued, on_work_changed, batch=on_work_changed_batch, name="tracecenter.workspace.live_board.on_work_requeued"
     )
     events.subscribe(
         AgentStateChanged,

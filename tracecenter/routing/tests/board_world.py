@@ -36,6 +36,7 @@ def work(
     holder: User | None = None,
     due_in: dt.timedelta | None = dt.timedelta(hours=24),
     excluded: list[int] | None = None,
+    not_before: dt.datetime | None = None,
 ) -> WorkItem:
     now = clock.now()
     item = WorkItem.objects.create(
@@ -51,6 +52,7 @@ def work(
         status=status,
         holder=holder,
         excluded=excluded or [],
+        not_before=not_before,
         closed_at=now - closed_ago if closed_ago is not None else None,
     )
     WorkItem.objects.filter(pk=item.pk).update(created_at=now - created_ago)  # auto_now_add: set apart

@@ -302,6 +302,43 @@ def test_work_in_progress_or_closed_is_not_moved(supervisor, cases, two_investig
     assert WorkItem.objects.get(pk=held.pk).holder == first
 
 
+def test_work_held_back_for_a_retry_or_a_callback_is_not_moved_before_its_time(supervisor, cases, two_investigators):
+    _first, second = two_investigators
+    later = work(cases[0], not_before=clock.now() + HOUR)
+    error = _refusal(supervisor, later, second)
+    assert error.field == "item" and "held back until" in error.message
+    assert not Offer.objects.filter(item=later).exists()
+
+
+def test_work_is_not_moved_outside_the_persons_calling_hours(supervisor, cases, two_investigators, county, state):
+    _first, second = two_investigators
+    from tracecenter.accounts.models import Jurisdiction
+
+    Jurisdiction.objects.filter(pk__in=[county.pk, state.pk]).update(calling_from=dt.time(9), calling_until=dt.time(17))
+    item = work(cases[0])
+    evening = timezone.make_aware(dt.datetime(2025, 3, 4, 20, 0), timezone.get_current_timezone())
+    with time_machine.travel(evening, tick=False):
+        error = _refusal(supervisor, WorkItem.objects.get(pk=item.pk), second)
+    assert error.field == "item" and "calling hours" in error.message
+    morning = timezone.make_aware(dt.datetime(2025, 3, 5, 10, 0), timezone.get_current_timezone())
+    with time_machine.travel(morning, tick=False):
+        assert work_item_move(actor=supervisor, item_id=item.pk, agent_id=second.pk).agent_id == second.pk
+
+
+def test_a_moved_offer_lasts_the_states_offer_time_and_the_tracer_it_left_is_told(supervisor, cases, two_investigators, state):
+    from tracecenter.routing.models import QueueConfig
+
+    first, second = two_investigators
+    QueueConfig.objects.create(jurisdiction=state, kind=WorkKind.CASE_INTERVIEW, offer_seconds=90, changed_at=clock.now())
+    item = work(cases[0], status=WorkStatus.OFFERED)
+    earlier = offer(item, first, offered_ago=dt.timedelta(seconds=5))
+    PushMessage.objects.all().delete()
+    made = work_item_move(actor=supervisor, item_id=item.pk, agent_id=second.pk)
+    assert made.expires_at - made.offered_at == dt.timedelta(seconds=90)
+    told = PushMessage.objects.filter(group=f"user.{first.pk}", kind="work.offer").values_list("data", flat=True)
+    assert {"offer_id": earlier.pk, "item_id": item.pk, "status": "withdrawn"} in list(told)
+
+
 def test_work_of_another_county_is_not_moved(supervisor, two_investigators, other_county, person):
     _first, second = two_investigators
     theirs = work(bare_cases(1, other_county, person)[0])
@@ -380,6 +417,17 @@ def test_agents_are_counted_by_state_and_listed_with_time_in_state_and_work_held
     assert [r.user_id for r in rows] == [busy.pk, on_break.pk]  # busy comes before break
     assert (rows[0].held, rows[0].offered, rows[1].held, rows[1].reason) == (2, 1, 0, "coffee")
     assert rows[1].in_state >= 12 * MINUTE
+
+
+def test_work_held_back_for_later_is_counted_apart_and_not_listed_as_waiting(afternoon, supervisor, cases):
+    now = clock.now()
+    due = work(cases[0], queued_ago=20 * MINUTE)
+    work(cases[1], not_before=now + HOUR, queued_ago=-HOUR)  # a callback in an hour (queued from then)
+    came_due = work(cases[2], not_before=now - MINUTE, queued_ago=MINUTE)  # a retry whose time has come
+    row = next(r for r in board.queue_rows(supervisor, now=now) if r.kind == WorkKind.CASE_INTERVIEW)
+    assert (row.queued, row.scheduled, row.oldest_age) == (2, 1, 20 * MINUTE)
+    _page, rows = board.waiting_page(supervisor, 1, now=now)
+    assert {r.item_id for r in rows} == {due.pk, came_due.pk}
 
 
 def test_the_waiting_list_is_most_urgent_then_oldest_and_paged(supervisor, cases):

@@ -16,7 +16,7 @@ from tracecenter.audit.models import AuditEntry
 from tracecenter.core import events
 from tracecenter.core.models import PushMessage
 from tracecenter.people.services import PersonInput, person_create
-from tracecenter.routing.events import OfferAnswered, OfferMade, WorkItemCreated
+from tracecenter.routing.events import OfferAnswered, OfferMade, WorkItemCreated, WorkItemRequeued
 from tracecenter.routing.models import AgentStateChoice, AgentStatus, Channel, Offer, OfferStatus, WorkItem, WorkKind, WorkStatus
 from tracecenter.routing.tests.board_world import MINUTE, bare_cases, offer, on_shift, work
 
@@ -284,6 +284,7 @@ def test_a_supervisor_moves_work_to_a_named_tracer_or_is_told_why_not(signed_in:
     on_shift(investigator, AgentStateChoice.AVAILABLE)
     assert signed_in.post(URL, post).status_code == 302
     assert Offer.objects.get(item=item, status=OfferStatus.PENDING).agent == investigator
+    assert "they have 45 seconds to accept it" in signed_in.get(URL).content.decode()
 
 
 def test_the_actions_need_the_csrf_token(users, cases):
@@ -313,6 +314,7 @@ def test_new_work_offers_and_answers_are_pushed_to_the_boards_over_the_work(case
     for event in (
         OfferMade(offer_id=1, item_id=item.pk, agent_id=users[Role.CASE_INVESTIGATOR].pk, expires_at=item.queued_at),
         OfferAnswered(offer_id=1, item_id=item.pk, agent_id=users[Role.CASE_INVESTIGATOR].pk, status="rejected"),
+        WorkItemRequeued(item_id=item.pk, jurisdiction_id=county.pk, not_before=item.queued_at),
     ):
         PushMessage.objects.all().delete()
         events.publish(event)

@@ -29,7 +29,6 @@ from tracecenter.core import clock, push
 from tracecenter.core.errors import DomainError
 from tracecenter.routing import board, supervision
 from tracecenter.routing.models import AgentStateChoice
-from tracecenter.routing.queues import RESERVATION_SECONDS
 from tracecenter.workspace import board_forms
 from tracecenter.workspace.views.common import audit_list, signed_in
 
@@ -97,7 +96,7 @@ def _action_forms(request: HttpRequest, user: User, bound: tuple[str, forms.Form
 def _page(request: HttpRequest, user: User, *, bound: tuple[str, forms.Form] | None = None, status: int = 200) -> HttpResponse:
     filters = _filters(request)
     data = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    context: dict[str, Any] = {"filters": filters, "can_act": board.may_act(user), "offer_seconds": RESERVATION_SECONDS}
+    context: dict[str, Any] = {"filters": filters, "can_act": board.may_act(user)}
     _regions(request, user, None, data, context)
     if context["can_act"]:
         context["action_forms"] = _action_forms(request, user, bound)
@@ -151,7 +150,7 @@ def _move(user: User, form: forms.Form) -> str:
     offer = supervision.work_item_move(actor=user, item_id=form.cleaned_data["item"], agent_id=form.cleaned_data["agent"])
     return _("Work %(id)d is offered to the tracer; they have %(n)d seconds to accept it.") % {
         "id": offer.item_id,
-        "n": RESERVATION_SECONDS,
+        "n": round((offer.expires_at - offer.offered_at).total_seconds()),
     }
 
 
