@@ -196,6 +196,13 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server)
     c.check("my work (supervisor)")
     c.visit("/?status=nonsense", "my work, a filter with an error")
     c.visit("/break-glass/", "open another record")
+    c.visit("/routing/board/", "routing board")
+    page.locator("#id_priority-item").fill("999999999")
+    page.locator("#id_priority-priority").fill("50")
+    page.locator("#id_priority-reason").fill("Surge")
+    page.get_by_role("button", name="Change the priority").click()
+    page.locator("#id_priority-item_error").wait_for()
+    c.check("routing board, an action with an error")
     context.clear_cookies()
 
     # The state's supervisor: where the lab feeds arrive, and the identity reviews.

@@ -294,7 +294,8 @@ def offer_accept(*, actor: User, offer_id: int) -> WorkItem:
     item.status, item.holder, item.accepted_at = WorkStatus.ACCEPTED, actor, now
     item.save(update_fields=["status", "holder", "accepted_at"])
     _take_record(actor, item)
-    AgentStatus.objects.filter(user=actor, state=AgentStateChoice.AVAILABLE).update(state=AgentStateChoice.BUSY, since=now)
+    if AgentStatus.objects.filter(user=actor, state=AgentStateChoice.AVAILABLE).update(state=AgentStateChoice.BUSY, since=now):
+        events.publish(AgentStateChanged(agent_id=actor.pk, jurisdiction_id=actor.jurisdiction_id, state=AgentStateChoice.BUSY))
     _audit_work(actor, item, "accepted")
     return item
 
@@ -352,6 +353,10 @@ def offers_expire(*, now: dt.datetime | None = None) -> int:
             # Someone who lets an offer run out is probably away from the screen: no more offers until they say so.
             AgentStatus.objects.filter(user_id=offer.agent_id).update(
                 state=AgentStateChoice.OFFLINE, reason="missed an offer", since=now
+            )
+            jurisdiction_id = User.objects.filter(pk=offer.agent_id).values_list("jurisdiction_id", flat=True).first()
+            events.publish(
+                AgentStateChanged(agent_id=offer.agent_id, jurisdiction_id=jurisdiction_id, state=AgentStateChoice.OFFLINE)
             )
             _audit_work(None, offer.item, f"offer to user {offer.agent_id} timed out")
             expired += 1

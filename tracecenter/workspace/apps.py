@@ -8,7 +8,7 @@ class WorkspaceConfig(AppConfig):
 
     def ready(self) -> None:
         # Every screen module, so that the panels and live updates they register exist before a page asks.
-        from tracecenter.workspace import live
+        from tracecenter.workspace import live, live_board
         from tracecenter.workspace.views import (  # noqa: F401
             administration,
             audit,
@@ -22,3 +22,4 @@ class WorkspaceConfig(AppConfig):
         )
 
         live.register()
+        live_board.register()

@@ -14,6 +14,7 @@ from tracecenter.workspace.views import (
     persons,
     privacy,
     routing_admin,
+    routing_board,
     system,
     work,
 )
@@ -28,6 +29,7 @@ urlpatterns = [
     path("work/offers/<int:pk>/accept/", desk.offer_accept, name="offer_accept"),
     path("work/offers/<int:pk>/decline/", desk.offer_reject, name="offer_reject"),
     path("work/items/<int:pk>/wrap-up/", desk.wrap_up, name="wrap_up"),
+    path("routing/board/", routing_board.routing_board, name="routing_board"),
     path("exports/line-list/", exports.line_list_download, name="line_list"),
     path("cases/<int:pk>/", cases.case_detail, name="case_detail"),
     path("cases/<int:pk>/interview/", cases.interview, name="interview"),

@@ -35,6 +35,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "workspace:offer_accept": ("post", WORKERS),
     "workspace:offer_reject": ("post", WORKERS),
     "workspace:wrap_up": ("post", WORKERS),
+    "workspace:routing_board": ("get", {Role.SUPERVISOR, Role.EPIDEMIOLOGIST}),  # epidemiologists watch, supervisors act
     "workspace:line_list": ("get", INGESTERS),  # supervisors and epidemiologists: the roles that export
     "workspace:case_detail": ("get", VIEWERS),  # the contact tracer: the case's summary only
     "workspace:interview": ("get", CASE_EDITORS),
@@ -118,6 +119,7 @@ LISTS = {
     "workspace:person_search",
     "workspace:case_report",
     "workspace:bulk_assign",
+    "workspace:routing_board",
     "workspace:line_list",
     "workspace:audit_log",
     "workspace:person_access",
