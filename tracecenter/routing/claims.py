@@ -40,11 +40,11 @@ from tracecenter.routing.models import (
     WorkStatus,
 )
 from tracecenter.routing.queues import RESERVATION_SECONDS, language_requirement, queue_set
+from tracecenter.routing.reasons import clean_reason
 
 LEVEL: dict[str, int] = {Proficiency.NATIVE: 5, Proficiency.FLUENT: 4, Proficiency.CONVERSATIONAL: 3}
 ROUTABLE_STATES = {AgentStateChoice.AVAILABLE, AgentStateChoice.BUSY}
 MAX_ITEMS_PER_PASS = 5000  # the most urgent first; the rest wait for the next pass
-MAX_REASON = 120  # Offer.reason, AgentStatus.reason
 
 
 def _ts(moment: dt.datetime) -> float:
@@ -258,16 +258,6 @@ def _audit_work(actor: User | None, item: WorkItem, detail: str) -> None:
     )
 
 
-def _reason(text: str, *, required: str) -> str:
-    """A reason as stored: white space collapsed; refused when empty or too long, never cut short."""
-    reason = " ".join(text.split())
-    if not reason:
-        raise DomainError(required, field="reason")
-    if len(reason) > MAX_REASON:
-        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
-    return reason
-
-
 def _pending(actor: User, offer_id: int, now: dt.datetime) -> Offer:
     offer = Offer.objects.select_for_update().select_related("item").filter(pk=offer_id, agent=actor).first()
     if offer is None:
@@ -318,7 +308,7 @@ def _take_record(actor: User, item: WorkItem) -> None:
 @transaction.atomic
 def offer_reject(*, actor: User, offer_id: int, reason: str) -> WorkItem:
     """The tracer declines, saying why: the item waits again and is never offered to them again."""
-    reason = _reason(reason, required=_("Say why you decline this work."))
+    reason = clean_reason(reason, required=_("Say why you decline this work."))
     now = clock.now()
     offer = _pending(actor, offer_id, now)
     _answer(offer, OfferStatus.REJECTED, now, reason)
@@ -380,9 +370,9 @@ def agent_set_state(*, actor: User, agent: User, state: str, reason: str = "") -
                 detail=state,
             )
             raise DomainError(_("You may not change this person's state."))
-        reason = _reason(reason, required=_("Say why you change someone else's state."))
+        reason = clean_reason(reason, required=_("Say why you change someone else's state."))
     elif reason.strip():
-        reason = _reason(reason, required="")
+        reason = clean_reason(reason, required="")
     now = clock.now()
     status, _created = AgentStatus.objects.get_or_create(user=agent, defaults={"since": now, "idle_since": now})
     status.state, status.reason, status.since = state, reason.strip(), now

@@ -43,20 +43,10 @@ from tracecenter.routing.models import (
     WorkStatus,
 )
 from tracecenter.routing.queues import RESERVATION_SECONDS, language_requirement, specs_for
+from tracecenter.routing.reasons import clean_reason
 
-MAX_REASON = 120  # AgentStatus.reason; the same limit for every reason given on the board
 PRIORITY_MIN, PRIORITY_MAX = 0, 100
 MOVED = "moved by a supervisor"  # the withdrawn offer's reason: a fixed phrase, never the supervisor's words
-
-
-def _clean_reason(text: str, *, required: str) -> str:
-    """White space collapsed; refused when empty or too long (never cut short), on the field `reason`."""
-    reason = " ".join(str(text).split())
-    if not reason:
-        raise DomainError(required, field="reason")
-    if len(reason) > MAX_REASON:
-        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
-    return reason
 
 
 def _denied(actor: User, *, object_type: str, object_id: object, jurisdiction_id: int | None, detail: str) -> None:
@@ -120,7 +110,7 @@ def agent_force_state(*, actor: User, agent_id: int, state: str, reason: str) ->
     if state not in AgentStateChoice.values:
         raise DomainError(_("Choose one of the listed values."), field="state")
     agent = _tracer_in_reach(actor, agent_id, detail=state)
-    reason = _clean_reason(reason, required=_("Say why you change this tracer's state."))
+    reason = clean_reason(reason, required=_("Say why you change this tracer's state."))
     # The claim path's own service: it checks the supervisor's jurisdiction again, audits the change and announces
     # it (AgentStateChanged), which the boards showing the tracer hear of.
     return agent_set_state(actor=actor, agent=agent, state=state, reason=reason)
@@ -136,7 +126,7 @@ def work_item_reprioritise(*, actor: User, item_id: int, priority: int, reason: 
         raise DomainError(
             _("Give a whole number from %(low)d to %(high)d.") % {"low": PRIORITY_MIN, "high": PRIORITY_MAX}, field="priority"
         )
-    _clean_reason(reason, required=_("Say why this work's priority changes."))
+    clean_reason(reason, required=_("Say why this work's priority changes."))
     with transaction.atomic():
         locked = WorkItem.objects.select_for_update().filter(pk=item.pk).first()
         if locked is None:

@@ -46,6 +46,7 @@ from tracecenter.core.errors import DomainError
 from tracecenter.core.schedule import periodic
 from tracecenter.routing.events import SurgeSwitched
 from tracecenter.routing.models import SurgeSetting, WorkItem, WorkKind, WorkStatus
+from tracecenter.routing.reasons import clean_reason
 
 RECENT_POINTS = 200  # a case with onset or specimen in the last days
 HOUSEHOLD_POINTS = 200  # a household contact
@@ -54,7 +55,6 @@ RECENT_EXPOSURE_POINTS = 50  # a contact exposed in the last days: quarantine st
 HOUSEHOLD = frozenset({Relationship.HOUSEHOLD_MEMBER.value, Relationship.PARTNER.value})
 HIGH_RISK_SETTINGS = frozenset({Setting.CONGREGATE.value, Setting.HEALTHCARE.value})
 MAX_RECENT_DAYS = 14
-MAX_REASON = 120
 # Work whose priority a surge changes: waiting, or offered (it waits again if the offer is refused).
 SURGE_STATUSES = (WorkStatus.QUEUED, WorkStatus.OFFERED)
 
@@ -238,21 +238,12 @@ def surge_setting(state: Jurisdiction) -> SurgeSetting:
     return found if found is not None else SurgeSetting(jurisdiction=state, changed_at=clock.now())
 
 
-def _reason(text: str) -> str:
-    reason = " ".join(text.split())
-    if not reason:
-        raise DomainError(_("Say why surge mode changes."), field="reason")
-    if len(reason) > MAX_REASON:
-        raise DomainError(_("This is too long (at most %(n)d characters).") % {"n": MAX_REASON}, field="reason")
-    return reason
-
-
 def surge_switch(*, actor: User, state: Jurisdiction, active: bool, reason: str, rules: SurgeRules | None = None) -> SurgeSetting:
     """Turn the state's surge mode on or off (and set its rules), with a reason: audited, announced, and its
     open waiting work re-prioritised at once."""
     if not may_switch(actor, state):
         raise PermissionDenied
-    reason = _reason(reason)
+    reason = clean_reason(reason, required=_("Say why surge mode changes."))
     rules = rules or SurgeRules()
     if not 1 <= rules.recent_days <= MAX_RECENT_DAYS:
         raise DomainError(_("Between %(low)d and %(high)d.") % {"low": 1, "high": MAX_RECENT_DAYS}, field="recent_days")

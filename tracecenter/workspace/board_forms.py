@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.accounts.models import User
 from tracecenter.routing.models import AgentStateChoice, WorkKind
-from tracecenter.routing.supervision import MAX_REASON, PRIORITY_MAX, PRIORITY_MIN
+from tracecenter.routing.reasons import MAX_REASON
+from tracecenter.routing.supervision import PRIORITY_MAX, PRIORITY_MIN
 from tracecenter.workspace.form_limits import SaysItsLimits
 
 ID_MAX = 2**31 - 1  # a record number beyond any the database holds: refused here, not by the database

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from tracecenter.accounts.models import Jurisdiction, Team
 from tracecenter.routing import queue_config, surge
 from tracecenter.routing.queues import QueueSpec, Step
+from tracecenter.routing.reasons import MAX_REASON
 from tracecenter.workspace.form_limits import SaysItsLimits
 from tracecenter.workspace.forms import language_choices
 
@@ -183,7 +184,7 @@ class SurgeForm(SaysItsLimits, forms.Form):
     recent_days = forms.IntegerField(label=_("Days that count as recent"), min_value=1, max_value=surge.MAX_RECENT_DAYS)
     household_first = forms.BooleanField(label=_("Household contacts first"), required=False)
     high_risk_first = forms.BooleanField(label=_("High-risk settings first (congregate living, healthcare)"), required=False)
-    reason = forms.CharField(label=_("Why"), max_length=surge.MAX_REASON)
+    reason = forms.CharField(label=_("Why"), max_length=MAX_REASON)
 
     def rules(self) -> surge.SurgeRules:
         data = self.cleaned_data

@@ -11,17 +11,16 @@ from django.utils.translation import gettext_lazy as _
 
 from tracecenter.core.outcomes import CallOutcome
 from tracecenter.routing.models import AgentStateChoice
-
-REASON_MAX = 120
+from tracecenter.routing.reasons import MAX_REASON
 
 
 class AgentStateForm(forms.Form):
     state = forms.ChoiceField(label=_("My state"), choices=AgentStateChoice.choices)
-    reason = forms.CharField(label=_("Why (optional)"), required=False, max_length=REASON_MAX)
+    reason = forms.CharField(label=_("Why (optional)"), required=False, max_length=MAX_REASON)
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(label=_("Why do you decline it?"), max_length=REASON_MAX)
+    reason = forms.CharField(label=_("Why do you decline it?"), max_length=MAX_REASON)
 
 
 class WrapUpForm(forms.Form):
